@@ -1,0 +1,411 @@
+//! Query execution against tenants' data sources: guards, pooled connections, per-source
+//! concurrency limits, timeouts, row limits and a result cache.
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use nexbii_crds::{DataSourceSpec, DataSourceType};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use crate::{metrics::Metrics, store::TenantScope};
+
+pub mod convert;
+pub mod guard;
+mod mongo;
+mod mysql;
+mod postgres;
+mod sqlite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("query exceeded the {0:?} timeout")]
+    Timeout(Duration),
+    #[error("cannot connect to data source: {0}")]
+    Connect(String),
+    #[error("query failed: {0}")]
+    Query(String),
+    #[error("invalid data source configuration: {0}")]
+    Config(String),
+}
+
+impl EngineError {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Self::Refused(_) => "refused",
+            Self::Timeout(_) => "timeout",
+            _ => "error",
+        }
+    }
+
+    /// Removes the source's password from driver messages, in case a driver ever echoes it.
+    fn redact(self, secret: Option<&str>) -> Self {
+        let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+            return self;
+        };
+        let r = |m: String| m.replace(secret, "***");
+        match self {
+            Self::Connect(m) => Self::Connect(r(m)),
+            Self::Query(m) => Self::Query(r(m)),
+            Self::Config(m) => Self::Config(r(m)),
+            other => other,
+        }
+    }
+}
+
+/// A data source ready to use: its spec plus the decrypted password (kept only in memory).
+#[derive(Clone)]
+pub struct ResolvedSource {
+    pub tenant: TenantScope,
+    pub name: String,
+    pub revision: u64,
+    pub spec: DataSourceSpec,
+    pub password: Option<String>,
+    /// SQLite file, already resolved and checked against the allowed roots.
+    pub sqlite_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ResolvedSource {
+    // Hand-written so the password can never end up in a log line through `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolvedSource")
+            .field("tenant", &self.tenant)
+            .field("name", &self.name)
+            .field("revision", &self.revision)
+            .field("type", &self.spec.source_type)
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct QueryLimits {
+    pub timeout: Duration,
+    pub row_limit: usize,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ColumnInfo {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryResult {
+    pub columns: Vec<ColumnInfo>,
+    #[schema(value_type = Vec<Vec<Object>>)]
+    pub rows: Vec<Vec<Value>>,
+    pub row_count: usize,
+    /// More rows existed than the row limit allowed.
+    pub truncated: bool,
+    pub elapsed_ms: f64,
+    pub cached: bool,
+}
+
+/// Rows as fetched from a driver: columns, at most `row_limit` rows, and whether more existed.
+pub(crate) struct Fetched {
+    pub columns: Vec<ColumnInfo>,
+    pub rows: Vec<Vec<Value>>,
+    pub truncated: bool,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionTest {
+    pub ok: bool,
+    pub server_version: String,
+    pub latency_ms: f64,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct SchemaInfo {
+    pub tables: Vec<TableInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct TableInfo {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ColumnDef {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub nullable: bool,
+}
+
+enum Pool {
+    Postgres(sqlx::PgPool),
+    Mysql(mysql::MysqlPool),
+    Sqlite(sqlx::SqlitePool),
+    Mongo(mongodb::Database),
+}
+
+struct Conn {
+    revision: u64,
+    pool: Pool,
+    permits: Semaphore,
+}
+
+type ConnKey = (String, String);
+
+pub struct Engine {
+    conns: Mutex<HashMap<ConnKey, Arc<Conn>>>,
+    cache: moka::future::Cache<[u8; 32], Arc<QueryResult>>,
+    metrics: Metrics,
+}
+
+impl Engine {
+    pub fn new(metrics: Metrics, cache_ttl: Duration, cache_max_cells: u64) -> Self {
+        let cache = moka::future::Cache::builder()
+            .time_to_live(cache_ttl)
+            // Weigh results by cell count so one huge result cannot crowd out memory.
+            .weigher(|_k, v: &Arc<QueryResult>| {
+                (v.rows.len().saturating_mul(v.columns.len().max(1)) + 1).min(u32::MAX as usize) as u32
+            })
+            .max_capacity(cache_max_cells)
+            .build();
+        Self {
+            conns: Mutex::new(HashMap::new()),
+            cache,
+            metrics,
+        }
+    }
+
+    fn conn(&self, src: &ResolvedSource) -> Result<Arc<Conn>, EngineError> {
+        let key = (src.tenant.tenant().to_string(), src.name.clone());
+        let mut conns = self.conns.lock().expect("engine lock");
+        if let Some(c) = conns.get(&key).filter(|c| c.revision == src.revision) {
+            return Ok(c.clone());
+        }
+        let pool = match src.spec.source_type {
+            DataSourceType::Postgresql => Pool::Postgres(postgres::pool(src)?),
+            DataSourceType::Mysql => Pool::Mysql(mysql::pool(src)?),
+            DataSourceType::Sqlite => Pool::Sqlite(sqlite::pool(src)?),
+            DataSourceType::Mongodb => Pool::Mongo(mongo::database(src)?),
+        };
+        let conn = Arc::new(Conn {
+            revision: src.revision,
+            pool,
+            permits: Semaphore::new(src.spec.pool.max_concurrent_queries.max(1) as usize),
+        });
+        conns.insert(key, conn.clone());
+        Ok(conn)
+    }
+
+    /// Drops the pooled connections of a removed or changed source.
+    pub fn forget(&self, tenant: &TenantScope, name: &str) {
+        self.conns
+            .lock()
+            .expect("engine lock")
+            .remove(&(tenant.tenant().to_string(), name.to_string()));
+    }
+
+    /// Checks the statement without running it.
+    pub fn check(&self, source_type: DataSourceType, text: &str) -> Result<String, EngineError> {
+        match source_type {
+            DataSourceType::Mongodb => guard::check_mongo(text)
+                .map(|q| serde_json::json!({"c": q.collection, "p": q.pipeline}).to_string()),
+            other => guard::check_sql(text, other),
+        }
+        .map_err(|r| EngineError::Refused(r.0))
+    }
+
+    /// Runs one read-only query; `access` is the caller's access context (tenant role etc.),
+    /// part of the cache key so results never cross access boundaries.
+    pub async fn run(
+        &self,
+        src: &ResolvedSource,
+        text: &str,
+        params: &[Value],
+        limits: QueryLimits,
+        access: &str,
+        use_cache: bool,
+    ) -> Result<QueryResult, EngineError> {
+        let t = src.spec.source_type.as_str();
+        let normalized = match self.check(src.spec.source_type, text) {
+            Ok(n) => n,
+            Err(e) => {
+                self.metrics.query_executions.with_label_values(&[t, "refused"]).inc();
+                return Err(e);
+            }
+        };
+        let key = cache_key(src, &normalized, params, limits, access);
+        if use_cache {
+            if let Some(hit) = self.cache.get(&key).await {
+                self.metrics.cache_hits.inc();
+                let mut r = (*hit).clone();
+                r.cached = true;
+                return Ok(r);
+            }
+            self.metrics.cache_misses.inc();
+        }
+        let started = Instant::now();
+        let res = self.execute(src, text, params, limits).await;
+        let elapsed = started.elapsed();
+        self.metrics.query_duration.with_label_values(&[t]).observe(elapsed.as_secs_f64());
+        let outcome = res.as_ref().map(|_| "ok").unwrap_or_else(|e| e.outcome());
+        self.metrics.query_executions.with_label_values(&[t, outcome]).inc();
+        let mut fetched = res.map_err(|e| e.redact(src.password.as_deref()))?;
+        infer_unknown_types(&mut fetched);
+        let result = QueryResult {
+            row_count: fetched.rows.len(),
+            columns: fetched.columns,
+            rows: fetched.rows,
+            truncated: fetched.truncated,
+            elapsed_ms: elapsed.as_secs_f64() * 1000.0,
+            cached: false,
+        };
+        if use_cache {
+            self.cache.insert(key, Arc::new(result.clone())).await;
+        }
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        src: &ResolvedSource,
+        text: &str,
+        params: &[Value],
+        limits: QueryLimits,
+    ) -> Result<Fetched, EngineError> {
+        let conn = self.conn(src)?;
+        let deadline = Instant::now() + limits.timeout;
+        // Waiting for a slot counts against the timeout: a saturated source answers 504, not never.
+        let _permit = tokio::time::timeout(limits.timeout, conn.permits.acquire())
+            .await
+            .map_err(|_| EngineError::Timeout(limits.timeout))?
+            .expect("semaphore never closed");
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let limits = QueryLimits {
+            timeout: remaining.max(Duration::from_millis(1)),
+            ..limits
+        };
+        match &conn.pool {
+            Pool::Postgres(p) => postgres::run(p, text, params, limits).await,
+            Pool::Mysql(p) => mysql::run(p, text, params, limits).await,
+            Pool::Sqlite(p) => sqlite::run(p, text, params, limits).await,
+            Pool::Mongo(db) => mongo::run(db, text, params, limits).await,
+        }
+    }
+
+    pub async fn test_connection(&self, src: &ResolvedSource) -> Result<ConnectionTest, EngineError> {
+        let conn = self.conn(src)?;
+        let started = Instant::now();
+        let timeout = Duration::from_secs(src.spec.pool.connect_timeout_seconds.max(1) as u64);
+        let version = tokio::time::timeout(timeout, async {
+            match &conn.pool {
+                Pool::Postgres(p) => postgres::version(p).await,
+                Pool::Mysql(p) => mysql::version(p).await,
+                Pool::Sqlite(p) => sqlite::version(p).await,
+                Pool::Mongo(db) => mongo::version(db).await,
+            }
+        })
+        .await
+        .map_err(|_| EngineError::Connect(format!("no answer within {timeout:?}")))
+        .and_then(|r| r)
+        .map_err(|e| e.redact(src.password.as_deref()))?;
+        Ok(ConnectionTest {
+            ok: true,
+            server_version: version,
+            latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    pub async fn schema(&self, src: &ResolvedSource) -> Result<SchemaInfo, EngineError> {
+        let conn = self.conn(src)?;
+        let res = match &conn.pool {
+            Pool::Postgres(p) => postgres::schema(p).await,
+            Pool::Mysql(p) => mysql::schema(p).await,
+            Pool::Sqlite(p) => sqlite::schema(p).await,
+            Pool::Mongo(db) => mongo::schema(db).await,
+        };
+        res.map_err(|e| e.redact(src.password.as_deref()))
+    }
+}
+
+fn cache_key(src: &ResolvedSource, normalized: &str, params: &[Value], limits: QueryLimits, access: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for part in [
+        src.tenant.tenant(),
+        &src.name,
+        &src.revision.to_string(),
+        normalized,
+        &Value::Array(params.to_vec()).to_string(),
+        &limits.row_limit.to_string(),
+        access,
+    ] {
+        // Length-prefix every part so ("ab","c") and ("a","bc") differ.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Computed SQLite columns have no declared type; name them after their first non-null value.
+fn infer_unknown_types(f: &mut Fetched) {
+    for (i, c) in f.columns.iter_mut().enumerate() {
+        if !(c.type_name.is_empty() || c.type_name == "NULL") {
+            continue;
+        }
+        let first = f.rows.iter().map(|r| &r[i]).find(|v| !v.is_null());
+        c.type_name = match first {
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "INTEGER",
+            Some(Value::Number(_)) => "REAL",
+            Some(Value::String(_)) => "TEXT",
+            Some(Value::Bool(_)) => "BOOLEAN",
+            Some(_) => "JSON",
+            None => "NULL",
+        }
+        .into();
+    }
+}
+
+/// Groups rows into [`ColumnDef`] lists per table, preserving order.
+pub(crate) fn group_tables(rows: Vec<(Option<String>, String, ColumnDef)>) -> SchemaInfo {
+    let mut tables: Vec<TableInfo> = Vec::new();
+    for (schema, table, col) in rows {
+        match tables.last_mut() {
+            Some(t) if t.name == table && t.schema == schema => t.columns.push(col),
+            _ => tables.push(TableInfo {
+                schema,
+                name: table,
+                columns: vec![col],
+            }),
+        }
+    }
+    SchemaInfo { tables }
+}
+
+/// Resolves a SQLite path against `base`; `None` when it escapes `base` (API-created sources).
+pub fn resolve_confined(base: &Path, rel: &str) -> Option<PathBuf> {
+    let p = Path::new(rel);
+    if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return None;
+    }
+    Some(base.join(p))
+}
+
+pub(crate) fn query_err(e: sqlx::Error) -> EngineError {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Configuration(_) => EngineError::Connect(e.to_string()),
+        sqlx::Error::Database(db) => EngineError::Query(db.message().to_string()),
+        other => EngineError::Query(other.to_string()),
+    }
+}

@@ -1,0 +1,86 @@
+//! SQLite sources are opened read-only at the driver level.
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{
+    Statement,
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    Executor, Row, Sqlite, SqlitePool,
+};
+
+use super::{
+    convert::{bind_all, columns_of, sqlite_row, take_rows},
+    query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
+};
+
+pub(super) fn pool(src: &ResolvedSource) -> Result<SqlitePool, EngineError> {
+    let path = src
+        .sqlite_path
+        .as_ref()
+        .ok_or_else(|| EngineError::Config("sqlite source without a resolved path".into()))?;
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .create_if_missing(false);
+    Ok(SqlitePoolOptions::new()
+        .max_connections(src.spec.pool.max_connections)
+        .acquire_timeout(Duration::from_secs(src.spec.pool.connect_timeout_seconds as u64))
+        .connect_lazy_with(opts))
+}
+
+pub(super) async fn run(pool: &SqlitePool, sql: &str, params: &[Value], limits: QueryLimits) -> Result<Fetched, EngineError> {
+    let mut conn = pool.acquire().await.map_err(query_err)?;
+    let work = async {
+        let stmt = (&mut *conn).prepare(sql).await?;
+        let columns = columns_of(&stmt);
+        let q = bind_all::<Sqlite>(stmt.query(), params);
+        let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, sqlite_row).await?;
+        Ok::<_, sqlx::Error>(Fetched {
+            columns,
+            rows,
+            truncated,
+        })
+    };
+    match tokio::time::timeout(limits.timeout, work).await {
+        Ok(r) => r.map_err(query_err),
+        Err(_) => {
+            drop(conn.detach());
+            Err(EngineError::Timeout(limits.timeout))
+        }
+    }
+}
+
+pub(super) async fn version(pool: &SqlitePool) -> Result<String, EngineError> {
+    let v: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(pool)
+        .await
+        .map_err(query_err)?;
+    Ok(format!("SQLite {v}"))
+}
+
+pub(super) async fn schema(pool: &SqlitePool) -> Result<SchemaInfo, EngineError> {
+    let rows = sqlx::query(
+        "SELECT m.name, p.name, p.type, p.\"notnull\" FROM sqlite_master m
+         JOIN pragma_table_info(m.name) p
+         WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite_%'
+         ORDER BY m.name, p.cid",
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(query_err)?;
+    Ok(super::group_tables(
+        rows.into_iter()
+            .map(|r| {
+                (
+                    None,
+                    r.get::<String, _>(0),
+                    ColumnDef {
+                        name: r.get(1),
+                        type_name: r.get(2),
+                        nullable: r.get::<i64, _>(3) == 0,
+                    },
+                )
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,187 @@
+//! `GovernancePolicy`: classification, masking, approvals and audit retention for a tenant.
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{Condition, TenantRef, IDENT};
+
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[kube(
+    group = "nexbii.io",
+    version = "v1alpha1",
+    kind = "GovernancePolicy",
+    plural = "governancepolicies",
+    shortname = "nxgp",
+    namespaced,
+    status = "GovernancePolicyStatus",
+    printcolumn = r#"{"name":"Tenant","type":"string","jsonPath":".spec.tenantRef.name"}"#,
+    printcolumn = r#"{"name":"Synced","type":"string","jsonPath":".status.conditions[?(@.type==\"Synced\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GovernancePolicySpec {
+    pub tenant_ref: TenantRef,
+    #[serde(default)]
+    pub classification: ClassificationSpec,
+    /// What a role sees of data at each sensitivity level.
+    #[serde(default)]
+    pub masking: Vec<MaskingRule>,
+    #[serde(default)]
+    pub approvals: ApprovalsSpec,
+    #[serde(default)]
+    pub audit: AuditSpec,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum SensitivityLevel {
+    Public,
+    Internal,
+    Confidential,
+    Restricted,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum BuiltinDetector {
+    Email,
+    Phone,
+    CreditCard,
+    NationalId,
+    IpAddress,
+    Iban,
+    PersonName,
+    DateOfBirth,
+    PostalAddress,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ClassificationSpec {
+    /// Classify newly discovered columns automatically during catalog sync.
+    #[serde(default = "d_true")]
+    pub auto_classify: bool,
+    #[serde(default)]
+    pub builtin_detectors: Vec<BuiltinDetector>,
+    #[serde(default)]
+    pub custom_rules: Vec<CustomRule>,
+}
+fn d_true() -> bool {
+    true
+}
+impl Default for ClassificationSpec {
+    fn default() -> Self {
+        Self {
+            auto_classify: true,
+            builtin_detectors: Vec::new(),
+            custom_rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CustomRule {
+    #[schemars(pattern(IDENT))]
+    pub name: String,
+    /// Regular expression matched against column names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub column_name_pattern: Option<String>,
+    /// Regular expression matched against sampled values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1000))]
+    pub value_pattern: Option<String>,
+    pub level: SensitivityLevel,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum MaskAction {
+    None,
+    Partial,
+    Hash,
+    Redact,
+    Nullify,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MaskingRule {
+    pub level: SensitivityLevel,
+    pub action: MaskAction,
+    /// Roles that see the clear value.
+    #[serde(default)]
+    pub exempt_roles: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalsSpec {
+    /// Queries touching data at or above `minLevel` need approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restricted_queries: Option<QueryApproval>,
+    /// Publishing a dashboard needs approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard_publication: Option<ApprovalRule>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct QueryApproval {
+    pub min_level: SensitivityLevel,
+    #[serde(flatten)]
+    pub rule: ApprovalRule,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRule {
+    /// Number of successive approval levels.
+    #[schemars(range(min = 1, max = 5))]
+    pub levels: u8,
+    /// Usernames or `role:<name>` entries allowed to approve.
+    #[schemars(length(min = 1))]
+    pub approvers: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuditSpec {
+    #[serde(default = "d_retention")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub retention_days: u32,
+}
+fn d_retention() -> u32 {
+    365
+}
+impl Default for AuditSpec {
+    fn default() -> Self {
+        Self {
+            retention_days: d_retention(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct GovernancePolicyStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}

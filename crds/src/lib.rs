@@ -1,0 +1,58 @@
+//! NexBII custom resources, group `nexbii.io`, version `v1alpha1`.
+//!
+//! These types are the single source of truth: the CRD YAML in this folder is generated from
+//! them (`cargo run -p nexbii-crds --bin crdgen`) and the control plane's API accepts the same
+//! spec types.
+pub mod backup;
+pub mod common;
+pub mod dashboard;
+pub mod datasource;
+pub mod governance;
+pub mod tenant;
+pub mod validate;
+
+pub use backup::*;
+pub use common::*;
+pub use dashboard::*;
+pub use datasource::*;
+pub use governance::*;
+pub use tenant::*;
+pub use validate::{FieldError, Validate};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+pub const GROUP: &str = "nexbii.io";
+pub const VERSION: &str = "v1alpha1";
+pub const API_VERSION: &str = "nexbii.io/v1alpha1";
+
+/// Every CRD, in install order.
+pub fn all_crds() -> Vec<CustomResourceDefinition> {
+    vec![
+        Tenant::crd(),
+        DataSource::crd(),
+        Dashboard::crd(),
+        GovernancePolicy::crd(),
+        BackupSchedule::crd(),
+    ]
+}
+
+/// The file each CRD is written to inside `crds/`, and its YAML.
+pub fn crd_files() -> Vec<(String, String)> {
+    all_crds()
+        .into_iter()
+        .map(|crd| {
+            let name = crd.metadata.name.clone().unwrap_or_default();
+            let yaml = serde_yaml::to_string(&crd).expect("CRD serializes");
+            (format!("{name}.yaml"), yaml)
+        })
+        .collect()
+}
+
+/// All CRDs as one multi-document YAML stream.
+pub fn crds_yaml() -> String {
+    crd_files()
+        .into_iter()
+        .map(|(_, y)| format!("---\n{y}"))
+        .collect()
+}

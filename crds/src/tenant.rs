@@ -1,0 +1,325 @@
+//! `Tenant`: one organisation and the control-plane instance that serves it.
+use std::collections::BTreeMap;
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::common::{Condition, SecretKeyRef, COLOR, HOSTNAME, IDENT};
+
+#[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[kube(
+    group = "nexbii.io",
+    version = "v1alpha1",
+    kind = "Tenant",
+    plural = "tenants",
+    shortname = "nxt",
+    namespaced,
+    status = "TenantStatus",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantSpec {
+    /// Human-readable organisation name.
+    #[schemars(length(min = 1, max = 200))]
+    pub display_name: String,
+    /// White-label settings shown by the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branding: Option<Branding>,
+    /// Feature flags (name -> enabled).
+    #[serde(default)]
+    pub features: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub limits: Limits,
+    /// Admin accounts created on first start (never overwritten afterwards).
+    #[serde(default)]
+    pub bootstrap_admins: Vec<BootstrapAdmin>,
+    #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub instance: InstanceSpec,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Branding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub logo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(COLOR))]
+    pub primary_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(COLOR))]
+    pub accent_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253), pattern(HOSTNAME))]
+    pub custom_domain: Option<String>,
+}
+
+/// Quotas enforced by the instance.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    #[serde(default = "d_max_users")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub max_users: u32,
+    #[serde(default = "d_max_sources")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_data_sources: u32,
+    #[serde(default = "d_query_timeout")]
+    #[schemars(range(min = 1, max = 3600))]
+    pub query_timeout_seconds: u32,
+    #[serde(default = "d_row_limit")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub row_limit: u32,
+}
+fn d_max_users() -> u32 {
+    100
+}
+fn d_max_sources() -> u32 {
+    20
+}
+fn d_query_timeout() -> u32 {
+    30
+}
+fn d_row_limit() -> u32 {
+    10_000
+}
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_users: d_max_users(),
+            max_data_sources: d_max_sources(),
+            query_timeout_seconds: d_query_timeout(),
+            row_limit: d_row_limit(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BootstrapAdmin {
+    #[schemars(pattern(IDENT))]
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Initial password; when absent the instance generates one and prints it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_secret_ref: Option<SecretKeyRef>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSettings {
+    /// Lifetime of a login session.
+    #[serde(default = "d_session_ttl")]
+    #[schemars(range(min = 5, max = 43200))]
+    pub session_ttl_minutes: u32,
+    /// Failed logins per user within 15 minutes before login is refused (429).
+    #[serde(default = "d_failed")]
+    #[schemars(range(min = 1, max = 100))]
+    pub max_failed_logins: u32,
+    #[serde(default = "d_pw_len")]
+    #[schemars(range(min = 8, max = 128))]
+    pub password_min_length: u32,
+}
+fn d_session_ttl() -> u32 {
+    720
+}
+fn d_failed() -> u32 {
+    5
+}
+fn d_pw_len() -> u32 {
+    12
+}
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_minutes: d_session_ttl(),
+            max_failed_logins: d_failed(),
+            password_min_length: d_pw_len(),
+        }
+    }
+}
+
+/// The control-plane Deployment serving this tenant.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceSpec {
+    #[serde(default = "d_replicas")]
+    #[schemars(range(min = 0, max = 20))]
+    pub replicas: i32,
+    /// Container image; the operator's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub storage: StorageSpec,
+    #[serde(default)]
+    pub exposure: ExposureSpec,
+}
+fn d_replicas() -> i32 {
+    1
+}
+impl Default for InstanceSpec {
+    fn default() -> Self {
+        Self {
+            replicas: d_replicas(),
+            image: None,
+            resources: Resources::default(),
+            storage: StorageSpec::default(),
+            exposure: ExposureSpec::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(default)]
+    pub requests: ResourceList,
+    #[serde(default)]
+    pub limits: ResourceList,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceList {
+    /// Kubernetes quantity, e.g. `100m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?m?$"))]
+    pub cpu: Option<String>,
+    /// Kubernetes quantity, e.g. `128Mi`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"))]
+    pub memory: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum StorageKind {
+    /// Production choice: MongoDB; replicas are stateless.
+    Mongodb,
+    /// SQLite on a PersistentVolume; forces a single replica.
+    #[default]
+    Embedded,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    #[serde(default)]
+    pub kind: StorageKind,
+    /// Required when kind is `mongodb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mongodb: Option<MongoStorage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedded: Option<EmbeddedStorage>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct MongoStorage {
+    /// Secret key holding the `mongodb://` connection string.
+    pub connection_secret_ref: SecretKeyRef,
+    #[schemars(length(min = 1, max = 63), pattern(r"^[A-Za-z0-9_-]+$"))]
+    pub database: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct EmbeddedStorage {
+    /// PersistentVolumeClaim size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[0-9]+(Ki|Mi|Gi|Ti)$"))]
+    pub size: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum ServiceType {
+    #[default]
+    ClusterIP,
+    NodePort,
+    LoadBalancer,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExposureSpec {
+    #[serde(default)]
+    pub service_type: ServiceType,
+    #[serde(default = "d_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+}
+fn d_port() -> u16 {
+    8080
+}
+impl Default for ExposureSpec {
+    fn default() -> Self {
+        Self {
+            service_type: ServiceType::default(),
+            port: d_port(),
+            ingress: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    #[schemars(length(min = 1, max = 253), pattern(HOSTNAME))]
+    pub host: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// TLS certificate Secret; TLS is off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_secret_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TenantStatus {
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// URL of the tenant's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Control-plane version reported by the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub ready_replicas: i32,
+    /// Result of the instance's own `/readyz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control_plane_ready: Option<bool>,
+}

@@ -1,0 +1,214 @@
+//! Semantic checks the OpenAPI schema cannot express (cross-field rules; Kubernetes 1.20 has no CEL).
+//! The control plane runs them on every write; the operator reports them as conditions.
+use std::collections::HashSet;
+
+use crate::{
+    backup::{BackupScheduleSpec, DestinationKind},
+    dashboard::DashboardSpec,
+    datasource::{DataSourceSpec, DataSourceType},
+    governance::GovernancePolicySpec,
+    tenant::{StorageKind, TenantSpec},
+};
+
+/// One invalid field, named by its path in the resource (`spec.widgets[0].query.dataSource`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+pub trait Validate {
+    /// Every semantic error found (empty when valid).
+    fn validate(&self) -> Vec<FieldError>;
+}
+
+fn require<T>(errs: &mut Vec<FieldError>, v: &Option<T>, field: &str, why: &str) {
+    if v.is_none() {
+        errs.push(FieldError::new(field, format!("required {why}")));
+    }
+}
+
+/// A DNS-1123 label, the id format of every named object.
+pub fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+impl Validate for TenantSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        if self.display_name.trim().is_empty() {
+            errs.push(FieldError::new("spec.displayName", "must not be empty"));
+        }
+        let storage = &self.instance.storage;
+        if storage.kind == StorageKind::Mongodb {
+            require(
+                &mut errs,
+                &storage.mongodb,
+                "spec.instance.storage.mongodb",
+                "when storage kind is mongodb",
+            );
+        }
+        let mut seen = HashSet::new();
+        for (i, a) in self.bootstrap_admins.iter().enumerate() {
+            if !seen.insert(&a.username) {
+                errs.push(FieldError::new(
+                    format!("spec.bootstrapAdmins[{i}].username"),
+                    "duplicate username",
+                ));
+            }
+        }
+        errs
+    }
+}
+
+impl Validate for DataSourceSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let why = format!("for type {}", self.source_type.as_str());
+        match self.source_type {
+            DataSourceType::Postgresql | DataSourceType::Mysql => {
+                require(&mut errs, &self.host, "spec.host", &why);
+                require(&mut errs, &self.database, "spec.database", &why);
+                require(&mut errs, &self.username, "spec.username", &why);
+            }
+            DataSourceType::Mongodb => {
+                require(&mut errs, &self.host, "spec.host", &why);
+                require(&mut errs, &self.database, "spec.database", &why);
+            }
+            DataSourceType::Sqlite => {
+                require(&mut errs, &self.path, "spec.path", &why);
+                if self.host.is_some() {
+                    errs.push(FieldError::new("spec.host", "not allowed for type sqlite"));
+                }
+            }
+        }
+        errs
+    }
+}
+
+impl Validate for DashboardSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        if self.title.trim().is_empty() {
+            errs.push(FieldError::new("spec.title", "must not be empty"));
+        }
+        let mut vars = HashSet::new();
+        for (i, v) in self.variables.iter().enumerate() {
+            if !vars.insert(v.name.as_str()) {
+                errs.push(FieldError::new(format!("spec.variables[{i}].name"), "duplicate variable"));
+            }
+            if let Some(d) = &v.default {
+                if !v.options.is_empty() && !v.options.contains(d) {
+                    errs.push(FieldError::new(
+                        format!("spec.variables[{i}].default"),
+                        "must be one of the options",
+                    ));
+                }
+            }
+        }
+        let mut ids = HashSet::new();
+        for (i, w) in self.widgets.iter().enumerate() {
+            if !ids.insert(w.id.as_str()) {
+                errs.push(FieldError::new(format!("spec.widgets[{i}].id"), "duplicate widget id"));
+            }
+            if !is_dns_label(&w.query.data_source) {
+                errs.push(FieldError::new(
+                    format!("spec.widgets[{i}].query.dataSource"),
+                    "must be a DataSource name (DNS label)",
+                ));
+            }
+            for (j, p) in w.query.params.iter().enumerate() {
+                if let Some(var) = variable_ref(p) {
+                    if !vars.contains(var) {
+                        errs.push(FieldError::new(
+                            format!("spec.widgets[{i}].query.params[{j}]"),
+                            format!("unknown variable {var:?}"),
+                        ));
+                    }
+                }
+            }
+        }
+        errs
+    }
+}
+
+/// `{"variable": "name"}` refers to a dashboard variable.
+pub fn variable_ref(v: &serde_json::Value) -> Option<&str> {
+    let obj = v.as_object()?;
+    if obj.len() != 1 {
+        return None;
+    }
+    obj.get("variable")?.as_str()
+}
+
+impl Validate for GovernancePolicySpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        for (i, r) in self.classification.custom_rules.iter().enumerate() {
+            if r.column_name_pattern.is_none() && r.value_pattern.is_none() {
+                errs.push(FieldError::new(
+                    format!("spec.classification.customRules[{i}]"),
+                    "needs columnNamePattern or valuePattern",
+                ));
+            }
+        }
+        let mut levels = HashSet::new();
+        for (i, m) in self.masking.iter().enumerate() {
+            if !levels.insert(m.level) {
+                errs.push(FieldError::new(format!("spec.masking[{i}].level"), "duplicate level"));
+            }
+        }
+        let rules = [
+            ("restrictedQueries", self.approvals.restricted_queries.as_ref().map(|q| &q.rule)),
+            ("dashboardPublication", self.approvals.dashboard_publication.as_ref()),
+        ];
+        for (name, rule) in rules {
+            if let Some(rule) = rule {
+                if rule.approvers.is_empty() {
+                    errs.push(FieldError::new(
+                        format!("spec.approvals.{name}.approvers"),
+                        "at least one approver",
+                    ));
+                }
+            }
+        }
+        errs
+    }
+}
+
+impl Validate for BackupScheduleSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        match self.destination.kind {
+            DestinationKind::Volume => require(
+                &mut errs,
+                &self.destination.volume,
+                "spec.destination.volume",
+                "when kind is volume",
+            ),
+            DestinationKind::S3 => {
+                require(&mut errs, &self.destination.s3, "spec.destination.s3", "when kind is s3")
+            }
+        }
+        errs
+    }
+}
