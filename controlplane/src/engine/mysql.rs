@@ -51,9 +51,8 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<MysqlPool, EngineError> {
 fn map_err(e: sqlx::Error, limits: &QueryLimits) -> EngineError {
     if let sqlx::Error::Database(db) = &e {
         // 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
-        if matches!(db.code().as_deref(), Some("1969") | Some("3024") | Some("HY000"))
-            && db.message().contains("max_")
-        {
+        let number = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number());
+        if matches!(number, Some(1969) | Some(3024)) {
             return EngineError::Timeout(limits.timeout);
         }
     }

@@ -7,11 +7,13 @@ use sqlx::{
     Statement,
     pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
-    Executor, PgConnection, PgPool, Postgres, Row,
+    postgres::PgArguments,
+    query::Query,
+    Executor, PgConnection, PgPool, Postgres, Row, TypeInfo,
 };
 
 use super::{
-    convert::{bind_all, columns_of, pg_row, take_rows},
+    convert::{columns_of, pg_row, take_rows},
     query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
@@ -41,7 +43,50 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<PgPool, EngineError> {
         .connect_lazy_with(opts))
 }
 
+/// Binds each JSON parameter as the type PostgreSQL inferred for its placeholder, so `$1`
+/// compared with an INT4 column gets an INT4 (PostgreSQL does not cast binary parameters).
+fn bind_typed<'q>(
+    mut q: Query<'q, Postgres, PgArguments>,
+    params: &[Value],
+    types: &[String],
+) -> Result<Query<'q, Postgres, PgArguments>, String> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+    for (i, p) in params.iter().enumerate() {
+        let ty = types.get(i).map(String::as_str).unwrap_or("TEXT");
+        let bad = || format!("parameter {}: {p} is not a valid {ty}", i + 1);
+        let text = || match p {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if p.is_null() {
+            q = q.bind(None::<String>);
+            continue;
+        }
+        q = match ty {
+            "BOOL" => q.bind(p.as_bool().ok_or_else(bad)?),
+            "INT2" => q.bind(i16::try_from(p.as_i64().ok_or_else(bad)?).map_err(|_| bad())?),
+            "INT4" => q.bind(i32::try_from(p.as_i64().ok_or_else(bad)?).map_err(|_| bad())?),
+            "INT8" => q.bind(p.as_i64().ok_or_else(bad)?),
+            "FLOAT4" => q.bind(p.as_f64().ok_or_else(bad)? as f32),
+            "FLOAT8" => q.bind(p.as_f64().ok_or_else(bad)?),
+            "NUMERIC" => q.bind(text().parse::<rust_decimal::Decimal>().map_err(|_| bad())?),
+            "DATE" => q.bind(text().parse::<NaiveDate>().map_err(|_| bad())?),
+            "TIMESTAMP" => q.bind(text().parse::<NaiveDateTime>().map_err(|_| bad())?),
+            "TIMESTAMPTZ" => q.bind(text().parse::<DateTime<Utc>>().map_err(|_| bad())?),
+            "UUID" => q.bind(text().parse::<uuid::Uuid>().map_err(|_| bad())?),
+            "JSON" | "JSONB" => q.bind(sqlx::types::Json(p.clone())),
+            _ => q.bind(text()),
+        };
+    }
+    Ok(q)
+}
+
 fn map_err(e: sqlx::Error, limits: &QueryLimits) -> EngineError {
+    if let sqlx::Error::Protocol(m) = &e {
+        if m.starts_with("parameter ") {
+            return EngineError::Refused(m.clone());
+        }
+    }
     if let sqlx::Error::Database(db) = &e {
         if db.code().as_deref() == Some("57014") {
             return EngineError::Timeout(limits.timeout);
@@ -59,7 +104,11 @@ async fn in_read_only_tx(conn: &mut PgConnection, sql: &str, params: &[Value], l
     let res = async {
         let stmt = (&mut *conn).prepare(sql).await?;
         let columns = columns_of(&stmt);
-        let q = bind_all::<Postgres>(stmt.query(), params);
+        let types: Vec<String> = match stmt.parameters() {
+            Some(sqlx::Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
+            _ => Vec::new(),
+        };
+        let q = bind_typed(stmt.query(), params, &types).map_err(sqlx::Error::Protocol)?;
         let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, pg_row).await?;
         Ok(Fetched {
             columns,

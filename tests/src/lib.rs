@@ -1,0 +1,228 @@
+//! Test harness: a real control-plane server on a loopback port, with captured logs.
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::Path,
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use nexbii_controlplane::{
+    crypto::Keys,
+    manifests,
+    server,
+    state::{AppState, Settings, SharedState},
+    store::{self, DynStore},
+};
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Where the real servers live (overridable for other machines).
+pub fn postgres_url() -> String {
+    std::env::var("NEXBII_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+pub fn mariadb_url() -> String {
+    std::env::var("NEXBII_TEST_MARIADB").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+pub fn mongo_url() -> String {
+    std::env::var("NEXBII_TEST_MONGO").unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into())
+}
+
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+static LOGS: OnceLock<LogBuffer> = OnceLock::new();
+
+/// Every log line of every server in this test binary, at debug level.
+pub fn logs() -> String {
+    let buf = LOGS.get_or_init(init_logs);
+    String::from_utf8_lossy(&buf.0.lock().unwrap()).into_owned()
+}
+
+fn init_logs() -> LogBuffer {
+    let buf = LogBuffer::default();
+    let writer = buf.clone();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("debug,hyper=info,h2=info,rustls=info,mongodb=info,sqlx=debug")
+        .json()
+        .with_writer(move || writer.clone())
+        .try_init();
+    buf
+}
+
+pub struct TestServer {
+    pub base: String,
+    pub state: SharedState,
+    pub http: Client,
+    _dir: tempfile::TempDir,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{:08x}", rand::random::<u32>())
+}
+
+impl TestServer {
+    /// A server on the embedded store (in a temp dir).
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused").await.unwrap();
+        Self::with_store(store, dir).await
+    }
+
+    pub async fn with_store(store: DynStore, dir: tempfile::TempDir) -> Self {
+        LOGS.get_or_init(init_logs);
+        let settings = Settings {
+            sqlite_root: dir.path().join("sources"),
+            ..Default::default()
+        };
+        let state = AppState::new(store, Keys::random(), settings);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(server::serve(listener, state.clone()));
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            http: Client::new(),
+            _dir: dir,
+        }
+    }
+
+    /// Applies a folder of manifests written from `(file, yaml)` pairs.
+    pub async fn apply_yaml(&self, dir: &Path, files: &[(&str, &str)]) -> manifests::Applied {
+        for (name, yaml) in files {
+            std::fs::write(dir.join(name), yaml).unwrap();
+        }
+        manifests::load_and_apply(&self.state, dir).await.unwrap()
+    }
+
+    /// Declares a tenant with an admin whose password is `password`.
+    pub async fn tenant(&self, name: &str, password: &str) -> Client2 {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = tenant_yaml(name, password);
+        let applied = self.apply_yaml(dir.path(), &[("tenant.yaml", &yaml)]).await;
+        assert!(applied.problems.is_empty(), "{:?}", applied.problems);
+        self.login(name, "admin", password).await
+    }
+
+    pub async fn login(&self, tenant: &str, user: &str, password: &str) -> Client2 {
+        let (status, body) = self
+            .call(
+                None,
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"tenant": tenant, "username": user, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login failed: {body}");
+        Client2 {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: body["token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn call(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        send(&self.http, &self.base, token, method, path, body).await
+    }
+
+    pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+}
+
+pub fn tenant_yaml(name: &str, password: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: {name}-admin
+stringData:
+  password: "{password}"
+---
+apiVersion: nexbii.io/v1alpha1
+kind: Tenant
+metadata:
+  name: {name}
+spec:
+  displayName: Tenant {name}
+  limits:
+    rowLimit: 1000
+    queryTimeoutSeconds: 20
+  auth:
+    maxFailedLogins: 3
+    passwordMinLength: 12
+  bootstrapAdmins:
+    - username: admin
+      passwordSecretRef:
+        name: {name}-admin
+        key: password
+"#
+    )
+}
+
+async fn send(http: &Client, base: &str, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = http.request(method, format!("{base}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let ctype = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = resp.text().await.unwrap();
+    if !status.is_success() && !text.is_empty() {
+        assert_eq!(ctype, "application/problem+json", "errors are problem+json: {text}");
+    }
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, v)
+}
+
+/// An authenticated API client for one user.
+#[derive(Clone)]
+pub struct Client2 {
+    pub base: String,
+    pub http: Client,
+    pub token: String,
+}
+
+impl Client2 {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        send(&self.http, &self.base, Some(&self.token), method, path, body).await
+    }
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+    pub async fn run(&self, source: &str, sql: &str, params: Value) -> (StatusCode, Value) {
+        self.post("/api/v1/queries/run", json!({"dataSource": source, "sql": sql, "params": params, "noCache": true}))
+            .await
+    }
+}
