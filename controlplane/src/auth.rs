@@ -40,7 +40,10 @@ impl Caller {
         if self.role >= role {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!("requires role {}", role.as_str())))
+            Err(ApiError::Forbidden(format!(
+                "requires role {}",
+                role.as_str()
+            )))
         }
     }
 
@@ -57,16 +60,23 @@ fn unauthorized() -> ApiError {
 impl FromRequestParts<SharedState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding_key(), &Validation::new(Algorithm::HS256))
-            .map_err(|_| unauthorized())?
-            .claims;
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &state.keys.decoding_key(),
+            &Validation::new(Algorithm::HS256),
+        )
+        .map_err(|_| unauthorized())?
+        .claims;
         let scope = TenantScope::new(&claims.ten).ok_or_else(unauthorized)?;
         // Revocation and role changes take effect at once: the session and user are re-read.
         let session = state
@@ -133,7 +143,8 @@ impl From<UserRecord> for UserView {
 }
 
 /// A hash to verify against when the user does not exist, so timing does not reveal usernames.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| hash_password("nexbii-dummy"));
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("nexbii-dummy"));
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
@@ -153,9 +164,15 @@ pub async fn login(
             "too many failed logins; try again in 15 minutes".into(),
         ));
     }
-    let user = state.store.get_as::<UserRecord>(&scope, &req.username).await?;
+    let user = state
+        .store
+        .get_as::<UserRecord>(&scope, &req.username)
+        .await?;
     let password = req.password;
-    let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
     // argon2 is deliberately slow: keep it off the async workers.
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
@@ -189,8 +206,12 @@ pub async fn login(
         iat: now.timestamp(),
         exp: session.expires_at.timestamp(),
     };
-    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &state.keys.encoding_key())
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &state.keys.encoding_key(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
     state.metrics.logins.with_label_values(&["ok"]).inc();
     tracing::info!(tenant = scope.tenant(), username = %user.username, session = %session.id, "login");
     Ok(Json(LoginResponse {
@@ -304,7 +325,10 @@ pub struct UpdateUser {
 
 fn check_password(pw: &str, min: u32) -> ApiResult<()> {
     if pw.chars().count() < min as usize {
-        return Err(ApiError::invalid("password", format!("must be at least {min} characters")));
+        return Err(ApiError::invalid(
+            "password",
+            format!("must be at least {min} characters"),
+        ));
     }
     Ok(())
 }
@@ -312,12 +336,16 @@ fn check_password(pw: &str, min: u32) -> ApiResult<()> {
 fn check_username(u: &str) -> ApiResult<()> {
     let ok = !u.is_empty()
         && u.len() <= 128
-        && u.chars().all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c))
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.@-".contains(c))
         && u.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
     if ok {
         Ok(())
     } else {
-        Err(ApiError::invalid("username", "letters, digits and _.@- only, starting with a letter or digit"))
+        Err(ApiError::invalid(
+            "username",
+            "letters, digits and _.@- only, starting with a letter or digit",
+        ))
     }
 }
 
@@ -347,7 +375,10 @@ pub async fn create_user_record(
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = Vec<UserView>)), security(("bearer" = [])))]
-pub async fn list_users(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<UserView>>> {
+pub async fn list_users(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<UserView>>> {
     caller.require(Role::Admin)?;
     let users = state.store.list_as::<UserRecord>(&caller.scope).await?;
     Ok(Json(users.into_iter().map(Into::into).collect()))
@@ -365,14 +396,26 @@ pub async fn create_user(
     let tenant = state.tenant(&caller.scope).await?;
     check_username(&req.username)?;
     check_password(&req.password, tenant.spec.auth.password_min_length)?;
-    let count = state.store.list(&caller.scope, crate::store::Collection::Users).await?.len();
+    let count = state
+        .store
+        .list(&caller.scope, crate::store::Collection::Users)
+        .await?
+        .len();
     if count >= tenant.spec.limits.max_users as usize {
         return Err(ApiError::Conflict(format!(
             "user quota of {} reached",
             tenant.spec.limits.max_users
         )));
     }
-    let user = create_user_record(&state, &caller.scope, &req.username, req.email, req.role, req.password).await?;
+    let user = create_user_record(
+        &state,
+        &caller.scope,
+        &req.username,
+        req.email,
+        req.role,
+        req.password,
+    )
+    .await?;
     tracing::info!(tenant = caller.scope.tenant(), by = %caller.username, user = %user.username, role = user.role.as_str(), "user created");
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -391,8 +434,13 @@ pub async fn update_user(
         .get_as::<UserRecord>(&caller.scope, &username)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
-    if username == caller.username && (req.role.is_some_and(|r| r != Role::Admin) || req.disabled == Some(true)) {
-        return Err(ApiError::invalid("role", "admins cannot demote or disable themselves"));
+    if username == caller.username
+        && (req.role.is_some_and(|r| r != Role::Admin) || req.disabled == Some(true))
+    {
+        return Err(ApiError::invalid(
+            "role",
+            "admins cannot demote or disable themselves",
+        ));
     }
     if let Some(pw) = req.password {
         let tenant = state.tenant(&caller.scope).await?;
@@ -423,9 +471,16 @@ pub async fn delete_user(
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
     if username == caller.username {
-        return Err(ApiError::invalid("username", "admins cannot delete themselves"));
+        return Err(ApiError::invalid(
+            "username",
+            "admins cannot delete themselves",
+        ));
     }
-    if !state.store.delete(&caller.scope, crate::store::Collection::Users, &username).await? {
+    if !state
+        .store
+        .delete(&caller.scope, crate::store::Collection::Users, &username)
+        .await?
+    {
         return Err(ApiError::NotFound(format!("user {username}")));
     }
     Ok(StatusCode::NO_CONTENT)

@@ -26,7 +26,10 @@ pub struct TenantInfo {
 }
 
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "admin", responses((status = 200, body = TenantInfo)), security(("bearer" = [])))]
-pub async fn tenant(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<TenantInfo>> {
+pub async fn tenant(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<TenantInfo>> {
     let t = state.tenant(&caller.scope).await?;
     Ok(Json(TenantInfo {
         name: t.name,
@@ -39,13 +42,23 @@ pub async fn tenant(State(state): State<SharedState>, caller: Caller) -> ApiResu
 }
 
 #[utoipa::path(get, path = "/api/v1/governance/policies", tag = "admin", responses((status = 200, body = Vec<PolicyRecord>)), security(("bearer" = [])))]
-pub async fn policies(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<PolicyRecord>>> {
+pub async fn policies(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<PolicyRecord>>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.store.list_as::<PolicyRecord>(&caller.scope).await?))
+    Ok(Json(
+        state.store.list_as::<PolicyRecord>(&caller.scope).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/api/v1/backup/schedules", tag = "admin", responses((status = 200, body = Vec<ScheduleRecord>)), security(("bearer" = [])))]
-pub async fn schedules(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<ScheduleRecord>>> {
+pub async fn schedules(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<ScheduleRecord>>> {
     caller.require(Role::Admin)?;
-    Ok(Json(state.store.list_as::<ScheduleRecord>(&caller.scope).await?))
+    Ok(Json(
+        state.store.list_as::<ScheduleRecord>(&caller.scope).await?,
+    ))
 }

@@ -40,7 +40,9 @@ struct KeyFile {
 }
 
 fn decode_key(name: &'static str, b64: &str) -> Result<[u8; 32], CryptoError> {
-    let bytes = B64.decode(b64.trim()).map_err(|_| CryptoError::BadKey(name))?;
+    let bytes = B64
+        .decode(b64.trim())
+        .map_err(|_| CryptoError::BadKey(name))?;
     bytes.try_into().map_err(|_| CryptoError::BadKey(name))
 }
 
@@ -61,7 +63,10 @@ impl Keys {
     /// Keys from `NEXBII_SIGNING_KEY` / `NEXBII_ENCRYPTION_KEY` (how the operator passes its
     /// Secret), else from `file`, generated with mode 0600 on first start.
     pub fn load(file: &Path) -> Result<Self, CryptoError> {
-        if let (Ok(s), Ok(e)) = (std::env::var(SIGNING_KEY_ENV), std::env::var(ENCRYPTION_KEY_ENV)) {
+        if let (Ok(s), Ok(e)) = (
+            std::env::var(SIGNING_KEY_ENV),
+            std::env::var(ENCRYPTION_KEY_ENV),
+        ) {
             return Ok(Self::from_bytes(
                 decode_key(SIGNING_KEY_ENV, &s)?,
                 decode_key(ENCRYPTION_KEY_ENV, &e)?,
@@ -166,7 +171,11 @@ pub fn hash_password(password: &str) -> String {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -198,7 +207,10 @@ mod tests {
         assert!(!sealed.contains("s3cret"));
         assert_eq!(k.open(&sealed, "acme/pg").unwrap(), "s3cret");
         assert!(k.open(&sealed, "other/pg").is_err(), "context is bound");
-        assert!(Keys::random().open(&sealed, "acme/pg").is_err(), "other key fails");
+        assert!(
+            Keys::random().open(&sealed, "acme/pg").is_err(),
+            "other key fails"
+        );
         assert_ne!(sealed, k.seal("s3cret", "acme/pg"), "nonce is random");
     }
 

@@ -85,16 +85,24 @@ pub async fn upsert(
     }
     let widget_errs = widget_errors(state, scope, &spec).await?;
     if origin == Origin::Api && !widget_errs.is_empty() {
-        return Err(ApiError::Invalid(widget_errs.into_iter().map(|(_, e)| e).collect()));
+        return Err(ApiError::Invalid(
+            widget_errs.into_iter().map(|(_, e)| e).collect(),
+        ));
     }
     let existing = state.store.get_as::<DashboardRecord>(scope, name).await?;
     let now = Utc::now();
     let rec = DashboardRecord {
         name: name.to_string(),
-        validation_errors: widget_errs.iter().map(|(id, e)| format!("{id}: {}", e.message)).collect(),
+        validation_errors: widget_errs
+            .iter()
+            .map(|(id, e)| format!("{id}: {}", e.message))
+            .collect(),
         spec,
         origin,
-        owner: existing.as_ref().map(|e| e.owner.clone()).unwrap_or_else(|| owner.to_string()),
+        owner: existing
+            .as_ref()
+            .map(|e| e.owner.clone())
+            .unwrap_or_else(|| owner.to_string()),
         created_at: existing.as_ref().map(|e| e.created_at).unwrap_or(now),
         updated_at: now,
     };
@@ -123,8 +131,14 @@ fn refuse_provisioned(d: &DashboardRecord) -> ApiResult<()> {
 }
 
 #[utoipa::path(get, path = "/api/v1/dashboards", tag = "dashboards", responses((status = 200, body = Vec<DashboardRecord>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<DashboardRecord>>> {
-    let all = state.store.list_as::<DashboardRecord>(&caller.scope).await?;
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<DashboardRecord>>> {
+    let all = state
+        .store
+        .list_as::<DashboardRecord>(&caller.scope)
+        .await?;
     Ok(Json(
         all.into_iter()
             .filter(|d| caller.role >= Role::Editor || d.spec.publication == Publication::Published)
@@ -141,18 +155,39 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DashboardRecord>)> {
     caller.require(Role::Editor)?;
     let input: DashboardInput = parse_scoped_body(&body, &caller.scope)?;
-    let name = input.name.ok_or_else(|| ApiError::invalid("name", "required"))?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "required"))?;
     check_name(&name, "name")?;
-    if state.store.get(&caller.scope, Collection::Dashboards, &name).await?.is_some() {
-        return Err(ApiError::Conflict(format!("dashboard {name} already exists")));
+    if state
+        .store
+        .get(&caller.scope, Collection::Dashboards, &name)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "dashboard {name} already exists"
+        )));
     }
-    let rec = upsert(&state, &caller.scope, &name, input.spec, Origin::Api, &caller.username).await?;
+    let rec = upsert(
+        &state,
+        &caller.scope,
+        &name,
+        input.spec,
+        Origin::Api,
+        &caller.username,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(rec)))
 }
 
 #[utoipa::path(get, path = "/api/v1/dashboards/{name}", tag = "dashboards", params(("name" = String, Path)),
     responses((status = 200, body = DashboardRecord), (status = 404, body = Problem)), security(("bearer" = [])))]
-pub async fn get(State(state): State<SharedState>, caller: Caller, Path(name): Path<String>) -> ApiResult<Json<DashboardRecord>> {
+pub async fn get(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<DashboardRecord>> {
     Ok(Json(load_visible(&state, &caller, &name).await?))
 }
 
@@ -171,16 +206,33 @@ pub async fn update(
     if input.name.as_deref().is_some_and(|n| n != name) {
         return Err(ApiError::invalid("name", "cannot rename"));
     }
-    Ok(Json(upsert(&state, &caller.scope, &name, input.spec, Origin::Api, &caller.username).await?))
+    Ok(Json(
+        upsert(
+            &state,
+            &caller.scope,
+            &name,
+            input.spec,
+            Origin::Api,
+            &caller.username,
+        )
+        .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/api/v1/dashboards/{name}", tag = "dashboards", params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)), security(("bearer" = [])))]
-pub async fn delete(State(state): State<SharedState>, caller: Caller, Path(name): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
     caller.require(Role::Editor)?;
     let existing = load_visible(&state, &caller, &name).await?;
     refuse_provisioned(&existing)?;
-    state.store.delete(&caller.scope, Collection::Dashboards, &name).await?;
+    state
+        .store
+        .delete(&caller.scope, Collection::Dashboards, &name)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -205,16 +257,27 @@ pub struct DashboardData {
 }
 
 /// Variable values: from the query string, else the default; checked against the options.
-fn resolve_variables(spec: &DashboardSpec, q: &HashMap<String, String>) -> ApiResult<HashMap<String, Value>> {
+fn resolve_variables(
+    spec: &DashboardSpec,
+    q: &HashMap<String, String>,
+) -> ApiResult<HashMap<String, Value>> {
     let mut out = HashMap::new();
     for v in &spec.variables {
         let value = q.get(&v.name).or(v.default.as_ref());
         if let Some(val) = value {
             if !v.options.is_empty() && !v.options.contains(val) {
-                return Err(ApiError::invalid(v.name.clone(), format!("must be one of {:?}", v.options)));
+                return Err(ApiError::invalid(
+                    v.name.clone(),
+                    format!("must be one of {:?}", v.options),
+                ));
             }
         }
-        out.insert(v.name.clone(), value.map(|s| Value::String(s.clone())).unwrap_or(Value::Null));
+        out.insert(
+            v.name.clone(),
+            value
+                .map(|s| Value::String(s.clone()))
+                .unwrap_or(Value::Null),
+        );
     }
     Ok(out)
 }
@@ -238,7 +301,11 @@ pub async fn data(
             .query
             .params
             .iter()
-            .map(|p| variable_ref(p).map(|v| vars.get(v).cloned().unwrap_or(Value::Null)).unwrap_or_else(|| p.clone()))
+            .map(|p| {
+                variable_ref(p)
+                    .map(|v| vars.get(v).cloned().unwrap_or(Value::Null))
+                    .unwrap_or_else(|| p.clone())
+            })
             .collect();
         let (state, scope, access) = (&state, &caller.scope, &access);
         async move {

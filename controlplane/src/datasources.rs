@@ -62,15 +62,28 @@ pub struct DataSourceInput {
 }
 
 /// Parses a body whose `spec.tenantRef` defaults to the caller's tenant, and refuses a foreign one.
-pub fn parse_scoped_body<T: serde::de::DeserializeOwned>(bytes: &[u8], scope: &TenantScope) -> ApiResult<T> {
+pub fn parse_scoped_body<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    scope: &TenantScope,
+) -> ApiResult<T> {
     let mut v: Value = parse_json(bytes)?;
     if let Some(spec) = v.get_mut("spec").and_then(Value::as_object_mut) {
-        match spec.get("tenantRef").and_then(|t| t.get("name")).and_then(Value::as_str) {
+        match spec
+            .get("tenantRef")
+            .and_then(|t| t.get("name"))
+            .and_then(Value::as_str)
+        {
             None => {
-                spec.insert("tenantRef".into(), serde_json::json!({"name": scope.tenant()}));
+                spec.insert(
+                    "tenantRef".into(),
+                    serde_json::json!({"name": scope.tenant()}),
+                );
             }
             Some(t) if t != scope.tenant() => {
-                return Err(ApiError::invalid("spec.tenantRef.name", "must be your own tenant"));
+                return Err(ApiError::invalid(
+                    "spec.tenantRef.name",
+                    "must be your own tenant",
+                ));
             }
             Some(_) => {}
         }
@@ -82,7 +95,10 @@ pub fn check_name(name: &str, field: &str) -> ApiResult<()> {
     if nexbii_crds::validate::is_dns_label(name) {
         Ok(())
     } else {
-        Err(ApiError::invalid(field, "must be a DNS label: lowercase letters, digits and '-', at most 63"))
+        Err(ApiError::invalid(
+            field,
+            "must be a DNS label: lowercase letters, digits and '-', at most 63",
+        ))
     }
 }
 
@@ -127,7 +143,11 @@ pub async fn upsert(
     Ok(rec)
 }
 
-pub async fn load(state: &AppState, scope: &TenantScope, name: &str) -> ApiResult<DataSourceRecord> {
+pub async fn load(
+    state: &AppState,
+    scope: &TenantScope,
+    name: &str,
+) -> ApiResult<DataSourceRecord> {
     state
         .store
         .get_as::<DataSourceRecord>(scope, name)
@@ -136,7 +156,11 @@ pub async fn load(state: &AppState, scope: &TenantScope, name: &str) -> ApiResul
 }
 
 /// Decrypts credentials and resolves file paths, ready for the engine.
-pub fn resolve(state: &AppState, scope: &TenantScope, rec: &DataSourceRecord) -> ApiResult<ResolvedSource> {
+pub fn resolve(
+    state: &AppState,
+    scope: &TenantScope,
+    rec: &DataSourceRecord,
+) -> ApiResult<ResolvedSource> {
     let password = rec
         .password_sealed
         .as_ref()
@@ -161,7 +185,10 @@ fn sqlite_path(state: &AppState, rec: &DataSourceRecord, p: &str) -> ApiResult<P
     match rec.origin {
         // API users may only reach files under the configured root, never the server's own files.
         Origin::Api => engine::resolve_confined(&state.settings.sqlite_root, p).ok_or_else(|| {
-            ApiError::invalid("spec.path", "must be a relative path inside the server's SQLite folder")
+            ApiError::invalid(
+                "spec.path",
+                "must be a relative path inside the server's SQLite folder",
+            )
         }),
         // Platform engineers' YAML: relative to the manifest folder, or absolute.
         _ => Ok(match &rec.base_dir {
@@ -196,8 +223,14 @@ fn refuse_provisioned(rec: &DataSourceRecord) -> ApiResult<()> {
 
 #[utoipa::path(get, path = "/api/v1/datasources", tag = "datasources",
     responses((status = 200, body = Vec<DataSourceView>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<DataSourceView>>> {
-    let recs = state.store.list_as::<DataSourceRecord>(&caller.scope).await?;
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<DataSourceView>>> {
+    let recs = state
+        .store
+        .list_as::<DataSourceRecord>(&caller.scope)
+        .await?;
     Ok(Json(recs.iter().map(Into::into).collect()))
 }
 
@@ -211,13 +244,26 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<DataSourceView>)> {
     caller.require(Role::Admin)?;
     let input: DataSourceInput = parse_scoped_body(&body, &caller.scope)?;
-    let name = input.name.ok_or_else(|| ApiError::invalid("name", "required"))?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "required"))?;
     check_name(&name, "name")?;
-    if state.store.get(&caller.scope, Collection::DataSources, &name).await?.is_some() {
-        return Err(ApiError::Conflict(format!("data source {name} already exists")));
+    if state
+        .store
+        .get(&caller.scope, Collection::DataSources, &name)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "data source {name} already exists"
+        )));
     }
     let tenant = state.tenant(&caller.scope).await?;
-    let count = state.store.list(&caller.scope, Collection::DataSources).await?.len();
+    let count = state
+        .store
+        .list(&caller.scope, Collection::DataSources)
+        .await?
+        .len();
     if count >= tenant.spec.limits.max_data_sources as usize {
         return Err(ApiError::Conflict(format!(
             "data source quota of {} reached",
@@ -227,10 +273,22 @@ pub async fn create(
     if input.spec.source_type == DataSourceType::Sqlite {
         let p = input.spec.path.as_deref().unwrap_or_default();
         engine::resolve_confined(&state.settings.sqlite_root, p).ok_or_else(|| {
-            ApiError::invalid("spec.path", "must be a relative path inside the server's SQLite folder")
+            ApiError::invalid(
+                "spec.path",
+                "must be a relative path inside the server's SQLite folder",
+            )
         })?;
     }
-    let rec = upsert(&state, &caller.scope, &name, input.spec, Some(input.password), Origin::Api, None).await?;
+    let rec = upsert(
+        &state,
+        &caller.scope,
+        &name,
+        input.spec,
+        Some(input.password),
+        Origin::Api,
+        None,
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json((&rec).into())))
 }
 
@@ -259,9 +317,21 @@ pub async fn update(
     refuse_provisioned(&existing)?;
     let input: DataSourceInput = parse_scoped_body(&body, &caller.scope)?;
     if input.name.as_deref().is_some_and(|n| n != name) {
-        return Err(ApiError::invalid("name", "cannot rename; create a new data source"));
+        return Err(ApiError::invalid(
+            "name",
+            "cannot rename; create a new data source",
+        ));
     }
-    let rec = upsert(&state, &caller.scope, &name, input.spec, input.password.map(Some), Origin::Api, None).await?;
+    let rec = upsert(
+        &state,
+        &caller.scope,
+        &name,
+        input.spec,
+        input.password.map(Some),
+        Origin::Api,
+        None,
+    )
+    .await?;
     Ok(Json((&rec).into()))
 }
 
@@ -276,7 +346,10 @@ pub async fn delete(
     caller.require(Role::Admin)?;
     let existing = load(&state, &caller.scope, &name).await?;
     refuse_provisioned(&existing)?;
-    state.store.delete(&caller.scope, Collection::DataSources, &name).await?;
+    state
+        .store
+        .delete(&caller.scope, Collection::DataSources, &name)
+        .await?;
     state.engine.forget(&caller.scope, &name);
     Ok(StatusCode::NO_CONTENT)
 }
@@ -291,7 +364,11 @@ pub async fn test(
     caller.require(Role::Editor)?;
     let rec = load(&state, &caller.scope, &name).await?;
     let src = resolve(&state, &caller.scope, &rec)?;
-    let res = state.engine.test_connection(&src).await.map_err(engine_error)?;
+    let res = state
+        .engine
+        .test_connection(&src)
+        .await
+        .map_err(engine_error)?;
     Ok(Json(res))
 }
 

@@ -13,7 +13,10 @@ use crate::store::StoreError;
 pub enum ApiError {
     /// The body is not the expected JSON (400).
     #[error("{detail}")]
-    BadRequest { field: Option<String>, detail: String },
+    BadRequest {
+        field: Option<String>,
+        detail: String,
+    },
     /// Well-formed but semantically invalid input (422), one entry per field.
     #[error("invalid fields: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),

@@ -6,7 +6,11 @@ use nexbii_controlplane::{crypto::Keys, manifests, sample_data, server, state, s
 use tracing_subscriber::{fmt, EnvFilter};
 
 #[derive(Parser)]
-#[command(name = "nexbii-controlplane", version, about = "NexBII per-tenant control plane")]
+#[command(
+    name = "nexbii-controlplane",
+    version,
+    about = "NexBII per-tenant control plane"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -73,7 +77,10 @@ async fn main() -> anyhow::Result<()> {
     init_logs(cli.log_format);
     match cli.command {
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&nexbii_controlplane::openapi::document())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&nexbii_controlplane::openapi::document())?
+            );
         }
         Command::SampleData { path } => {
             let s = sample_data::generate(&path).await?;

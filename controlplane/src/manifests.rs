@@ -9,7 +9,8 @@ use std::{
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use chrono::Utc;
 use nexbii_crds::{
-    BackupSchedule, Dashboard, DataSource, GovernancePolicy, SecretKeyRef, Tenant, Validate, API_VERSION,
+    BackupSchedule, Dashboard, DataSource, GovernancePolicy, SecretKeyRef, Tenant, Validate,
+    API_VERSION,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,7 +19,10 @@ use crate::{
     auth::create_user_record,
     crypto::generate_password,
     dashboards, datasources,
-    models::{DashboardRecord, DataSourceRecord, Origin, PolicyRecord, Role, ScheduleRecord, TenantRecord, UserRecord},
+    models::{
+        DashboardRecord, DataSourceRecord, Origin, PolicyRecord, Role, ScheduleRecord,
+        TenantRecord, UserRecord,
+    },
     state::AppState,
     store::{Collection, Entity, StoreExt, TenantScope},
 };
@@ -55,7 +59,9 @@ struct Meta {
 fn yaml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     files.sort();
     Ok(files)
@@ -75,18 +81,33 @@ pub fn fingerprint(dir: &Path) -> Vec<(PathBuf, u64, Option<SystemTime>)> {
         .collect()
 }
 
-fn typed<T: serde::de::DeserializeOwned>(doc: Value, file: &Path, problems: &mut Vec<String>) -> Option<T> {
+fn typed<T: serde::de::DeserializeOwned>(
+    doc: Value,
+    file: &Path,
+    problems: &mut Vec<String>,
+) -> Option<T> {
     let res: Result<T, _> = serde_path_to_error::deserialize(doc);
     match res {
         Ok(v) => Some(v),
         Err(e) => {
-            problems.push(format!("{}: field {}: {}", file.display(), e.path(), e.inner()));
+            problems.push(format!(
+                "{}: field {}: {}",
+                file.display(),
+                e.path(),
+                e.inner()
+            ));
             None
         }
     }
 }
 
-fn check<S: Validate>(name: &str, kind: &str, spec: &S, file: &Path, problems: &mut Vec<String>) -> bool {
+fn check<S: Validate>(
+    name: &str,
+    kind: &str,
+    spec: &S,
+    file: &Path,
+    problems: &mut Vec<String>,
+) -> bool {
     let errs = spec.validate();
     for e in &errs {
         problems.push(format!("{}: {kind}/{name}: {e}", file.display()));
@@ -103,22 +124,43 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Manifests> {
                 Ok(Value::Null) => continue,
                 Ok(v) => v,
                 Err(e) => {
-                    m.problems.push(format!("{}: document {i}: {e}", file.display()));
+                    m.problems
+                        .push(format!("{}: document {i}: {e}", file.display()));
                     continue;
                 }
             };
-            let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
-            let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
-            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default().to_string();
+            let kind = doc
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let api = doc
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if kind == "Secret" && api == "v1" {
                 if let Some(s) = typed::<SecretDoc>(doc, &file, &mut m.problems) {
                     let mut values = s.string_data;
                     for (k, v) in s.data {
-                        match B64.decode(v.trim()).ok().and_then(|b| String::from_utf8(b).ok()) {
+                        match B64
+                            .decode(v.trim())
+                            .ok()
+                            .and_then(|b| String::from_utf8(b).ok())
+                        {
                             Some(v) => {
                                 values.entry(k).or_insert(v);
                             }
-                            None => m.problems.push(format!("{}: Secret/{}: data.{k} is not base64 UTF-8", file.display(), s.metadata.name)),
+                            None => m.problems.push(format!(
+                                "{}: Secret/{}: data.{k} is not base64 UTF-8",
+                                file.display(),
+                                s.metadata.name
+                            )),
                         }
                     }
                     m.secrets.insert(s.metadata.name, values);
@@ -126,37 +168,53 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Manifests> {
                 continue;
             }
             if api != API_VERSION {
-                m.problems.push(format!("{}: document {i}: skipped {api}/{kind}", file.display()));
+                m.problems.push(format!(
+                    "{}: document {i}: skipped {api}/{kind}",
+                    file.display()
+                ));
                 continue;
             }
             if !nexbii_crds::validate::is_dns_label(&name) {
-                m.problems.push(format!("{}: {kind}: metadata.name {name:?} must be a DNS label", file.display()));
+                m.problems.push(format!(
+                    "{}: {kind}: metadata.name {name:?} must be a DNS label",
+                    file.display()
+                ));
                 continue;
             }
             let p = &mut m.problems;
             match kind.as_str() {
                 "Tenant" => {
-                    if let Some(t) = typed::<Tenant>(doc, &file, p).filter(|t| check(&name, &kind, &t.spec, &file, p)) {
+                    if let Some(t) = typed::<Tenant>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
                         m.tenants.push(t)
                     }
                 }
                 "DataSource" => {
-                    if let Some(t) = typed::<DataSource>(doc, &file, p).filter(|t| check(&name, &kind, &t.spec, &file, p)) {
+                    if let Some(t) = typed::<DataSource>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
                         m.datasources.push(t)
                     }
                 }
                 "Dashboard" => {
-                    if let Some(t) = typed::<Dashboard>(doc, &file, p).filter(|t| check(&name, &kind, &t.spec, &file, p)) {
+                    if let Some(t) = typed::<Dashboard>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
                         m.dashboards.push(t)
                     }
                 }
                 "GovernancePolicy" => {
-                    if let Some(t) = typed::<GovernancePolicy>(doc, &file, p).filter(|t| check(&name, &kind, &t.spec, &file, p)) {
+                    if let Some(t) = typed::<GovernancePolicy>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
                         m.policies.push(t)
                     }
                 }
                 "BackupSchedule" => {
-                    if let Some(t) = typed::<BackupSchedule>(doc, &file, p).filter(|t| check(&name, &kind, &t.spec, &file, p)) {
+                    if let Some(t) = typed::<BackupSchedule>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
                         m.schedules.push(t)
                     }
                 }
@@ -173,7 +231,10 @@ fn name_of<K: kube::Resource>(r: &K) -> String {
 
 impl Manifests {
     fn secret(&self, r: &SecretKeyRef) -> Option<String> {
-        self.secrets.get(&r.name).and_then(|s| s.get(&r.key)).cloned()
+        self.secrets
+            .get(&r.name)
+            .and_then(|s| s.get(&r.key))
+            .cloned()
     }
 }
 
@@ -203,23 +264,45 @@ async fn prune<T: Entity>(
             if T::COLLECTION == Collection::DataSources {
                 state.engine.forget(scope, rec.id());
             }
-            tracing::info!(tenant = scope.tenant(), collection = T::COLLECTION.name(), name = rec.id(), "removed (no longer in manifests)");
+            tracing::info!(
+                tenant = scope.tenant(),
+                collection = T::COLLECTION.name(),
+                name = rec.id(),
+                "removed (no longer in manifests)"
+            );
             removed += 1;
         }
     }
     Ok(removed)
 }
 
-async fn ensure_admins(state: &AppState, scope: &TenantScope, t: &Tenant, m: &Manifests, out: &mut Applied) -> anyhow::Result<()> {
+async fn ensure_admins(
+    state: &AppState,
+    scope: &TenantScope,
+    t: &Tenant,
+    m: &Manifests,
+    out: &mut Applied,
+) -> anyhow::Result<()> {
     for admin in &t.spec.bootstrap_admins {
-        if state.store.get_as::<UserRecord>(scope, &admin.username).await?.is_some() {
+        if state
+            .store
+            .get_as::<UserRecord>(scope, &admin.username)
+            .await?
+            .is_some()
+        {
             continue; // never overwrite: the admin may have changed the password since
         }
         let (password, generated) = match &admin.password_secret_ref {
             Some(r) => match m.secret(r) {
                 Some(p) => (p, false),
                 None => {
-                    out.problems.push(format!("Tenant/{}: bootstrap admin {}: Secret {}/{} not found", scope.tenant(), admin.username, r.name, r.key));
+                    out.problems.push(format!(
+                        "Tenant/{}: bootstrap admin {}: Secret {}/{} not found",
+                        scope.tenant(),
+                        admin.username,
+                        r.name,
+                        r.key
+                    ));
                     continue;
                 }
             },
@@ -228,9 +311,16 @@ async fn ensure_admins(state: &AppState, scope: &TenantScope, t: &Tenant, m: &Ma
                 _ => (generate_password(), true),
             },
         };
-        create_user_record(state, scope, &admin.username, admin.email.clone(), Role::Admin, password.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        create_user_record(
+            state,
+            scope,
+            &admin.username,
+            admin.email.clone(),
+            Role::Admin,
+            password.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         if generated {
             // Printed once, to the terminal only: it is not in the store and not in the logs.
             println!(
@@ -267,13 +357,21 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
         out.tenants += 1;
     }
     let base = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let mut keep: HashMap<&str, [HashSet<String>; 4]> = scopes.keys().map(|k| (k.as_str(), Default::default())).collect();
+    let mut keep: HashMap<&str, [HashSet<String>; 4]> = scopes
+        .keys()
+        .map(|k| (k.as_str(), Default::default()))
+        .collect();
     macro_rules! scope_or_skip {
         ($kind:literal, $obj:expr, $tenant:expr) => {
             match scopes.get($tenant) {
                 Some(s) => s,
                 None => {
-                    out.problems.push(format!("{}/{}: tenant {:?} is not declared in the folder", $kind, name_of($obj), $tenant));
+                    out.problems.push(format!(
+                        "{}/{}: tenant {:?} is not declared in the folder",
+                        $kind,
+                        name_of($obj),
+                        $tenant
+                    ));
                     continue;
                 }
             }
@@ -286,7 +384,10 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
             Some(r) => match m.secret(r) {
                 Some(p) => Some(p),
                 None => {
-                    out.problems.push(format!("DataSource/{name}: Secret {}/{} not found", r.name, r.key));
+                    out.problems.push(format!(
+                        "DataSource/{name}: Secret {}/{} not found",
+                        r.name, r.key
+                    ));
                     continue;
                 }
             },
@@ -298,12 +399,25 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
             e.spec == ds.spec
                 && e.origin == Origin::Manifests
                 && e.base_dir.as_deref() == Some(&*base.to_string_lossy())
-                && datasources::resolve(state, scope, e).ok().and_then(|r| r.password) == password
+                && datasources::resolve(state, scope, e)
+                    .ok()
+                    .and_then(|r| r.password)
+                    == password
         });
         if unchanged {
             continue;
         }
-        match datasources::upsert(state, scope, &name, ds.spec.clone(), Some(password), Origin::Manifests, Some(&base)).await {
+        match datasources::upsert(
+            state,
+            scope,
+            &name,
+            ds.spec.clone(),
+            Some(password),
+            Origin::Manifests,
+            Some(&base),
+        )
+        .await
+        {
             Ok(_) => out.datasources += 1,
             Err(e) => out.problems.push(format!("DataSource/{name}: {e}")),
         }
@@ -312,7 +426,16 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
         let scope = scope_or_skip!("Dashboard", d, &d.spec.tenant_ref.name);
         let name = name_of(d);
         keep.get_mut(scope.tenant()).expect("declared")[1].insert(name.clone());
-        match dashboards::upsert(state, scope, &name, d.spec.clone(), Origin::Manifests, "manifests").await {
+        match dashboards::upsert(
+            state,
+            scope,
+            &name,
+            d.spec.clone(),
+            Origin::Manifests,
+            "manifests",
+        )
+        .await
+        {
             Ok(rec) => {
                 for e in &rec.validation_errors {
                     out.problems.push(format!("Dashboard/{name}: {e}"));
@@ -359,9 +482,14 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
         tracing::warn!(problem = %p, "manifest not applied");
     }
     tracing::info!(
-        tenants = out.tenants, datasources = out.datasources, dashboards = out.dashboards,
-        policies = out.policies, schedules = out.schedules, removed = out.removed,
-        problems = out.problems.len(), "manifests applied"
+        tenants = out.tenants,
+        datasources = out.datasources,
+        dashboards = out.dashboards,
+        policies = out.policies,
+        schedules = out.schedules,
+        removed = out.removed,
+        problems = out.problems.len(),
+        "manifests applied"
     );
     Ok(out)
 }

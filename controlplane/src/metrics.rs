@@ -25,13 +25,19 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new_custom(Some("nexbii".into()), None).expect("valid prefix");
         let http_requests = IntCounterVec::new(
-            Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status",
+            ),
             &["method", "route", "status"],
         )
         .expect("metric");
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(
+                vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            ),
             &["method", "route"],
         )
         .expect("metric");
@@ -49,11 +55,19 @@ impl Metrics {
             &["source_type"],
         )
         .expect("metric");
-        let cache_hits = IntCounter::new("query_cache_hits_total", "Query results served from cache").expect("metric");
-        let cache_misses =
-            IntCounter::new("query_cache_misses_total", "Query results not found in cache").expect("metric");
-        let logins = IntCounterVec::new(Opts::new("logins_total", "Login attempts by outcome"), &["outcome"])
-            .expect("metric");
+        let cache_hits =
+            IntCounter::new("query_cache_hits_total", "Query results served from cache")
+                .expect("metric");
+        let cache_misses = IntCounter::new(
+            "query_cache_misses_total",
+            "Query results not found in cache",
+        )
+        .expect("metric");
+        let logins = IntCounterVec::new(
+            Opts::new("logins_total", "Login attempts by outcome"),
+            &["outcome"],
+        )
+        .expect("metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),

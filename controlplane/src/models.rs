@@ -1,6 +1,8 @@
 //! Stored records. Specs are the CRD spec types, so YAML, API and storage never drift.
 use chrono::{DateTime, Utc};
-use nexbii_crds::{BackupScheduleSpec, DashboardSpec, DataSourceSpec, GovernancePolicySpec, TenantSpec};
+use nexbii_crds::{
+    BackupScheduleSpec, DashboardSpec, DataSourceSpec, GovernancePolicySpec, TenantSpec,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -35,7 +37,9 @@ impl Entity for TenantRecord {
     }
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,

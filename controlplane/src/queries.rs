@@ -42,7 +42,11 @@ pub struct RunQuery {
 }
 
 /// Effective limits: the tenant's, lowered by the source's timeout and the request's limit.
-pub fn limits_for(tenant: &TenantRecord, source_timeout: Option<u32>, requested: Option<u32>) -> QueryLimits {
+pub fn limits_for(
+    tenant: &TenantRecord,
+    source_timeout: Option<u32>,
+    requested: Option<u32>,
+) -> QueryLimits {
     let l = &tenant.spec.limits;
     let secs = source_timeout.map_or(l.query_timeout_seconds, |s| s.min(l.query_timeout_seconds));
     let rows = requested.map_or(l.row_limit, |r| r.clamp(1, l.row_limit));
@@ -62,7 +66,12 @@ pub struct QueryCall<'a> {
 }
 
 /// Runs a query for a tenant with all guards; shared by ad-hoc, saved and dashboard queries.
-pub async fn execute(state: &AppState, scope: &TenantScope, access: &str, call: QueryCall<'_>) -> ApiResult<QueryResult> {
+pub async fn execute(
+    state: &AppState,
+    scope: &TenantScope,
+    access: &str,
+    call: QueryCall<'_>,
+) -> ApiResult<QueryResult> {
     let QueryCall {
         data_source,
         sql,
@@ -73,7 +82,12 @@ pub async fn execute(state: &AppState, scope: &TenantScope, access: &str, call: 
     let tenant = state.tenant(scope).await?;
     let rec = datasources::load(state, scope, data_source)
         .await
-        .map_err(|_| ApiError::invalid("dataSource", format!("no data source named {data_source:?}")))?;
+        .map_err(|_| {
+            ApiError::invalid(
+                "dataSource",
+                format!("no data source named {data_source:?}"),
+            )
+        })?;
     let src = datasources::resolve(state, scope, &rec)?;
     let limits = limits_for(&tenant, rec.spec.query_timeout_seconds, limit);
     let res = state
@@ -82,9 +96,17 @@ pub async fn execute(state: &AppState, scope: &TenantScope, access: &str, call: 
         .await
         .map_err(engine_error);
     match &res {
-        Ok(r) => tracing::info!(tenant = scope.tenant(), datasource = data_source, rows = r.row_count,
-            cached = r.cached, elapsed_ms = r.elapsed_ms, "query"),
-        Err(e) => tracing::info!(tenant = scope.tenant(), datasource = data_source, error = %e, "query failed"),
+        Ok(r) => tracing::info!(
+            tenant = scope.tenant(),
+            datasource = data_source,
+            rows = r.row_count,
+            cached = r.cached,
+            elapsed_ms = r.elapsed_ms,
+            "query"
+        ),
+        Err(e) => {
+            tracing::info!(tenant = scope.tenant(), datasource = data_source, error = %e, "query failed")
+        }
     }
     res
 }
@@ -128,7 +150,12 @@ async fn check_saved(state: &AppState, scope: &TenantScope, q: &SavedQueryInput)
     }
     let rec = datasources::load(state, scope, &q.data_source)
         .await
-        .map_err(|_| ApiError::invalid("dataSource", format!("no data source named {:?}", q.data_source)))?;
+        .map_err(|_| {
+            ApiError::invalid(
+                "dataSource",
+                format!("no data source named {:?}", q.data_source),
+            )
+        })?;
     state
         .engine
         .check(rec.spec.source_type, &q.sql)
@@ -145,8 +172,13 @@ async fn load(state: &AppState, scope: &TenantScope, id: &str) -> ApiResult<Save
 }
 
 #[utoipa::path(get, path = "/api/v1/queries", tag = "queries", responses((status = 200, body = Vec<SavedQuery>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<Vec<SavedQuery>>> {
-    Ok(Json(state.store.list_as::<SavedQuery>(&caller.scope).await?))
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<SavedQuery>>> {
+    Ok(Json(
+        state.store.list_as::<SavedQuery>(&caller.scope).await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/api/v1/queries", tag = "queries", request_body = SavedQueryInput,
@@ -176,14 +208,20 @@ pub async fn create(
 
 #[utoipa::path(get, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path)),
     responses((status = 200, body = SavedQuery), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn get(State(state): State<SharedState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Json<SavedQuery>> {
+pub async fn get(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SavedQuery>> {
     Ok(Json(load(&state, &caller.scope, &id).await?))
 }
 
 fn can_modify(caller: &Caller, q: &SavedQuery) -> ApiResult<()> {
     caller.require(Role::Editor)?;
     if q.owner != caller.username && caller.role != Role::Admin {
-        return Err(ApiError::Forbidden("only the owner or an admin can change this query".into()));
+        return Err(ApiError::Forbidden(
+            "only the owner or an admin can change this query".into(),
+        ));
     }
     Ok(())
 }
@@ -211,10 +249,17 @@ pub async fn update(
 
 #[utoipa::path(delete, path = "/api/v1/queries/{id}", tag = "queries", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
-pub async fn delete(State(state): State<SharedState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let q = load(&state, &caller.scope, &id).await?;
     can_modify(&caller, &q)?;
-    state.store.delete(&caller.scope, Collection::SavedQueries, &id).await?;
+    state
+        .store
+        .delete(&caller.scope, Collection::SavedQueries, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

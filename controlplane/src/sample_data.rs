@@ -8,14 +8,33 @@ use sqlx::{sqlite::SqliteConnectOptions, Connection, SqliteConnection};
 
 const COUNTRIES: &[&str] = &["DE", "FR", "GB", "US", "ES", "IT", "NL", "SE", "PL", "JP"];
 const SEGMENTS: &[&str] = &["consumer", "small-business", "enterprise"];
-const FIRST: &[&str] = &["Anna", "Ben", "Chloe", "David", "Eva", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Kara", "Liam", "Mia", "Noah", "Olga", "Paul"];
-const LAST: &[&str] = &["Schmidt", "Martin", "Smith", "Garcia", "Rossi", "de Vries", "Larsson", "Nowak", "Sato", "Brown", "Dubois", "Fischer"];
+const FIRST: &[&str] = &[
+    "Anna", "Ben", "Chloe", "David", "Eva", "Felix", "Grace", "Hugo", "Ines", "Jonas", "Kara",
+    "Liam", "Mia", "Noah", "Olga", "Paul",
+];
+const LAST: &[&str] = &[
+    "Schmidt", "Martin", "Smith", "Garcia", "Rossi", "de Vries", "Larsson", "Nowak", "Sato",
+    "Brown", "Dubois", "Fischer",
+];
 const CATEGORIES: &[(&str, &[&str])] = &[
     ("Laptops", &["Air 13", "Pro 14", "Pro 16", "Ultra 15"]),
     ("Phones", &["Mini", "Standard", "Max", "Fold"]),
     ("Audio", &["Earbuds", "Headphones", "Speaker", "Soundbar"]),
-    ("Accessories", &["Charger", "Cable", "Case", "Stand", "Hub", "Mouse", "Keyboard"]),
-    ("Displays", &["24\" Monitor", "27\" Monitor", "32\" Monitor", "Portable Display"]),
+    (
+        "Accessories",
+        &[
+            "Charger", "Cable", "Case", "Stand", "Hub", "Mouse", "Keyboard",
+        ],
+    ),
+    (
+        "Displays",
+        &[
+            "24\" Monitor",
+            "27\" Monitor",
+            "32\" Monitor",
+            "Portable Display",
+        ],
+    ),
 ];
 
 pub struct Summary {
@@ -29,7 +48,9 @@ pub async fn generate(path: &Path) -> anyhow::Result<Summary> {
     if path.exists() {
         std::fs::remove_file(path)?;
     }
-    let opts = SqliteConnectOptions::from_str("sqlite://")?.filename(path).create_if_missing(true);
+    let opts = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .create_if_missing(true);
     let mut conn = SqliteConnection::connect_with(&opts).await?;
     let mut rng = StdRng::seed_from_u64(20261124);
     let mut tx = conn.begin().await?;
@@ -57,7 +78,12 @@ pub async fn generate(path: &Path) -> anyhow::Result<Summary> {
         sqlx::query("INSERT INTO customers VALUES (?, ?, ?, ?, ?, ?)")
             .bind(id as i64)
             .bind(format!("{first} {last}"))
-            .bind(format!("{}.{}{}@example.com", first.to_lowercase(), last.to_lowercase().replace(' ', ""), id))
+            .bind(format!(
+                "{}.{}{}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase().replace(' ', ""),
+                id
+            ))
             .bind(COUNTRIES[rng.gen_range(0..COUNTRIES.len())])
             .bind(SEGMENTS[rng.gen_range(0..SEGMENTS.len())])
             .bind(created.to_string())

@@ -12,7 +12,9 @@ use axum::{
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
-use crate::{auth, config, dashboards, datasources, error::ApiError, openapi, queries, state::SharedState};
+use crate::{
+    auth, config, dashboards, datasources, error::ApiError, openapi, queries, state::SharedState,
+};
 
 pub fn router(state: SharedState) -> Router {
     Router::new()
@@ -24,41 +26,66 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/auth/me", get(auth::me))
         .route("/api/v1/auth/sessions", get(auth::list_sessions))
-        .route("/api/v1/auth/sessions/{id}", axum::routing::delete(auth::revoke_session))
-        .route("/api/v1/users", get(auth::list_users).post(auth::create_user))
-        .route("/api/v1/users/{username}", axum::routing::patch(auth::update_user).delete(auth::delete_user))
+        .route(
+            "/api/v1/auth/sessions/{id}",
+            axum::routing::delete(auth::revoke_session),
+        )
+        .route(
+            "/api/v1/users",
+            get(auth::list_users).post(auth::create_user),
+        )
+        .route(
+            "/api/v1/users/{username}",
+            axum::routing::patch(auth::update_user).delete(auth::delete_user),
+        )
         .route("/api/v1/tenant", get(config::tenant))
         .route("/api/v1/governance/policies", get(config::policies))
         .route("/api/v1/backup/schedules", get(config::schedules))
-        .route("/api/v1/datasources", get(datasources::list).post(datasources::create))
+        .route(
+            "/api/v1/datasources",
+            get(datasources::list).post(datasources::create),
+        )
         .route(
             "/api/v1/datasources/{name}",
-            get(datasources::get).put(datasources::update).delete(datasources::delete),
+            get(datasources::get)
+                .put(datasources::update)
+                .delete(datasources::delete),
         )
         .route("/api/v1/datasources/{name}/test", post(datasources::test))
-        .route("/api/v1/datasources/{name}/schema", get(datasources::schema))
+        .route(
+            "/api/v1/datasources/{name}/schema",
+            get(datasources::schema),
+        )
         .route("/api/v1/queries/run", post(queries::run))
         .route("/api/v1/queries", get(queries::list).post(queries::create))
-        .route("/api/v1/queries/{id}", get(queries::get).put(queries::update).delete(queries::delete))
+        .route(
+            "/api/v1/queries/{id}",
+            get(queries::get)
+                .put(queries::update)
+                .delete(queries::delete),
+        )
         .route("/api/v1/queries/{id}/run", post(queries::run_saved))
-        .route("/api/v1/dashboards", get(dashboards::list).post(dashboards::create))
+        .route(
+            "/api/v1/dashboards",
+            get(dashboards::list).post(dashboards::create),
+        )
         .route(
             "/api/v1/dashboards/{name}",
-            get(dashboards::get).put(dashboards::update).delete(dashboards::delete),
+            get(dashboards::get)
+                .put(dashboards::update)
+                .delete(dashboards::delete),
         )
         .route("/api/v1/dashboards/{name}/data", get(dashboards::data))
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), track))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|req: &Request| {
-                let route = req
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map(|m| m.as_str().to_string())
-                    .unwrap_or_else(|| "unmatched".into());
-                tracing::info_span!("request", method = %req.method(), route = %route)
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_else(|| "unmatched".into());
+            tracing::info_span!("request", method = %req.method(), route = %route)
+        }))
         .layer(DefaultBodyLimit::max(1024 * 1024))
         .with_state(state)
 }
@@ -93,7 +120,9 @@ async fn healthz() -> Json<serde_json::Value> {
 
 async fn readyz(State(state): State<SharedState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")})).into_response(),
+        Ok(()) => {
+            Json(json!({"status": "ready", "version": env!("CARGO_PKG_VERSION")})).into_response()
+        }
         Err(e) => ApiError::Unavailable(e.to_string()).into_response(),
     }
 }
@@ -126,7 +155,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -44,7 +44,11 @@ impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
         Arc::new(Self {
-            engine: Engine::new(metrics.clone(), settings.cache_ttl, settings.cache_max_cells),
+            engine: Engine::new(
+                metrics.clone(),
+                settings.cache_ttl,
+                settings.cache_max_cells,
+            ),
             store,
             keys,
             metrics,

@@ -43,10 +43,26 @@ pub fn crd_files() -> Vec<(String, String)> {
         .into_iter()
         .map(|crd| {
             let name = crd.metadata.name.clone().unwrap_or_default();
-            let yaml = serde_yaml::to_string(&crd).expect("CRD serializes");
+            let value = canonical(serde_json::to_value(&crd).expect("CRD serializes"));
+            let yaml = serde_yaml::to_string(&value).expect("CRD serializes");
             (format!("{name}.yaml"), yaml)
         })
         .collect()
+}
+
+/// Sorts object keys, so the output does not depend on whether some crate in the build enabled
+/// serde_json's `preserve_order` (feature unification differs between `crdgen` and test builds).
+fn canonical(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, canonical(v))).collect())
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
 }
 
 /// All CRDs as one multi-document YAML stream.

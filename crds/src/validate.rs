@@ -47,7 +47,8 @@ fn require<T>(errs: &mut Vec<FieldError>, v: &Option<T>, field: &str, why: &str)
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
@@ -114,7 +115,10 @@ impl Validate for DashboardSpec {
         let mut vars = HashSet::new();
         for (i, v) in self.variables.iter().enumerate() {
             if !vars.insert(v.name.as_str()) {
-                errs.push(FieldError::new(format!("spec.variables[{i}].name"), "duplicate variable"));
+                errs.push(FieldError::new(
+                    format!("spec.variables[{i}].name"),
+                    "duplicate variable",
+                ));
             }
             if let Some(d) = &v.default {
                 if !v.options.is_empty() && !v.options.contains(d) {
@@ -128,7 +132,10 @@ impl Validate for DashboardSpec {
         let mut ids = HashSet::new();
         for (i, w) in self.widgets.iter().enumerate() {
             if !ids.insert(w.id.as_str()) {
-                errs.push(FieldError::new(format!("spec.widgets[{i}].id"), "duplicate widget id"));
+                errs.push(FieldError::new(
+                    format!("spec.widgets[{i}].id"),
+                    "duplicate widget id",
+                ));
             }
             if !is_dns_label(&w.query.data_source) {
                 errs.push(FieldError::new(
@@ -174,12 +181,21 @@ impl Validate for GovernancePolicySpec {
         let mut levels = HashSet::new();
         for (i, m) in self.masking.iter().enumerate() {
             if !levels.insert(m.level) {
-                errs.push(FieldError::new(format!("spec.masking[{i}].level"), "duplicate level"));
+                errs.push(FieldError::new(
+                    format!("spec.masking[{i}].level"),
+                    "duplicate level",
+                ));
             }
         }
         let rules = [
-            ("restrictedQueries", self.approvals.restricted_queries.as_ref().map(|q| &q.rule)),
-            ("dashboardPublication", self.approvals.dashboard_publication.as_ref()),
+            (
+                "restrictedQueries",
+                self.approvals.restricted_queries.as_ref().map(|q| &q.rule),
+            ),
+            (
+                "dashboardPublication",
+                self.approvals.dashboard_publication.as_ref(),
+            ),
         ];
         for (name, rule) in rules {
             if let Some(rule) = rule {
@@ -205,9 +221,12 @@ impl Validate for BackupScheduleSpec {
                 "spec.destination.volume",
                 "when kind is volume",
             ),
-            DestinationKind::S3 => {
-                require(&mut errs, &self.destination.s3, "spec.destination.s3", "when kind is s3")
-            }
+            DestinationKind::S3 => require(
+                &mut errs,
+                &self.destination.s3,
+                "spec.destination.s3",
+                "when kind is s3",
+            ),
         }
         errs
     }

@@ -8,8 +8,7 @@ use std::{
 
 use nexbii_controlplane::{
     crypto::Keys,
-    manifests,
-    server,
+    manifests, server,
     state::{AppState, Settings, SharedState},
     store::{self, DynStore},
 };
@@ -18,13 +17,16 @@ use serde_json::{json, Value};
 
 /// Where the real servers live (overridable for other machines).
 pub fn postgres_url() -> String {
-    std::env::var("NEXBII_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("NEXBII_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 pub fn mariadb_url() -> String {
-    std::env::var("NEXBII_TEST_MARIADB").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    std::env::var("NEXBII_TEST_MARIADB")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
 }
 pub fn mongo_url() -> String {
-    std::env::var("NEXBII_TEST_MONGO").unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into())
+    std::env::var("NEXBII_TEST_MONGO")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into())
 }
 
 #[derive(Clone, Default)]
@@ -74,7 +76,9 @@ impl TestServer {
     /// A server on the embedded store (in a temp dir).
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let store = store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused").await.unwrap();
+        let store = store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused")
+            .await
+            .unwrap();
         Self::with_store(store, dir).await
     }
 
@@ -130,12 +134,23 @@ impl TestServer {
         }
     }
 
-    pub async fn call(&self, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         send(&self.http, &self.base, token, method, path, body).await
     }
 
     pub async fn get_text(&self, path: &str) -> (StatusCode, String) {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         (r.status(), r.text().await.unwrap())
     }
 }
@@ -170,7 +185,14 @@ spec:
     )
 }
 
-async fn send(http: &Client, base: &str, token: Option<&str>, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn send(
+    http: &Client,
+    base: &str,
+    token: Option<&str>,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = http.request(method, format!("{base}{path}"));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -187,7 +209,10 @@ async fn send(http: &Client, base: &str, token: Option<&str>, method: Method, pa
         .unwrap_or_default();
     let text = resp.text().await.unwrap();
     if !status.is_success() && !text.is_empty() {
-        assert_eq!(ctype, "application/problem+json", "errors are problem+json: {text}");
+        assert_eq!(
+            ctype, "application/problem+json",
+            "errors are problem+json: {text}"
+        );
     }
     let v = if text.is_empty() {
         Value::Null
@@ -206,8 +231,21 @@ pub struct Client2 {
 }
 
 impl Client2 {
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        send(&self.http, &self.base, Some(&self.token), method, path, body).await
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        send(
+            &self.http,
+            &self.base,
+            Some(&self.token),
+            method,
+            path,
+            body,
+        )
+        .await
     }
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
@@ -222,7 +260,10 @@ impl Client2 {
         self.call(Method::DELETE, path, None).await
     }
     pub async fn run(&self, source: &str, sql: &str, params: Value) -> (StatusCode, Value) {
-        self.post("/api/v1/queries/run", json!({"dataSource": source, "sql": sql, "params": params, "noCache": true}))
-            .await
+        self.post(
+            "/api/v1/queries/run",
+            json!({"dataSource": source, "sql": sql, "params": params, "noCache": true}),
+        )
+        .await
     }
 }

@@ -10,11 +10,17 @@ use sqlx::{ConnectOptions, Executor};
 /// password under test, and the log capture must only see what the server logs.
 async fn pg() -> sqlx::PgConnection {
     let opts: sqlx::postgres::PgConnectOptions = postgres_url().parse().unwrap();
-    opts.disable_statement_logging().connect().await.expect("PostgreSQL reachable")
+    opts.disable_statement_logging()
+        .connect()
+        .await
+        .expect("PostgreSQL reachable")
 }
 async fn my() -> sqlx::MySqlConnection {
     let opts: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
-    opts.disable_statement_logging().connect().await.expect("MariaDB reachable")
+    opts.disable_statement_logging()
+        .connect()
+        .await
+        .expect("MariaDB reachable")
 }
 
 struct Target {
@@ -58,7 +64,12 @@ async fn setup(t: &Target, table: &str, user: &str, password: &str) {
     let rows: Vec<String> = (1..=50)
         .map(|i| {
             let region = ["north", "south", "east"][i % 3];
-            format!("({i}, '{region}', {}.25, '2026-0{}-1{}')", i * 10, 1 + i % 9, i % 10)
+            format!(
+                "({i}, '{region}', {}.25, '2026-0{}-1{}')",
+                i * 10,
+                1 + i % 9,
+                i % 10
+            )
         })
         .collect();
     let create = format!(
@@ -107,7 +118,12 @@ async fn suite(t: Target) {
     let mut seen = Vec::<String>::new();
 
     // Create: the password is accepted but never shown.
-    let (s, body) = admin.post("/api/v1/datasources", source_body(&t, "db", user, &password, None)).await;
+    let (s, body) = admin
+        .post(
+            "/api/v1/datasources",
+            source_body(&t, "db", user, &password, None),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     assert_eq!(body["hasPassword"], json!(true));
     assert!(body.get("password").is_none());
@@ -120,7 +136,13 @@ async fn suite(t: Target) {
     // Connection test and schema.
     let (s, body) = admin.post("/api/v1/datasources/db/test", json!({})).await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert!(body["serverVersion"].as_str().unwrap().contains(t.version_word), "{body}");
+    assert!(
+        body["serverVersion"]
+            .as_str()
+            .unwrap()
+            .contains(t.version_word),
+        "{body}"
+    );
     let (s, body) = admin.get("/api/v1/datasources/db/schema").await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let tbl = body["tables"]
@@ -129,7 +151,12 @@ async fn suite(t: Target) {
         .iter()
         .find(|x| x["name"] == json!(table))
         .unwrap_or_else(|| panic!("{table} missing from schema {body}"));
-    let cols: Vec<&str> = tbl["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let cols: Vec<&str> = tbl["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(cols, ["id", "region", "amount", "created"]);
 
     // A query with bound parameters.
@@ -147,7 +174,11 @@ async fn suite(t: Target) {
     assert_eq!(body["truncated"], json!(false));
     // A string parameter is bound, not spliced: an injection attempt matches nothing.
     let (s, body) = admin
-        .run("db", &format!("SELECT id FROM {table} WHERE region = {p}"), json!(["north' OR '1'='1"]))
+        .run(
+            "db",
+            &format!("SELECT id FROM {table} WHERE region = {p}"),
+            json!(["north' OR '1'='1"]),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(body["rowCount"], json!(0));
@@ -162,9 +193,17 @@ async fn suite(t: Target) {
     ] {
         let (s, body) = admin.run("db", &bad, json!([])).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}: {body}");
-        assert_eq!(body["type"], json!("https://nexbii.io/problems/query-refused"), "{bad}");
+        assert_eq!(
+            body["type"],
+            json!("https://nexbii.io/problems/query-refused"),
+            "{bad}"
+        );
     }
-    assert_eq!(count_rows(t.kind, &table).await, 50, "refused statements changed nothing");
+    assert_eq!(
+        count_rows(t.kind, &table).await,
+        50,
+        "refused statements changed nothing"
+    );
 
     // Row limit truncates.
     let (s, body) = admin
@@ -174,8 +213,13 @@ async fn suite(t: Target) {
     assert_eq!(body["rowCount"], json!(7));
     assert_eq!(body["truncated"], json!(true));
     assert_eq!(body["rows"][6], json!([7]));
-    let (_, body) = admin.run("db", &format!("SELECT id FROM {table}"), json!([])).await;
-    assert_eq!((body["rowCount"].clone(), body["truncated"].clone()), (json!(50), json!(false)));
+    let (_, body) = admin
+        .run("db", &format!("SELECT id FROM {table}"), json!([]))
+        .await;
+    assert_eq!(
+        (body["rowCount"].clone(), body["truncated"].clone()),
+        (json!(50), json!(false))
+    );
 
     // The cache answers the second identical query.
     let q = json!({"dataSource": "db", "sql": format!("SELECT count(*) AS n FROM {table}")});
@@ -186,11 +230,19 @@ async fn suite(t: Target) {
     assert_eq!(first["rows"], second["rows"]);
 
     // The statement timeout fires.
-    let (s, body) = admin.post("/api/v1/datasources", source_body(&t, "slow", user, &password, Some(1))).await;
+    let (s, body) = admin
+        .post(
+            "/api/v1/datasources",
+            source_body(&t, "slow", user, &password, Some(1)),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
     let (s, body) = admin.run("slow", t.sleep_sql, json!([])).await;
     assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{body}");
-    assert_eq!(body["type"], json!("https://nexbii.io/problems/query-timeout"));
+    assert_eq!(
+        body["type"],
+        json!("https://nexbii.io/problems/query-timeout")
+    );
     // ...and the source still works afterwards.
     let (s, _) = admin.run("slow", "SELECT 1", json!([])).await;
     assert_eq!(s, StatusCode::OK);
@@ -206,8 +258,17 @@ async fn suite(t: Target) {
     seen.push(body.to_string());
 
     let metrics = server.get_text("/metrics").await.1;
-    assert!(metrics.contains(&format!("nexbii_query_executions_total{{outcome=\"refused\",source_type=\"{}\"}}", t.kind)), "{metrics}");
-    assert!(metrics.contains(&format!("nexbii_query_executions_total{{outcome=\"timeout\",source_type=\"{}\"}}", t.kind)));
+    assert!(
+        metrics.contains(&format!(
+            "nexbii_query_executions_total{{outcome=\"refused\",source_type=\"{}\"}}",
+            t.kind
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "nexbii_query_executions_total{{outcome=\"timeout\",source_type=\"{}\"}}",
+        t.kind
+    )));
     assert!(metrics.contains("nexbii_query_cache_hits_total"));
 
     for text in seen.iter().chain(std::iter::once(&logs())) {

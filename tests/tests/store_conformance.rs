@@ -5,7 +5,9 @@ use nexbii_tests::{mongo_url, unique};
 #[tokio::test]
 async fn embedded_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("conf.db")).await.unwrap();
+    let store = SqliteStore::open(&dir.path().join("conf.db"))
+        .await
+        .unwrap();
     conformance::run(&store).await;
 }
 
@@ -17,18 +19,28 @@ async fn embedded_store_survives_reopen() {
     let scope = TenantScope::new("acme").unwrap();
     {
         let s = SqliteStore::open(&path).await.unwrap();
-        s.insert(&scope, Collection::Scratch, "k", &serde_json::json!({"v": 1})).await.unwrap();
+        s.insert(
+            &scope,
+            Collection::Scratch,
+            "k",
+            &serde_json::json!({"v": 1}),
+        )
+        .await
+        .unwrap();
     }
     let s = SqliteStore::open(&path).await.unwrap();
-    assert_eq!(s.get(&scope, Collection::Scratch, "k").await.unwrap(), Some(serde_json::json!({"v": 1})));
+    assert_eq!(
+        s.get(&scope, Collection::Scratch, "k").await.unwrap(),
+        Some(serde_json::json!({"v": 1}))
+    );
 }
 
 #[tokio::test]
 async fn mongodb_store_conforms() {
     let db = unique("nexbii_conf_");
-    let store = MongoStore::connect(&mongo_url(), &db)
-        .await
-        .expect("MongoDB-wire server on 127.0.0.1:27017 (../shared/testenv/mongo-test-server.sh start)");
+    let store = MongoStore::connect(&mongo_url(), &db).await.expect(
+        "MongoDB-wire server on 127.0.0.1:27017 (../shared/testenv/mongo-test-server.sh start)",
+    );
     conformance::run(&store).await;
     store.drop_all().await.unwrap();
 }

@@ -5,8 +5,8 @@ use futures::{Stream, TryStreamExt};
 use rust_decimal::{prelude::ToPrimitive, Decimal};
 use serde_json::{json, Value};
 use sqlx::{
-    mysql::MySqlRow, postgres::PgRow, query::Query, sqlite::SqliteRow, Column, Database, Decode, Encode,
-    Row, Statement, Type, TypeInfo, ValueRef,
+    mysql::MySqlRow, postgres::PgRow, query::Query, sqlite::SqliteRow, Column, Database, Decode,
+    Encode, Row, Statement, Type, TypeInfo, ValueRef,
 };
 
 use super::ColumnInfo;
@@ -78,13 +78,21 @@ where
 }
 
 fn num_f64(f: f64) -> Value {
-    serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 fn decimal(d: Decimal) -> Value {
     // Charts want numbers; exact text is kept when f64 cannot hold the value.
     match d.to_f64() {
-        Some(f) if Decimal::try_from(f).map(|back| back == d.normalize()).unwrap_or(false) => num_f64(f),
+        Some(f)
+            if Decimal::try_from(f)
+                .map(|back| back == d.normalize())
+                .unwrap_or(false) =>
+        {
+            num_f64(f)
+        }
         Some(f) if d.scale() <= 6 && f.abs() < 1e15 => num_f64(f),
         _ => Value::String(d.to_string()),
     }
@@ -123,7 +131,8 @@ fn pg_value(row: &PgRow, i: usize) -> Value {
         "FLOAT8" => get::<f64, _>(row, i).map(num_f64),
         "NUMERIC" => get::<Decimal, _>(row, i).map(decimal),
         "TIMESTAMPTZ" => get::<DateTime<Utc>, _>(row, i).map(|v| json!(v.to_rfc3339())),
-        "TIMESTAMP" => get::<NaiveDateTime, _>(row, i).map(|v| json!(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
+        "TIMESTAMP" => get::<NaiveDateTime, _>(row, i)
+            .map(|v| json!(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
         "DATE" => get::<NaiveDate, _>(row, i).map(|v| json!(v.to_string())),
         "TIME" => get::<NaiveTime, _>(row, i).map(|v| json!(v.to_string())),
         "JSON" | "JSONB" => get::<Value, _>(row, i),
@@ -147,20 +156,23 @@ fn mysql_value(row: &MySqlRow, i: usize) -> Value {
     let v = match ty.as_str() {
         "BOOLEAN" => get::<bool, _>(row, i).map(Value::Bool),
         t if t.ends_with("UNSIGNED") => get::<u64, _>(row, i).map(|v| json!(v)),
-        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR" => {
-            get::<i64, _>(row, i).or_else(|| get::<u16, _>(row, i).map(i64::from)).map(|v| json!(v))
-        }
+        "TINYINT" | "SMALLINT" | "INT" | "MEDIUMINT" | "BIGINT" | "YEAR" => get::<i64, _>(row, i)
+            .or_else(|| get::<u16, _>(row, i).map(i64::from))
+            .map(|v| json!(v)),
         "FLOAT" => get::<f32, _>(row, i).map(|v| num_f64(v as f64)),
         "DOUBLE" => get::<f64, _>(row, i).map(num_f64),
         "DECIMAL" => get::<Decimal, _>(row, i).map(decimal),
         "DATE" => get::<NaiveDate, _>(row, i).map(|v| json!(v.to_string())),
-        "DATETIME" => get::<NaiveDateTime, _>(row, i).map(|v| json!(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
+        "DATETIME" => get::<NaiveDateTime, _>(row, i)
+            .map(|v| json!(v.format("%Y-%m-%dT%H:%M:%S%.f").to_string())),
         "TIMESTAMP" => get::<DateTime<Utc>, _>(row, i).map(|v| json!(v.to_rfc3339())),
         "TIME" => get::<NaiveTime, _>(row, i).map(|v| json!(v.to_string())),
         "JSON" => get::<Value, _>(row, i),
-        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => get::<String, _>(row, i)
-            .map(Value::String)
-            .or_else(|| get::<Vec<u8>, _>(row, i).map(|v| json!(B64.encode(v)))),
+        "BLOB" | "TINYBLOB" | "MEDIUMBLOB" | "LONGBLOB" | "BINARY" | "VARBINARY" => {
+            get::<String, _>(row, i)
+                .map(Value::String)
+                .or_else(|| get::<Vec<u8>, _>(row, i).map(|v| json!(B64.encode(v))))
+        }
         _ => get::<String, _>(row, i).map(Value::String),
     };
     v.unwrap_or_else(|| unsupported(&ty))

@@ -173,7 +173,8 @@ impl Engine {
             .time_to_live(cache_ttl)
             // Weigh results by cell count so one huge result cannot crowd out memory.
             .weigher(|_k, v: &Arc<QueryResult>| {
-                (v.rows.len().saturating_mul(v.columns.len().max(1)) + 1).min(u32::MAX as usize) as u32
+                (v.rows.len().saturating_mul(v.columns.len().max(1)) + 1).min(u32::MAX as usize)
+                    as u32
             })
             .max_capacity(cache_max_cells)
             .build();
@@ -238,7 +239,10 @@ impl Engine {
         let normalized = match self.check(src.spec.source_type, text) {
             Ok(n) => n,
             Err(e) => {
-                self.metrics.query_executions.with_label_values(&[t, "refused"]).inc();
+                self.metrics
+                    .query_executions
+                    .with_label_values(&[t, "refused"])
+                    .inc();
                 return Err(e);
             }
         };
@@ -255,9 +259,15 @@ impl Engine {
         let started = Instant::now();
         let res = self.execute(src, text, params, limits).await;
         let elapsed = started.elapsed();
-        self.metrics.query_duration.with_label_values(&[t]).observe(elapsed.as_secs_f64());
+        self.metrics
+            .query_duration
+            .with_label_values(&[t])
+            .observe(elapsed.as_secs_f64());
         let outcome = res.as_ref().map(|_| "ok").unwrap_or_else(|e| e.outcome());
-        self.metrics.query_executions.with_label_values(&[t, outcome]).inc();
+        self.metrics
+            .query_executions
+            .with_label_values(&[t, outcome])
+            .inc();
         let mut fetched = res.map_err(|e| e.redact(src.password.as_deref()))?;
         infer_unknown_types(&mut fetched);
         let result = QueryResult {
@@ -301,7 +311,10 @@ impl Engine {
         }
     }
 
-    pub async fn test_connection(&self, src: &ResolvedSource) -> Result<ConnectionTest, EngineError> {
+    pub async fn test_connection(
+        &self,
+        src: &ResolvedSource,
+    ) -> Result<ConnectionTest, EngineError> {
         let conn = self.conn(src)?;
         let started = Instant::now();
         let timeout = Duration::from_secs(src.spec.pool.connect_timeout_seconds.max(1) as u64);
@@ -336,7 +349,13 @@ impl Engine {
     }
 }
 
-fn cache_key(src: &ResolvedSource, normalized: &str, params: &[Value], limits: QueryLimits, access: &str) -> [u8; 32] {
+fn cache_key(
+    src: &ResolvedSource,
+    normalized: &str,
+    params: &[Value],
+    limits: QueryLimits,
+    access: &str,
+) -> [u8; 32] {
     let mut h = Sha256::new();
     for part in [
         src.tenant.tenant(),
@@ -392,7 +411,10 @@ pub(crate) fn group_tables(rows: Vec<(Option<String>, String, ColumnDef)>) -> Sc
 /// Resolves a SQLite path against `base`; `None` when it escapes `base` (API-created sources).
 pub fn resolve_confined(base: &Path, rel: &str) -> Option<PathBuf> {
     let p = Path::new(rel);
-    if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+    if p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
         return None;
     }
     Some(base.join(p))

@@ -11,7 +11,10 @@ use mongodb::{
 use nexbii_crds::TlsMode;
 use serde_json::Value;
 
-use super::{guard, ColumnDef, ColumnInfo, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo, TableInfo};
+use super::{
+    guard, ColumnDef, ColumnInfo, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
+    TableInfo,
+};
 
 pub(super) fn database(src: &ResolvedSource) -> Result<Database, EngineError> {
     let s = &src.spec;
@@ -24,7 +27,8 @@ pub(super) fn database(src: &ResolvedSource) -> Result<Database, EngineError> {
     opts.direct_connection = Some(true);
     opts.app_name = Some("nexbii".into());
     opts.connect_timeout = Some(Duration::from_secs(s.pool.connect_timeout_seconds as u64));
-    opts.server_selection_timeout = Some(Duration::from_secs(s.pool.connect_timeout_seconds as u64));
+    opts.server_selection_timeout =
+        Some(Duration::from_secs(s.pool.connect_timeout_seconds as u64));
     opts.max_pool_size = Some(s.pool.max_connections);
     opts.tls = match s.tls.mode {
         TlsMode::Disable | TlsMode::Prefer => None,
@@ -51,7 +55,9 @@ fn bind_params(v: &Value, params: &[Value]) -> Result<Value, EngineError> {
         Value::Object(map) => {
             if map.len() == 1 {
                 if let Some(n) = map.get("$param") {
-                    let idx = n.as_u64().ok_or_else(|| EngineError::Refused("$param needs an index".into()))?;
+                    let idx = n
+                        .as_u64()
+                        .ok_or_else(|| EngineError::Refused("$param needs an index".into()))?;
                     return params
                         .get(idx as usize)
                         .cloned()
@@ -64,15 +70,24 @@ fn bind_params(v: &Value, params: &[Value]) -> Result<Value, EngineError> {
                     .collect::<Result<_, EngineError>>()?,
             )
         }
-        Value::Array(items) => Value::Array(items.iter().map(|i| bind_params(i, params)).collect::<Result<_, _>>()?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| bind_params(i, params))
+                .collect::<Result<_, _>>()?,
+        ),
         other => other.clone(),
     })
 }
 
 fn to_doc(v: Value) -> Result<Document, EngineError> {
-    match Bson::try_from(v).map_err(|e| EngineError::Refused(format!("invalid pipeline stage: {e}")))? {
+    match Bson::try_from(v)
+        .map_err(|e| EngineError::Refused(format!("invalid pipeline stage: {e}")))?
+    {
         Bson::Document(d) => Ok(d),
-        _ => Err(EngineError::Refused("every pipeline stage must be an object".into())),
+        _ => Err(EngineError::Refused(
+            "every pipeline stage must be an object".into(),
+        )),
     }
 }
 
@@ -104,7 +119,12 @@ fn type_name(b: &Bson) -> &'static str {
     }
 }
 
-pub(super) async fn run(db: &Database, text: &str, params: &[Value], limits: QueryLimits) -> Result<Fetched, EngineError> {
+pub(super) async fn run(
+    db: &Database,
+    text: &str,
+    params: &[Value],
+    limits: QueryLimits,
+) -> Result<Fetched, EngineError> {
     let q = guard::check_mongo(text).map_err(|r| EngineError::Refused(r.0))?;
     let pipeline = q
         .pipeline
@@ -151,7 +171,12 @@ pub(super) async fn run(db: &Database, text: &str, params: &[Value], limits: Que
         .map(|d| {
             columns
                 .iter()
-                .map(|c| d.get(&c.name).cloned().map(Bson::into_relaxed_extjson).unwrap_or(Value::Null))
+                .map(|c| {
+                    d.get(&c.name)
+                        .cloned()
+                        .map(Bson::into_relaxed_extjson)
+                        .unwrap_or(Value::Null)
+                })
                 .collect()
         })
         .collect();
@@ -167,7 +192,10 @@ pub(super) async fn version(db: &Database) -> Result<String, EngineError> {
         .run_command(doc! { "buildInfo": 1 })
         .await
         .map_err(|e| EngineError::Connect(e.to_string()))?;
-    Ok(format!("MongoDB {}", info.get_str("version").unwrap_or("unknown")))
+    Ok(format!(
+        "MongoDB {}",
+        info.get_str("version").unwrap_or("unknown")
+    ))
 }
 
 pub(super) async fn schema(db: &Database) -> Result<SchemaInfo, EngineError> {
@@ -175,7 +203,10 @@ pub(super) async fn schema(db: &Database) -> Result<SchemaInfo, EngineError> {
         timeout: Duration::from_secs(30),
         row_limit: 1,
     };
-    let mut names = db.list_collection_names().await.map_err(|e| mongo_err(e, &limits))?;
+    let mut names = db
+        .list_collection_names()
+        .await
+        .map_err(|e| mongo_err(e, &limits))?;
     names.retain(|n| !n.starts_with("system."));
     names.sort();
     let mut tables = Vec::new();

@@ -4,9 +4,8 @@ use std::time::Duration;
 use nexbii_crds::TlsMode;
 use serde_json::Value;
 use sqlx::{
-    Statement,
     mysql::{MySqlConnectOptions, MySqlPoolOptions, MySqlSslMode},
-    Executor, MySql, MySqlConnection, MySqlPool, Row,
+    Executor, MySql, MySqlConnection, MySqlPool, Row, Statement,
 };
 use tokio::sync::OnceCell;
 
@@ -51,7 +50,9 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<MysqlPool, EngineError> {
 fn map_err(e: sqlx::Error, limits: &QueryLimits) -> EngineError {
     if let sqlx::Error::Database(db) = &e {
         // 1969: MariaDB max_statement_time; 3024: MySQL max_execution_time.
-        let number = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().map(|e| e.number());
+        let number = db
+            .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .map(|e| e.number());
         if matches!(number, Some(1969) | Some(3024)) {
             return EngineError::Timeout(limits.timeout);
         }
@@ -67,12 +68,19 @@ async fn in_read_only_tx(
     limits: &QueryLimits,
 ) -> Result<Fetched, sqlx::Error> {
     let limit_stmt = if mariadb {
-        format!("SET SESSION max_statement_time = {:.3}", limits.timeout.as_secs_f64())
+        format!(
+            "SET SESSION max_statement_time = {:.3}",
+            limits.timeout.as_secs_f64()
+        )
     } else {
-        format!("SET SESSION max_execution_time = {}", limits.timeout.as_millis().max(1))
+        format!(
+            "SET SESSION max_execution_time = {}",
+            limits.timeout.as_millis().max(1)
+        )
     };
     conn.execute(sqlx::raw_sql(&limit_stmt)).await?;
-    conn.execute(sqlx::raw_sql("START TRANSACTION READ ONLY")).await?;
+    conn.execute(sqlx::raw_sql("START TRANSACTION READ ONLY"))
+        .await?;
     let res = async {
         let stmt = (&mut *conn).prepare(sql).await?;
         let columns = columns_of(&stmt);
@@ -89,11 +97,18 @@ async fn in_read_only_tx(
     res
 }
 
-pub(super) async fn run(p: &MysqlPool, sql: &str, params: &[Value], limits: QueryLimits) -> Result<Fetched, EngineError> {
+pub(super) async fn run(
+    p: &MysqlPool,
+    sql: &str,
+    params: &[Value],
+    limits: QueryLimits,
+) -> Result<Fetched, EngineError> {
     let mariadb = *p
         .mariadb
         .get_or_try_init(|| async {
-            let v: String = sqlx::query_scalar("SELECT VERSION()").fetch_one(&p.pool).await?;
+            let v: String = sqlx::query_scalar("SELECT VERSION()")
+                .fetch_one(&p.pool)
+                .await?;
             Ok::<_, sqlx::Error>(v.to_ascii_lowercase().contains("mariadb"))
         })
         .await
@@ -118,7 +133,11 @@ pub(super) async fn version(p: &MysqlPool) -> Result<String, EngineError> {
         .fetch_one(&p.pool)
         .await
         .map_err(query_err)?;
-    let flavour = if v.to_ascii_lowercase().contains("mariadb") { "MariaDB" } else { "MySQL" };
+    let flavour = if v.to_ascii_lowercase().contains("mariadb") {
+        "MariaDB"
+    } else {
+        "MySQL"
+    };
     Ok(format!("{flavour} {v}"))
 }
 

@@ -4,12 +4,11 @@ use std::time::Duration;
 use nexbii_crds::TlsMode;
 use serde_json::Value;
 use sqlx::{
-    Statement,
     pool::PoolConnection,
-    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
     postgres::PgArguments,
+    postgres::{PgConnectOptions, PgPoolOptions, PgSslMode},
     query::Query,
-    Executor, PgConnection, PgPool, Postgres, Row, TypeInfo,
+    Executor, PgConnection, PgPool, Postgres, Row, Statement, TypeInfo,
 };
 
 use super::{
@@ -95,7 +94,12 @@ fn map_err(e: sqlx::Error, limits: &QueryLimits) -> EngineError {
     query_err(e)
 }
 
-async fn in_read_only_tx(conn: &mut PgConnection, sql: &str, params: &[Value], limits: &QueryLimits) -> Result<Fetched, sqlx::Error> {
+async fn in_read_only_tx(
+    conn: &mut PgConnection,
+    sql: &str,
+    params: &[Value],
+    limits: &QueryLimits,
+) -> Result<Fetched, sqlx::Error> {
     let ms = limits.timeout.as_millis().max(1);
     conn.execute(sqlx::raw_sql(&format!(
         "BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}"
@@ -127,7 +131,12 @@ async fn guarded(
     params: &[Value],
     limits: QueryLimits,
 ) -> Result<Fetched, EngineError> {
-    match tokio::time::timeout(limits.timeout + GRACE, in_read_only_tx(&mut conn, sql, params, &limits)).await {
+    match tokio::time::timeout(
+        limits.timeout + GRACE,
+        in_read_only_tx(&mut conn, sql, params, &limits),
+    )
+    .await
+    {
         Ok(r) => r.map_err(|e| map_err(e, &limits)),
         Err(_) => {
             // The connection is mid-statement; never hand it back to the pool.
@@ -137,13 +146,21 @@ async fn guarded(
     }
 }
 
-pub(super) async fn run(pool: &PgPool, sql: &str, params: &[Value], limits: QueryLimits) -> Result<Fetched, EngineError> {
+pub(super) async fn run(
+    pool: &PgPool,
+    sql: &str,
+    params: &[Value],
+    limits: QueryLimits,
+) -> Result<Fetched, EngineError> {
     let conn = pool.acquire().await.map_err(query_err)?;
     guarded(conn, sql, params, limits).await
 }
 
 pub(super) async fn version(pool: &PgPool) -> Result<String, EngineError> {
-    let row = sqlx::query("SHOW server_version").fetch_one(pool).await.map_err(query_err)?;
+    let row = sqlx::query("SHOW server_version")
+        .fetch_one(pool)
+        .await
+        .map_err(query_err)?;
     Ok(format!("PostgreSQL {}", row.get::<String, _>(0)))
 }
 

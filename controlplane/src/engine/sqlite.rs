@@ -3,9 +3,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::{
-    Statement,
     sqlite::{SqliteConnectOptions, SqlitePoolOptions},
-    Executor, Row, Sqlite, SqlitePool,
+    Executor, Row, Sqlite, SqlitePool, Statement,
 };
 
 use super::{
@@ -24,17 +23,25 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<SqlitePool, EngineError> {
         .create_if_missing(false);
     Ok(SqlitePoolOptions::new()
         .max_connections(src.spec.pool.max_connections)
-        .acquire_timeout(Duration::from_secs(src.spec.pool.connect_timeout_seconds as u64))
+        .acquire_timeout(Duration::from_secs(
+            src.spec.pool.connect_timeout_seconds as u64,
+        ))
         .connect_lazy_with(opts))
 }
 
-pub(super) async fn run(pool: &SqlitePool, sql: &str, params: &[Value], limits: QueryLimits) -> Result<Fetched, EngineError> {
+pub(super) async fn run(
+    pool: &SqlitePool,
+    sql: &str,
+    params: &[Value],
+    limits: QueryLimits,
+) -> Result<Fetched, EngineError> {
     let mut conn = pool.acquire().await.map_err(query_err)?;
     let work = async {
         let stmt = (&mut *conn).prepare(sql).await?;
         let columns = columns_of(&stmt);
         let q = bind_all::<Sqlite>(stmt.query(), params);
-        let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, sqlite_row).await?;
+        let (rows, truncated) =
+            take_rows(q.fetch(&mut *conn), limits.row_limit, sqlite_row).await?;
         Ok::<_, sqlx::Error>(Fetched {
             columns,
             rows,

@@ -88,13 +88,30 @@ impl Collection {
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
-    async fn get(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<Option<Value>>;
+    async fn get(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> StoreResult<Option<Value>>;
     /// All records of the collection for this tenant, ordered by id.
     async fn list(&self, scope: &TenantScope, coll: Collection) -> StoreResult<Vec<Value>>;
     /// Creates the record; `Conflict` when the id is taken.
-    async fn insert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()>;
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()>;
     /// Creates or replaces the record.
-    async fn upsert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()>;
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()>;
     /// `true` when a record was removed.
     async fn delete(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<bool>;
     /// Names of tenants that have a tenant record (used at start-up, not by requests).
@@ -129,25 +146,38 @@ fn encode<T: Serialize>(rec: &T) -> StoreResult<Value> {
 #[async_trait]
 impl<S: Store + ?Sized> StoreExt for S {
     async fn get_as<T: Entity>(&self, scope: &TenantScope, id: &str) -> StoreResult<Option<T>> {
-        self.get(scope, T::COLLECTION, id).await?.map(decode).transpose()
+        self.get(scope, T::COLLECTION, id)
+            .await?
+            .map(decode)
+            .transpose()
     }
     async fn list_as<T: Entity>(&self, scope: &TenantScope) -> StoreResult<Vec<T>> {
-        self.list(scope, T::COLLECTION).await?.into_iter().map(decode).collect()
+        self.list(scope, T::COLLECTION)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
     async fn insert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()> {
-        self.insert(scope, T::COLLECTION, rec.id(), &encode(rec)?).await
+        self.insert(scope, T::COLLECTION, rec.id(), &encode(rec)?)
+            .await
     }
     async fn upsert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()> {
-        self.upsert(scope, T::COLLECTION, rec.id(), &encode(rec)?).await
+        self.upsert(scope, T::COLLECTION, rec.id(), &encode(rec)?)
+            .await
     }
 }
 
 /// Opens the store named by `--store`: a `mongodb://` URL or a path to the embedded file.
 pub async fn open(spec: &str, mongo_database: &str) -> anyhow::Result<DynStore> {
     if spec.starts_with("mongodb://") || spec.starts_with("mongodb+srv://") {
-        Ok(Arc::new(mongo::MongoStore::connect(spec, mongo_database).await?))
+        Ok(Arc::new(
+            mongo::MongoStore::connect(spec, mongo_database).await?,
+        ))
     } else {
         let path = spec.strip_prefix("sqlite://").unwrap_or(spec);
-        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?))
+        Ok(Arc::new(
+            sqlite::SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
     }
 }

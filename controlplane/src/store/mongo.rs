@@ -90,7 +90,12 @@ impl Store for MongoStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    async fn get(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<Option<Value>> {
+    async fn get(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> StoreResult<Option<Value>> {
         let found = self
             .coll(coll)
             .find_one(doc! { "_id": key(scope, id), "tenant": scope.tenant() })
@@ -110,17 +115,34 @@ impl Store for MongoStore {
         docs.iter().map(body).collect()
     }
 
-    async fn insert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()> {
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()> {
         match self.coll(coll).insert_one(record(scope, id, doc)).await {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate(&e) => Err(StoreError::Conflict(format!("{} {id}", coll.name()))),
+            Err(e) if is_duplicate(&e) => {
+                Err(StoreError::Conflict(format!("{} {id}", coll.name())))
+            }
             Err(e) => Err(backend(e)),
         }
     }
 
-    async fn upsert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()> {
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()> {
         self.coll(coll)
-            .replace_one(doc! { "_id": key(scope, id), "tenant": scope.tenant() }, record(scope, id, doc))
+            .replace_one(
+                doc! { "_id": key(scope, id), "tenant": scope.tenant() },
+                record(scope, id, doc),
+            )
             .with_options(ReplaceOptions::builder().upsert(true).build())
             .await
             .map(|_| ())

@@ -74,7 +74,12 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
-    async fn get(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<Option<Value>> {
+    async fn get(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> StoreResult<Option<Value>> {
         let row = sqlx::query("SELECT doc FROM records WHERE tenant = ? AND coll = ? AND id = ?")
             .bind(scope.tenant())
             .bind(coll.name())
@@ -95,7 +100,13 @@ impl Store for SqliteStore {
         rows.into_iter().map(|r| parse(r.get(0))).collect()
     }
 
-    async fn insert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()> {
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()> {
         let res = sqlx::query("INSERT INTO records (tenant, coll, id, doc) VALUES (?, ?, ?, ?)")
             .bind(scope.tenant())
             .bind(coll.name())
@@ -112,7 +123,13 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn upsert(&self, scope: &TenantScope, coll: Collection, id: &str, doc: &Value) -> StoreResult<()> {
+    async fn upsert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO records (tenant, coll, id, doc) VALUES (?, ?, ?, ?)
              ON CONFLICT (tenant, coll, id) DO UPDATE SET doc = excluded.doc,
@@ -140,11 +157,12 @@ impl Store for SqliteStore {
     }
 
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>> {
-        let rows = sqlx::query("SELECT DISTINCT tenant FROM records WHERE coll = ? ORDER BY tenant")
-            .bind(Collection::Tenants.name())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(backend)?;
+        let rows =
+            sqlx::query("SELECT DISTINCT tenant FROM records WHERE coll = ? ORDER BY tenant")
+                .bind(Collection::Tenants.name())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend)?;
         Ok(rows
             .into_iter()
             .filter_map(|r| TenantScope::new(&r.get::<String, _>(0)))
