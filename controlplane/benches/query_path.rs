@@ -3,6 +3,7 @@
 //! - `engine_uncached`: through the engine (guard, pool, limits, JSON conversion), cache bypassed;
 //! - `engine_cached`: the same query answered by the result cache;
 //! - `dashboard_http_cached`: a 4-widget dashboard rendered over real HTTP, all widgets cached.
+//!
 //! Run: `cargo bench -p nexbii-controlplane --bench query_path`.
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

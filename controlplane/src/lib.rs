@@ -10,6 +10,7 @@ pub mod manifests;
 pub mod metrics;
 pub mod models;
 pub mod openapi;
+pub mod provisioning;
 pub mod queries;
 pub mod sample_data;
 pub mod server;

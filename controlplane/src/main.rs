@@ -99,6 +99,11 @@ async fn main() -> anyhow::Result<()> {
             let settings = state::Settings {
                 sqlite_root: args.sqlite_root,
                 cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
+                operator_token: std::env::var(
+                    nexbii_controlplane::provisioning::OPERATOR_TOKEN_ENV,
+                )
+                .ok()
+                .filter(|t| !t.is_empty()),
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

@@ -4,7 +4,7 @@ use utoipa::{
     Modify, OpenApi,
 };
 
-use crate::{auth, config, dashboards, datasources, engine, error, models, queries};
+use crate::{auth, config, dashboards, datasources, engine, error, models, provisioning, queries};
 
 struct Bearer;
 
@@ -34,13 +34,15 @@ impl Modify for Bearer {
         datasources::test, datasources::schema,
         queries::run, queries::list, queries::create, queries::get, queries::update, queries::delete, queries::run_saved,
         dashboards::list, dashboards::create, dashboards::get, dashboards::update, dashboards::delete, dashboards::data,
+        provisioning::put_datasource, provisioning::put_dashboard, provisioning::put_policy,
+        provisioning::delete_datasource, provisioning::delete_dashboard, provisioning::delete_policy,
     ),
     components(schemas(
         error::Problem, error::ProblemField, models::Role, models::Origin,
         engine::QueryResult, engine::ColumnInfo, engine::ConnectionTest, engine::SchemaInfo,
     )),
     modifiers(&Bearer),
-    tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"), (name = "admin"))
+    tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

@@ -13,7 +13,8 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    auth, config, dashboards, datasources, error::ApiError, openapi, queries, state::SharedState,
+    auth, config, dashboards, datasources, error::ApiError, openapi, provisioning, queries,
+    state::SharedState,
 };
 
 pub fn router(state: SharedState) -> Router {
@@ -76,6 +77,20 @@ pub fn router(state: SharedState) -> Router {
                 .delete(dashboards::delete),
         )
         .route("/api/v1/dashboards/{name}/data", get(dashboards::data))
+        .route(
+            "/api/v1/provisioning/{tenant}/datasources/{name}",
+            axum::routing::put(provisioning::put_datasource)
+                .delete(provisioning::delete_datasource),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/dashboards/{name}",
+            axum::routing::put(provisioning::put_dashboard).delete(provisioning::delete_dashboard),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/governancepolicies/{name}",
+            axum::routing::put(provisioning::put_policy).delete(provisioning::delete_policy),
+        )
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("route".into()) })
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {

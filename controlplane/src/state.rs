@@ -16,6 +16,8 @@ pub struct Settings {
     pub sqlite_root: PathBuf,
     pub cache_ttl: Duration,
     pub cache_max_cells: u64,
+    /// Token the operator authenticates with on the provisioning API; disabled when `None`.
+    pub operator_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -24,6 +26,7 @@ impl Default for Settings {
             sqlite_root: PathBuf::from("./data/sources"),
             cache_ttl: Duration::from_secs(60),
             cache_max_cells: 5_000_000,
+            operator_token: None,
         }
     }
 }

@@ -75,19 +75,25 @@ pub fn unique(prefix: &str) -> String {
 impl TestServer {
     /// A server on the embedded store (in a temp dir).
     pub async fn start() -> Self {
+        Self::start_with_operator_token(None).await
+    }
+
+    /// A server whose provisioning API accepts `token`.
+    pub async fn start_with_operator_token(token: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused")
             .await
             .unwrap();
-        Self::with_store(store, dir).await
-    }
-
-    pub async fn with_store(store: DynStore, dir: tempfile::TempDir) -> Self {
-        LOGS.get_or_init(init_logs);
         let settings = Settings {
             sqlite_root: dir.path().join("sources"),
+            operator_token: token.map(str::to_string),
             ..Default::default()
         };
+        Self::with_store(store, dir, settings).await
+    }
+
+    pub async fn with_store(store: DynStore, dir: tempfile::TempDir, settings: Settings) -> Self {
+        LOGS.get_or_init(init_logs);
         let state = AppState::new(store, Keys::random(), settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
