@@ -23,8 +23,8 @@ use crate::common::{Condition, SecretRef, TenantRef};
 #[serde(rename_all = "camelCase")]
 pub struct BackupScheduleSpec {
     pub tenant_ref: TenantRef,
-    /// Cron expression (5 fields, or 6 with seconds), evaluated in UTC.
-    #[schemars(length(min = 9, max = 200), pattern(r"^(\S+\s+){4,5}\S+$"))]
+    /// Cron expression (5 fields: minute hour day-of-month month day-of-week), evaluated in UTC.
+    #[schemars(length(min = 9, max = 200), pattern(r"^(\S+\s+){4}\S+$"))]
     pub schedule: String,
     #[serde(default)]
     pub suspend: bool,

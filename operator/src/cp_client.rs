@@ -1,0 +1,179 @@
+//! Typed client of a control-plane instance's provisioning API (grafana-operator style: the
+//! operator pushes resources into the instance over HTTP with the instance's operator token).
+use std::time::Duration;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("instance unreachable: {0}")]
+    Unreachable(String),
+    /// The instance refused the object; the message is the problem's detail.
+    #[error("{0}")]
+    Rejected(String),
+}
+
+#[derive(Clone)]
+pub struct ControlPlane {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DataSourceSync {
+    pub connected: bool,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub tables: u32,
+    pub columns: u32,
+    pub synced_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardSync {
+    pub url: String,
+    pub validation_errors: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Readiness {
+    pub status: String,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+impl ControlPlane {
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .expect("client builds"),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    pub async fn readyz(&self) -> Result<Readiness, ClientError> {
+        let r = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        if !r.status().is_success() {
+            return Err(ClientError::Unreachable(format!(
+                "/readyz answered {}",
+                r.status()
+            )));
+        }
+        r.json()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<Option<T>, ClientError> {
+        let r = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        let status = r.status();
+        let body = r
+            .text()
+            .await
+            .map_err(|e| ClientError::Unreachable(e.to_string()))?;
+        if status.is_success() {
+            if body.is_empty() {
+                return Ok(None);
+            }
+            return serde_json::from_str(&body)
+                .map(Some)
+                .map_err(|e| ClientError::Rejected(e.to_string()));
+        }
+        let detail = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|p| {
+                let d = p.get("detail")?.as_str()?.to_string();
+                Some(match p.get("field").and_then(Value::as_str) {
+                    Some(f) => format!("{f}: {d}"),
+                    None => d,
+                })
+            })
+            .unwrap_or(body);
+        if status.is_server_error()
+            || status == reqwest::StatusCode::UNAUTHORIZED
+            || status == reqwest::StatusCode::NOT_FOUND
+        {
+            Err(ClientError::Unreachable(format!("{status}: {detail}")))
+        } else {
+            Err(ClientError::Rejected(detail))
+        }
+    }
+
+    fn url(&self, tenant: &str, kind: &str, name: &str) -> String {
+        format!("{}/api/v1/provisioning/{tenant}/{kind}/{name}", self.base)
+    }
+
+    pub async fn put_datasource<S: Serialize>(
+        &self,
+        tenant: &str,
+        name: &str,
+        spec: &S,
+        password: Option<&str>,
+    ) -> Result<DataSourceSync, ClientError> {
+        let body = json!({"spec": spec, "password": password});
+        self.send(
+            self.http
+                .put(self.url(tenant, "datasources", name))
+                .json(&body),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Rejected("empty answer".into()))
+    }
+
+    pub async fn put_dashboard<S: Serialize>(
+        &self,
+        tenant: &str,
+        name: &str,
+        spec: &S,
+    ) -> Result<DashboardSync, ClientError> {
+        self.send(
+            self.http
+                .put(self.url(tenant, "dashboards", name))
+                .json(&json!({"spec": spec})),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Rejected("empty answer".into()))
+    }
+
+    pub async fn put_policy<S: Serialize>(
+        &self,
+        tenant: &str,
+        name: &str,
+        spec: &S,
+    ) -> Result<(), ClientError> {
+        self.send::<Value>(
+            self.http
+                .put(self.url(tenant, "governancepolicies", name))
+                .json(&json!({"spec": spec})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn delete(&self, tenant: &str, kind: &str, name: &str) -> Result<(), ClientError> {
+        self.send::<Value>(self.http.delete(self.url(tenant, kind, name)))
+            .await
+            .map(|_| ())
+    }
+}

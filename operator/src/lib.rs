@@ -1,0 +1,11 @@
+//! NexBII operator: one kube-runtime controller per kind, leader-elected.
+pub mod backup;
+pub mod builders;
+pub mod conditions;
+pub mod context;
+pub mod cp_client;
+pub mod leader;
+pub mod metrics;
+pub mod run;
+pub mod sync;
+pub mod tenant;
