@@ -28,13 +28,43 @@ pub const API_VERSION: &str = "nexbii.io/v1alpha1";
 
 /// Every CRD, in install order.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    [
         Tenant::crd(),
         DataSource::crd(),
         Dashboard::crd(),
         GovernancePolicy::crd(),
         BackupSchedule::crd(),
     ]
+    .into_iter()
+    .map(without_status_defaults)
+    .collect()
+}
+
+/// Status is written only by controllers, so schema defaults there serve no one, and
+/// Kubernetes 1.20 rejects some of them (an empty-string default reads as null there).
+fn without_status_defaults(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                m.remove("default");
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(&crd).expect("CRD serializes");
+    if let Some(versions) = v
+        .pointer_mut("/spec/versions")
+        .and_then(|x| x.as_array_mut())
+    {
+        for ver in versions {
+            if let Some(status) = ver.pointer_mut("/schema/openAPIV3Schema/properties/status") {
+                strip(status);
+            }
+        }
+    }
+    serde_json::from_value(v).expect("CRD round-trips")
 }
 
 /// The file each CRD is written to inside `crds/`, and its YAML.

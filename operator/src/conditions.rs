@@ -12,6 +12,11 @@ pub fn cond(
     message: impl Into<String>,
     generation: Option<i64>,
 ) -> Condition {
+    let mut message = message.into();
+    if message.is_empty() {
+        // Kubernetes 1.20 turns an empty string in a status patch into null and then rejects it.
+        message = reason.to_string();
+    }
     Condition {
         type_: type_.into(),
         status: if ok {
@@ -22,7 +27,7 @@ pub fn cond(
         observed_generation: generation,
         last_transition_time: now(),
         reason: reason.into(),
-        message: message.into(),
+        message,
     }
 }
 

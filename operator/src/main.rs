@@ -71,15 +71,20 @@ async fn main() -> anyhow::Result<()> {
                 let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "nexbii-operator".into());
                 format!("{host}-{:06x}", rand::random::<u32>() & 0xffffff)
             });
-            run(RunConfig {
-                namespace: a.namespace,
-                metrics_listen: a.metrics_listen,
-                image: a.image,
-                instance_url_template: a.instance_url_template,
-                lease_namespace: a.lease_namespace,
-                identity,
-                resync: Duration::from_secs(a.resync_seconds.max(10)),
-            })
+            let client = kube::Client::try_default().await?;
+            run(
+                client,
+                RunConfig {
+                    namespace: a.namespace,
+                    metrics_listen: a.metrics_listen,
+                    image: a.image,
+                    instance_url_template: a.instance_url_template,
+                    lease_namespace: a.lease_namespace,
+                    identity,
+                    resync: Duration::from_secs(a.resync_seconds.max(10)),
+                },
+                nexbii_operator::metrics::Metrics::default(),
+            )
             .await?;
         }
     }

@@ -78,9 +78,9 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
     }
 }
 
-pub async fn run(cfg: RunConfig) -> anyhow::Result<()> {
-    let client = Client::try_default().await?;
-    let metrics = Metrics::default();
+/// Runs until SIGINT/SIGTERM (Ok) or until leadership is lost (Err, so the pod restarts).
+/// `metrics` is passed in so embedders (tests) can read it.
+pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(cfg.metrics_listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "metrics and health listening");
     tokio::spawn(serve_metrics(listener, metrics.clone()));

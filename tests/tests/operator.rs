@@ -1,0 +1,583 @@
+//! The operator against a real kube-apiserver (../shared/testenv/kube-test-cluster.sh, with
+//! kube-controller-manager for garbage collection) and a real control plane on loopback.
+use std::{collections::BTreeMap, future::Future, time::Duration};
+
+use k8s_openapi::{
+    api::{
+        apps::v1::Deployment,
+        core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount},
+        events::v1::Event,
+        networking::v1::NetworkPolicy,
+    },
+    apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ByteString,
+};
+use kube::{
+    api::{
+        ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+    },
+    config::{KubeConfigOptions, Kubeconfig},
+    Api, Client, Config, ResourceExt,
+};
+use nexbii_controlplane::sample_data;
+use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
+use nexbii_operator::{
+    metrics::Metrics,
+    run::{run, RunConfig},
+};
+use nexbii_tests::{unique, TestServer};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn client() -> Client {
+    let path = std::env::var("NEXBII_TEST_KUBECONFIG")
+        .unwrap_or_else(|_| "/tmp/kube-test/kubeconfig".into());
+    let kc = Kubeconfig::read_from(&path)
+        .expect("kube-apiserver kubeconfig (../shared/testenv/kube-test-cluster.sh start)");
+    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    Client::try_from(cfg).unwrap()
+}
+
+/// Installs the CRDs (idempotent) and a fresh namespace.
+async fn setup() -> (Client, String) {
+    let c = client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
+    for crd in nexbii_crds::all_crds() {
+        crds.patch(
+            &crd.name_any(),
+            &PatchParams::apply("nexbii-tests").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .unwrap();
+    }
+    for crd in nexbii_crds::all_crds() {
+        eventually("CRD established", || async {
+            let got = crds.get(&crd.name_any()).await.ok()?;
+            got.status?
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        })
+        .await;
+    }
+    let ns = unique("it-");
+    let nss: Api<Namespace> = Api::all(c.clone());
+    nss.create(
+        &PostParams::default(),
+        &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+    )
+    .await
+    .unwrap();
+    (c, ns)
+}
+
+/// Polls `f` until it yields a value (60 s at most).
+async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+fn start_operator(c: &Client, ns: &str, identity: &str, instance_url: Option<String>) -> Metrics {
+    let metrics = Metrics::default();
+    let cfg = RunConfig {
+        namespace: Some(ns.to_string()),
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
+        image: "nexbii/controlplane:test".into(),
+        instance_url_template: instance_url,
+        lease_namespace: ns.to_string(),
+        identity: identity.to_string(),
+        resync: Duration::from_secs(30),
+    };
+    tokio::spawn(run(c.clone(), cfg, metrics.clone()));
+    metrics
+}
+
+fn condition(status: &Value, type_: &str) -> Option<(String, String)> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .map(|c| {
+            (
+                c["status"].as_str().unwrap_or_default().to_string(),
+                c["reason"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+}
+
+async fn status_of<K>(api: &Api<K>, name: &str) -> Value
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.get_opt(name)
+        .await
+        .unwrap()
+        .map(|o| serde_json::to_value(o).unwrap()["status"].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn tenant(name: &str, spec: Value) -> Tenant {
+    serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name}, "spec": spec})).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tenant_becomes_owned_objects_tracks_spec_and_is_garbage_collected() {
+    let (c, ns) = setup().await;
+    let server = TestServer::start().await;
+    start_operator(&c, &ns, "op-1", Some(server.base.clone()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    let t = tenants
+        .create(
+            &PostParams::default(),
+            &tenant(
+                "acme",
+                json!({"displayName": "Acme", "instance": {"replicas": 2}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let uid = t.uid().unwrap();
+
+    let deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
+    let d = eventually("deployment", || async {
+        deployments.get_opt("acme-nexbii").await.ok()?
+    })
+    .await;
+    assert_eq!(
+        d.spec.replicas,
+        Some(1),
+        "embedded storage forces one replica"
+    );
+    let hash1 = d
+        .spec
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()["nexbii.io/config-hash"]
+        .clone();
+    let owner =
+        |o: &Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference>>| {
+            o.as_ref()
+                .map(|v| v.iter().any(|r| r.uid == uid && r.controller == Some(true)))
+                .unwrap_or(false)
+        };
+    assert!(owner(&d.metadata.owner_references));
+    assert!(owner(
+        &Api::<Service>::namespaced(c.clone(), &ns)
+            .get("acme-nexbii")
+            .await
+            .unwrap()
+            .metadata
+            .owner_references
+    ));
+    assert!(owner(
+        &Api::<ConfigMap>::namespaced(c.clone(), &ns)
+            .get("acme-nexbii")
+            .await
+            .unwrap()
+            .metadata
+            .owner_references
+    ));
+    assert!(owner(
+        &Api::<ServiceAccount>::namespaced(c.clone(), &ns)
+            .get("acme-nexbii")
+            .await
+            .unwrap()
+            .metadata
+            .owner_references
+    ));
+    assert!(owner(
+        &Api::<NetworkPolicy>::namespaced(c.clone(), &ns)
+            .get("acme-nexbii")
+            .await
+            .unwrap()
+            .metadata
+            .owner_references
+    ));
+    assert!(owner(
+        &Api::<PersistentVolumeClaim>::namespaced(c.clone(), &ns)
+            .get("acme-nexbii-data")
+            .await
+            .unwrap()
+            .metadata
+            .owner_references
+    ));
+    let keys = Api::<Secret>::namespaced(c.clone(), &ns)
+        .get("acme-nexbii-keys")
+        .await
+        .unwrap();
+    let token_before = keys.data.as_ref().unwrap()["operator-token"].clone();
+    // Managed with server-side apply under the operator's field manager.
+    assert!(d
+        .metadata
+        .managed_fields
+        .unwrap()
+        .iter()
+        .any(|m| m.manager.as_deref() == Some("nexbii-operator")));
+
+    // Ready from the instance's own /readyz (the test points the operator at a local server).
+    let status = eventually("tenant ready", || async {
+        let s = status_of(&tenants, "acme").await;
+        (condition(&s, "Ready")? == ("True".into(), "InstanceReady".into())).then_some(s)
+    })
+    .await;
+    assert_eq!(status["observedGeneration"], json!(1));
+    assert_eq!(
+        status["endpoint"],
+        json!(format!("http://acme-nexbii.{ns}.svc:8080"))
+    );
+    assert_eq!(status["controlPlaneReady"], json!(true));
+    assert_eq!(condition(&status, "Stalled").unwrap().0, "False");
+
+    // A spec change rolls the Deployment and is observed; generated keys are not rotated.
+    tenants
+        .patch("acme", &PatchParams::default(), &Patch::Merge(json!({"spec": {"displayName": "Acme Corp",
+            "instance": {"replicas": 3, "storage": {"kind": "mongodb", "mongodb": {"connectionSecretRef": {"name": "mongo", "key": "url"}, "database": "acme"}}}}})))
+        .await
+        .unwrap();
+    // The connection Secret is missing: Stalled, with an Event, and nothing crash-loops.
+    let s = eventually("stalled on missing secret", || async {
+        let s = status_of(&tenants, "acme").await;
+        (condition(&s, "Stalled")? == ("True".into(), "SecretNotFound".into())).then_some(s)
+    })
+    .await;
+    assert!(s["conditions"].to_string().contains("mongo"), "{s}");
+    let events: Api<Event> = Api::namespaced(c.clone(), &ns);
+    eventually("SecretNotFound event", || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|e| {
+                e.reason.as_deref() == Some("SecretNotFound")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("acme")
+            })
+            .then_some(())
+    })
+    .await;
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("mongo".into()),
+                    ..Default::default()
+                },
+                data: Some(BTreeMap::from([(
+                    "url".to_string(),
+                    ByteString(b"mongodb://db:27017".to_vec()),
+                )])),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let d = eventually("deployment scaled", || async {
+        let d = deployments.get("acme-nexbii").await.ok()?;
+        (d.spec.replicas == Some(3)).then_some(d)
+    })
+    .await;
+    let hash2 = &d
+        .spec
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()["nexbii.io/config-hash"];
+    assert_ne!(&hash1, hash2, "config change rolls the pods");
+    eventually("generation 2 observed", || async {
+        let s = status_of(&tenants, "acme").await;
+        (s["observedGeneration"] == json!(2) && condition(&s, "Ready")?.0 == "True").then_some(())
+    })
+    .await;
+    // Three replicas: a PodDisruptionBudget (policy/v1beta1 on this 1.20 server).
+    let pdbs: Api<DynamicObject> = Api::namespaced_with(
+        c.clone(),
+        &ns,
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("policy", "v1beta1", "PodDisruptionBudget"),
+            "poddisruptionbudgets",
+        ),
+    );
+    let pdb = pdbs.get("acme-nexbii").await.unwrap();
+    assert_eq!(pdb.data["spec"]["maxUnavailable"], json!(1));
+    let keys = secrets.get("acme-nexbii-keys").await.unwrap();
+    assert_eq!(
+        keys.data.unwrap()["operator-token"],
+        token_before,
+        "generated secret never rotated"
+    );
+
+    // Deleting the Tenant garbage-collects what it owns.
+    tenants.delete("acme", &Default::default()).await.unwrap();
+    eventually("owned objects collected", || async {
+        let gone = deployments.get_opt("acme-nexbii").await.ok()?.is_none()
+            && Api::<Service>::namespaced(c.clone(), &ns)
+                .get_opt("acme-nexbii")
+                .await
+                .ok()?
+                .is_none()
+            && secrets.get_opt("acme-nexbii-keys").await.ok()?.is_none();
+        gone.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_sync_into_the_instance_and_finalizers_clean_up() {
+    let (c, ns) = setup().await;
+    let token = unique("op-token-");
+    let server = TestServer::start_with_operator_token(Some(&token)).await;
+    let admin = server.tenant("shop", "admin-password-123").await;
+    // Pre-seed the generated Secret with the token the local instance expects (an existing
+    // complete Secret is kept as-is by the operator).
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    let data: BTreeMap<String, ByteString> =
+        ["signing-key", "encryption-key", "bootstrap-password"]
+            .iter()
+            .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
+            .chain([(
+                "operator-token".to_string(),
+                ByteString(token.clone().into_bytes()),
+            )])
+            .collect();
+    secrets
+        .create(
+            &PostParams::default(),
+            &Secret {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("shop-nexbii-keys".into()),
+                    ..Default::default()
+                },
+                data: Some(data),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    start_operator(&c, &ns, "op-1", Some(server.base.clone()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    tenants
+        .create(
+            &PostParams::default(),
+            &tenant("shop", json!({"displayName": "Shop"})),
+        )
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sales.db");
+    sample_data::generate(&db).await.unwrap();
+    let sources: Api<DataSource> = Api::namespaced(c.clone(), &ns);
+    let ds: DataSource = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "DataSource",
+        "metadata": {"name": "sales"}, "spec": {"tenantRef": {"name": "shop"}, "type": "sqlite", "path": db.to_str().unwrap()}}))
+    .unwrap();
+    sources.create(&PostParams::default(), &ds).await.unwrap();
+    let s = eventually("datasource connected", || async {
+        let s = status_of(&sources, "sales").await;
+        (s["connected"] == json!(true)).then_some(s)
+    })
+    .await;
+    assert_eq!(
+        (
+            s["tablesDiscovered"].clone(),
+            s["columnsDiscovered"].clone()
+        ),
+        (json!(4), json!(19))
+    );
+    assert_eq!(condition(&s, "Synced").unwrap().0, "True");
+    assert!(sources
+        .get("sales")
+        .await
+        .unwrap()
+        .finalizers()
+        .contains(&"nexbii.io/instance-cleanup".to_string()));
+    let (st, body) = admin.get("/api/v1/datasources/sales").await;
+    assert_eq!(
+        (st, body["origin"].clone()),
+        (StatusCode::OK, json!("operator"))
+    );
+
+    // A password Secret that does not exist: not synced, reason named.
+    let broken: DataSource = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "DataSource",
+        "metadata": {"name": "pg"}, "spec": {"tenantRef": {"name": "shop"}, "type": "postgresql", "host": "127.0.0.1",
+        "database": "test", "username": "postgres", "passwordSecretRef": {"name": "pg-creds", "key": "password"}}}))
+    .unwrap();
+    sources
+        .create(&PostParams::default(), &broken)
+        .await
+        .unwrap();
+    eventually("pg stalled", || async {
+        let s = status_of(&sources, "pg").await;
+        (condition(&s, "Synced")? == ("False".into(), "SecretNotFound".into())).then_some(())
+    })
+    .await;
+
+    // Dashboards report the instance's validation errors.
+    let dashboards: Api<Dashboard> = Api::namespaced(c.clone(), &ns);
+    let d: Dashboard = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "Dashboard",
+        "metadata": {"name": "ops"}, "spec": {"tenantRef": {"name": "shop"}, "title": "Ops", "widgets": [
+            {"id": "orders", "chart": "number", "query": {"dataSource": "sales", "sql": "SELECT count(*) FROM orders"}},
+            {"id": "wipe", "chart": "table", "query": {"dataSource": "sales", "sql": "DELETE FROM orders"}}]}}))
+    .unwrap();
+    dashboards.create(&PostParams::default(), &d).await.unwrap();
+    let s = eventually("dashboard synced", || async {
+        let s = status_of(&dashboards, "ops").await;
+        (condition(&s, "Synced")?.0 == "True").then_some(s)
+    })
+    .await;
+    assert_eq!(
+        condition(&s, "Ready").unwrap(),
+        ("False".into(), "InvalidQueries".into())
+    );
+    assert!(
+        s["validationErrors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("wipe: "),
+        "{s}"
+    );
+    assert!(s["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/api/v1/dashboards/ops"));
+    let (_, data) = admin.get("/api/v1/dashboards/ops/data").await;
+    assert_eq!(data["widgets"][0]["result"]["rows"][0][0], json!(4000));
+
+    let policies: Api<GovernancePolicy> = Api::namespaced(c.clone(), &ns);
+    let p: GovernancePolicy = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "GovernancePolicy",
+        "metadata": {"name": "default"}, "spec": {"tenantRef": {"name": "shop"}, "audit": {"retentionDays": 90}}}))
+    .unwrap();
+    policies.create(&PostParams::default(), &p).await.unwrap();
+    eventually("policy synced", || async {
+        let s = status_of(&policies, "default").await;
+        (condition(&s, "Synced")?.0 == "True").then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin.get("/api/v1/governance/policies").await.1[0]["spec"]["audit"]["retentionDays"],
+        json!(90)
+    );
+
+    // Backup schedules: parsed and honest about the missing backup API; bad cron named.
+    let schedules: Api<BackupSchedule> = Api::namespaced(c.clone(), &ns);
+    for (name, cron) in [("nightly", "0 2 * * *"), ("broken", "61 * * * *")] {
+        let b: BackupSchedule = serde_json::from_value(
+            json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "BackupSchedule",
+            "metadata": {"name": name}, "spec": {"tenantRef": {"name": "shop"}, "schedule": cron,
+            "destination": {"kind": "volume", "volume": {"path": "/backups"}}}}),
+        )
+        .unwrap();
+        schedules.create(&PostParams::default(), &b).await.unwrap();
+    }
+    eventually("schedule reports missing backup API", || async {
+        let s = status_of(&schedules, "nightly").await;
+        (condition(&s, "Stalled")? == ("True".into(), "BackupApiUnavailable".into())).then_some(())
+    })
+    .await;
+    eventually("bad cron named", || async {
+        let s = status_of(&schedules, "broken").await;
+        (condition(&s, "Stalled")? == ("True".into(), "InvalidSchedule".into())).then_some(())
+    })
+    .await;
+
+    // Deleting a resource removes it from the instance before the finalizer is released.
+    sources.delete("sales", &Default::default()).await.unwrap();
+    eventually("datasource gone from cluster", || async {
+        sources.get_opt("sales").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin.get("/api/v1/datasources/sales").await.0,
+        StatusCode::NOT_FOUND
+    );
+    dashboards.delete("ops", &Default::default()).await.unwrap();
+    eventually("dashboard gone", || async {
+        dashboards
+            .get_opt("ops")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin.get("/api/v1/dashboards/ops").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Drift: a provisioned object removed behind the operator's back comes back on resync.
+    let (st, _) = server
+        .call(
+            Some(&token),
+            reqwest::Method::DELETE,
+            "/api/v1/provisioning/shop/governancepolicies/default",
+            None,
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    policies
+        .patch(
+            "default",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"audit": {"retentionDays": 91}}})),
+        )
+        .await
+        .unwrap();
+    eventually("policy restored", || async {
+        let list = admin.get("/api/v1/governance/policies").await.1;
+        (list[0]["spec"]["audit"]["retentionDays"] == json!(91)).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replicas_elect_one_leader() {
+    let (c, ns) = setup().await;
+    let a = start_operator(&c, &ns, "replica-a", None);
+    let b = start_operator(&c, &ns, "replica-b", None);
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(c.clone(), &ns);
+    let holder = eventually("a lease holder", || async {
+        leases
+            .get_opt("nexbii-operator")
+            .await
+            .ok()??
+            .spec?
+            .holder_identity
+    })
+    .await;
+    eventually("leader gauge set", || async {
+        (a.leader.get() + b.leader.get() == 1).then_some(())
+    })
+    .await;
+    // Several renew periods later there is still exactly one leader, and it holds the lease.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    assert_eq!(a.leader.get() + b.leader.get(), 1);
+    let leader = if a.leader.get() == 1 {
+        "replica-a"
+    } else {
+        "replica-b"
+    };
+    assert_eq!(holder, leader);
+    let lease = leases.get("nexbii-operator").await.unwrap().spec.unwrap();
+    assert_eq!(lease.holder_identity.as_deref(), Some(leader));
+    assert_eq!(lease.lease_duration_seconds, Some(15));
+}
