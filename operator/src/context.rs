@@ -63,6 +63,7 @@ pub struct Ctx {
     pub settings: Settings,
     pub metrics: Metrics,
     pub recorder: Recorder,
+    pub http: reqwest::Client,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -73,6 +74,7 @@ impl Ctx {
             settings,
             metrics,
             recorder,
+            http: crate::cp_client::http_client(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -106,7 +108,7 @@ impl Ctx {
             .ok_or_else(|| Error::Instance(format!("Secret {keys} not created yet")))?;
         Ok((
             tenant.clone(),
-            ControlPlane::new(&self.instance_url(&tenant), &token),
+            ControlPlane::new(self.http.clone(), &self.instance_url(&tenant), &token),
         ))
     }
 

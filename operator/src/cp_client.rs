@@ -46,14 +46,19 @@ pub struct Readiness {
     pub version: Option<String>,
 }
 
+/// One HTTP client for all instances: building a client (TLS roots, pools) per call is costly.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .expect("client builds")
+}
+
 impl ControlPlane {
-    pub fn new(base: &str, token: &str) -> Self {
+    pub fn new(http: reqwest::Client, base: &str, token: &str) -> Self {
         Self {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .expect("client builds"),
+            http,
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
         }

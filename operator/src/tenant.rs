@@ -258,7 +258,9 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx) -> Result<Action> {
         .and_then(|s| s.ready_replicas)
         .unwrap_or(0);
     // Ready means the instance answers its own /readyz through the address the operator uses.
-    let probe = ControlPlane::new(&ctx.instance_url(t), "").readyz().await;
+    let probe = ControlPlane::new(ctx.http.clone(), &ctx.instance_url(t), "")
+        .readyz()
+        .await;
     let endpoint = builders::endpoint(t);
     let (phase, reason, message, version, cp_ready) = match &probe {
         Ok(r) if r.status == "ready" => (
@@ -300,10 +302,12 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx) -> Result<Action> {
         json!({"endpoint": endpoint, "version": version, "readyReplicas": ready_replicas, "controlPlaneReady": cp_ready}),
     )
     .await?;
+    // Deployment changes wake us through the owned-object watch; the instance's own readiness
+    // is only learnt by asking, so poll it — gently, since thousands of tenants may be waiting.
     Ok(if cp_ready {
         Action::requeue(ctx.settings.resync)
     } else {
-        Action::requeue(std::time::Duration::from_secs(10))
+        Action::requeue(std::time::Duration::from_secs(30))
     })
 }
 
