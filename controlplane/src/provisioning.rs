@@ -66,6 +66,24 @@ async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScop
     Ok(scope)
 }
 
+/// Checks an upsert's path and body agree, and returns the tenant scope to write in.
+async fn target(
+    state: &SharedState,
+    tenant: &str,
+    name: &str,
+    spec_tenant: &str,
+) -> ApiResult<TenantScope> {
+    let scope = tenant_scope(state, tenant).await?;
+    check_name(name, "name")?;
+    if spec_tenant != tenant {
+        return Err(ApiError::invalid(
+            "spec.tenantRef.name",
+            "must match the tenant in the path",
+        ));
+    }
+    Ok(scope)
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProvisionDataSource {
@@ -99,14 +117,7 @@ pub async fn put_datasource(
     Path((tenant, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<ProvisionDataSource>,
 ) -> ApiResult<Json<DataSourceSyncResult>> {
-    let scope = tenant_scope(&state, &tenant).await?;
-    check_name(&name, "name")?;
-    if req.spec.tenant_ref.name != tenant {
-        return Err(ApiError::invalid(
-            "spec.tenantRef.name",
-            "must match the tenant in the path",
-        ));
-    }
+    let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
     // Unchanged spec and password: keep the revision (and the pool, and the cache).
     let existing = state
         .store
@@ -185,14 +196,7 @@ pub async fn put_dashboard(
     Path((tenant, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<ProvisionDashboard>,
 ) -> ApiResult<Json<DashboardSyncResult>> {
-    let scope = tenant_scope(&state, &tenant).await?;
-    check_name(&name, "name")?;
-    if req.spec.tenant_ref.name != tenant {
-        return Err(ApiError::invalid(
-            "spec.tenantRef.name",
-            "must match the tenant in the path",
-        ));
-    }
+    let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
     let rec = dashboards::upsert(
         &state,
         &scope,
@@ -223,8 +227,7 @@ pub async fn put_policy(
     Path((tenant, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<ProvisionPolicy>,
 ) -> ApiResult<StatusCode> {
-    let scope = tenant_scope(&state, &tenant).await?;
-    check_name(&name, "name")?;
+    let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
     let errs = req.spec.validate();
     if !errs.is_empty() {
         return Err(ApiError::Invalid(errs));

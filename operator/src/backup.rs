@@ -5,12 +5,12 @@ use std::{str::FromStr, sync::Arc, time::Instant};
 
 use croner::Cron;
 use kube::runtime::controller::Action;
-use nexbii_crds::{BackupSchedule, Validate};
+use nexbii_crds::BackupSchedule;
 use serde_json::json;
 
 use crate::{
     conditions::{merge, triple, Phase},
-    context::{object_key, patch_status, Ctx, Error, Result},
+    context::{object_key, patch_status, validate_spec, Ctx, Error, Result},
 };
 
 pub const KIND: &str = "BackupSchedule";
@@ -26,17 +26,7 @@ pub fn next_run(
 }
 
 async fn reconcile_inner(b: &BackupSchedule, ctx: &Ctx) -> Result<Action> {
-    let errs = b.spec.validate();
-    if !errs.is_empty() {
-        return Err(Error::Stalled {
-            reason: "InvalidSpec",
-            message: errs
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        });
-    }
+    validate_spec(&b.spec)?;
     let next = next_run(&b.spec.schedule, chrono::Utc::now()).map_err(|e| Error::Stalled {
         reason: "InvalidSchedule",
         message: format!("{:?}: {e}", b.spec.schedule),

@@ -159,6 +159,22 @@ impl Ctx {
     }
 }
 
+/// The spec's semantic errors as one Stalled error (`InvalidSpec`).
+pub fn validate_spec<S: nexbii_crds::Validate>(spec: &S) -> Result<()> {
+    let errs = spec.validate();
+    if errs.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Stalled {
+        reason: "InvalidSpec",
+        message: errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
+}
+
 pub fn secret_value(s: &Secret, key: &str) -> Option<String> {
     s.data
         .as_ref()

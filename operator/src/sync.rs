@@ -11,14 +11,14 @@ use kube::{
     },
     Api, Resource, ResourceExt,
 };
-use nexbii_crds::{Condition, Dashboard, DataSource, GovernancePolicy, Validate};
+use nexbii_crds::{Condition, Dashboard, DataSource, GovernancePolicy};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::json;
 
 use crate::{
     builders,
     conditions::{cond, merge},
-    context::{object_key, patch_status, secret_value, Ctx, Error, Result},
+    context::{object_key, patch_status, secret_value, validate_spec, Ctx, Error, Result},
     cp_client::ClientError,
 };
 
@@ -32,21 +32,6 @@ fn instance_err(e: ClientError) -> Error {
             message: m,
         },
     }
-}
-
-fn invalid<S: Validate>(spec: &S) -> Result<()> {
-    let errs = spec.validate();
-    if errs.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Stalled {
-        reason: "InvalidSpec",
-        message: errs
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("; "),
-    })
 }
 
 /// Status conditions for a sync failure: not synced, not ready, with the reason.
@@ -174,7 +159,7 @@ pub async fn reconcile_datasource(ds: Arc<DataSource>, ctx: Arc<Ctx>) -> Result<
         tenant.clone(),
         old.clone(),
         |ds| async move {
-            invalid(&ds.spec)?;
+            validate_spec(&ds.spec)?;
             let ns = ds.namespace().unwrap_or_default();
             let password = match &ds.spec.password_secret_ref {
                 Some(r) => {
@@ -254,7 +239,7 @@ pub async fn reconcile_dashboard(d: Arc<Dashboard>, ctx: Arc<Ctx>) -> Result<Act
         tenant.clone(),
         old.clone(),
         |d| async move {
-            invalid(&d.spec)?;
+            validate_spec(&d.spec)?;
             let ns = d.namespace().unwrap_or_default();
             let (t, cp) = c.control_plane(&ns, &tenant).await?;
             let r = cp
@@ -320,7 +305,7 @@ pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result
         tenant.clone(),
         old.clone(),
         |p| async move {
-            invalid(&p.spec)?;
+            validate_spec(&p.spec)?;
             let ns = p.namespace().unwrap_or_default();
             let (_, cp) = c.control_plane(&ns, &tenant).await?;
             cp.put_policy(&tenant, &p.name_any(), &p.spec)

@@ -13,7 +13,7 @@ use kube::{
     runtime::controller::Action,
     Api, ResourceExt,
 };
-use nexbii_crds::{Tenant, Validate};
+use nexbii_crds::Tenant;
 use rand::RngCore;
 use serde_json::json;
 
@@ -21,7 +21,8 @@ use crate::{
     builders::{self, keys},
     conditions::{merge, triple, Phase},
     context::{
-        apply, delete_if_present, object_key, patch_status, secret_value, Ctx, Error, Result,
+        apply, delete_if_present, object_key, patch_status, secret_value, validate_spec, Ctx,
+        Error, Result,
     },
     cp_client::ControlPlane,
 };
@@ -223,18 +224,7 @@ async fn write_status(
 
 async fn reconcile_inner(t: &Tenant, ctx: &Ctx) -> Result<Action> {
     let ns = t.namespace().unwrap_or_else(|| "default".into());
-    let errs = t.spec.validate();
-    if !errs.is_empty() {
-        let msg = errs
-            .iter()
-            .map(|e| e.to_string())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Error::Stalled {
-            reason: "InvalidSpec",
-            message: msg,
-        });
-    }
+    validate_spec(&t.spec)?;
     let bootstrap = referenced_secrets(ctx, t, &ns).await?;
     ensure_keys(ctx, t, &ns).await?;
     let first_time_for_generation =
