@@ -143,6 +143,27 @@ pub async fn upsert(
     Ok(rec)
 }
 
+/// Whether writing `spec`/`password` from `origin` would change nothing, so provisioners can skip
+/// the write and keep the revision (and with it the pool and the cached results).
+pub fn is_unchanged(
+    state: &AppState,
+    scope: &TenantScope,
+    existing: &DataSourceRecord,
+    spec: &DataSourceSpec,
+    password: Option<&str>,
+    origin: Origin,
+    base_dir: Option<&FsPath>,
+) -> bool {
+    existing.spec == *spec
+        && existing.origin == origin
+        && existing.base_dir.as_deref() == base_dir.map(|d| d.to_string_lossy()).as_deref()
+        && resolve(state, scope, existing)
+            .ok()
+            .and_then(|r| r.password)
+            .as_deref()
+            == password
+}
+
 pub async fn load(
     state: &AppState,
     scope: &TenantScope,

@@ -396,13 +396,15 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
         keep.get_mut(scope.tenant()).expect("declared")[0].insert(name.clone());
         let existing = state.store.get_as::<DataSourceRecord>(scope, &name).await?;
         let unchanged = existing.as_ref().is_some_and(|e| {
-            e.spec == ds.spec
-                && e.origin == Origin::Manifests
-                && e.base_dir.as_deref() == Some(&*base.to_string_lossy())
-                && datasources::resolve(state, scope, e)
-                    .ok()
-                    .and_then(|r| r.password)
-                    == password
+            datasources::is_unchanged(
+                state,
+                scope,
+                e,
+                &ds.spec,
+                password.as_deref(),
+                Origin::Manifests,
+                Some(&base),
+            )
         });
         if unchanged {
             continue;

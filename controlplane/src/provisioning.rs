@@ -124,12 +124,15 @@ pub async fn put_datasource(
         .get_as::<crate::models::DataSourceRecord>(&scope, &name)
         .await?;
     let unchanged = existing.as_ref().is_some_and(|e| {
-        e.spec == req.spec
-            && e.origin == Origin::Operator
-            && datasources::resolve(&state, &scope, e)
-                .ok()
-                .and_then(|r| r.password)
-                == req.password
+        datasources::is_unchanged(
+            &state,
+            &scope,
+            e,
+            &req.spec,
+            req.password.as_deref(),
+            Origin::Operator,
+            None,
+        )
     });
     let rec = match existing.filter(|_| unchanged) {
         Some(e) => e,
