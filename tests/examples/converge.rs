@@ -1,9 +1,18 @@
 //! Benchmark: time and operator memory to converge N Tenants against the test kube-apiserver.
 //!
+//! Set-up: the Kubernetes test cluster (etcd + kube-apiserver + kube-controller-manager on
+//! loopback; built from Debian's source package on first use, then cached), then a release build
+//! of the operator, which this benchmark runs as its own process (`NEXBII_OPERATOR_BIN`,
+//! default `target/release/nexbii-operator`):
+//!
 //! ```sh
+//! bash tests/env/kube-cluster.sh start      # writes /tmp/kube-test/kubeconfig
 //! cargo build --release -p nexbii-operator
 //! cargo run --release -p nexbii-tests --example converge -- 1000
+//! bash tests/env/kube-cluster.sh stop
 //! ```
+//! `NEXBII_TEST_KUBECONFIG` points it at another cluster; `NEXBII_BENCH_LOG` keeps the
+//! operator's log. Without a reachable cluster it stops at once, naming the command above.
 //! A Tenant counts as converged when its status reports `observedGeneration: 1`, i.e. all its
 //! objects were applied and its status written. The operator runs as its own process so its
 //! peak RSS (VmHWM) is its alone. Instances are pointed at a closed port: readiness is then
@@ -39,8 +48,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(1000);
-    let kubeconfig = std::env::var("NEXBII_TEST_KUBECONFIG")
-        .unwrap_or_else(|_| "/tmp/kube-test/kubeconfig".into());
+    let kubeconfig = nexbii_tests::env::kubeconfig();
     let cfg = Config::from_custom_kubeconfig(
         Kubeconfig::read_from(&kubeconfig)?,
         &KubeConfigOptions::default(),

@@ -15,18 +15,30 @@ use nexbii_controlplane::{
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 
-/// Where the real servers live (overridable for other machines).
+pub mod env;
+
+/// Where the real servers live (overridable for other machines). Each fails the calling test
+/// at once, with one line naming the command that starts the server, when nothing listens there.
+#[track_caller]
 pub fn postgres_url() -> String {
-    std::env::var("NEXBII_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    let url = std::env::var("NEXBII_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    env::POSTGRES.require_url(&url, 5432);
+    url
 }
+#[track_caller]
 pub fn mariadb_url() -> String {
-    std::env::var("NEXBII_TEST_MARIADB")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+    let url = std::env::var("NEXBII_TEST_MARIADB")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    env::MARIADB.require_url(&url, 3306);
+    url
 }
+#[track_caller]
 pub fn mongo_url() -> String {
-    std::env::var("NEXBII_TEST_MONGO")
-        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into())
+    let url = std::env::var("NEXBII_TEST_MONGO")
+        .unwrap_or_else(|_| "mongodb://127.0.0.1:27017/?directConnection=true".into());
+    env::MONGO.require_url(&url, 27017);
+    url
 }
 
 #[derive(Clone, Default)]

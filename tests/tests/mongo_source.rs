@@ -19,7 +19,7 @@ async fn mongodb_source_end_to_end() {
     db.collection("orders")
         .insert_many(docs)
         .await
-        .expect("MongoDB-wire server reachable");
+        .unwrap_or_else(|e| nexbii_tests::env::MONGO.missing(&mongo_url(), e));
 
     let server = TestServer::start().await;
     let admin = server.tenant(&unique("t"), "admin-password-123").await;

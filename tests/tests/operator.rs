@@ -1,4 +1,4 @@
-//! The operator against a real kube-apiserver (../shared/testenv/kube-test-cluster.sh, with
+//! The operator against a real kube-apiserver (tests/env/kube-cluster.sh, with
 //! kube-controller-manager for garbage collection) and a real control plane on loopback.
 use std::{collections::BTreeMap, future::Future, time::Duration};
 
@@ -30,10 +30,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn client() -> Client {
-    let path = std::env::var("NEXBII_TEST_KUBECONFIG")
-        .unwrap_or_else(|_| "/tmp/kube-test/kubeconfig".into());
-    let kc = Kubeconfig::read_from(&path)
-        .expect("kube-apiserver kubeconfig (../shared/testenv/kube-test-cluster.sh start)");
+    let path = nexbii_tests::env::kubeconfig();
+    let kc =
+        Kubeconfig::read_from(&path).unwrap_or_else(|e| nexbii_tests::env::KUBE.missing(&path, e));
     let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
         .await
         .unwrap();

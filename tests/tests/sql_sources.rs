@@ -13,14 +13,14 @@ async fn pg() -> sqlx::PgConnection {
     opts.disable_statement_logging()
         .connect()
         .await
-        .expect("PostgreSQL reachable")
+        .unwrap_or_else(|e| nexbii_tests::env::POSTGRES.missing(&postgres_url(), e))
 }
 async fn my() -> sqlx::MySqlConnection {
     let opts: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
     opts.disable_statement_logging()
         .connect()
         .await
-        .expect("MariaDB reachable")
+        .unwrap_or_else(|e| nexbii_tests::env::MARIADB.missing(&mariadb_url(), e))
 }
 
 struct Target {

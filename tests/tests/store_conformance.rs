@@ -38,9 +38,9 @@ async fn embedded_store_survives_reopen() {
 #[tokio::test]
 async fn mongodb_store_conforms() {
     let db = unique("nexbii_conf_");
-    let store = MongoStore::connect(&mongo_url(), &db).await.expect(
-        "MongoDB-wire server on 127.0.0.1:27017 (../shared/testenv/mongo-test-server.sh start)",
-    );
+    let store = MongoStore::connect(&mongo_url(), &db)
+        .await
+        .unwrap_or_else(|e| nexbii_tests::env::MONGO.missing(&mongo_url(), e));
     conformance::run(&store).await;
     store.drop_all().await.unwrap();
 }

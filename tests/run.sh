@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The one command that runs every check on a fresh clone:
+#   bash tests/run.sh
+# 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
+#    and MariaDB, the MongoDB-wire server, the Kubernetes test cluster — built on first use and
+#    cached), remembering which ones it started;
+# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, and the console
+#    tests (npm ci && npm test in controlplane/console, once that folder has a package.json);
+# 3. tear-down: stops exactly the servers step 1 started (also on failure or Ctrl-C).
+# Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
+# NEXBII_KEEP_SERVERS=1 leaves the started servers running (for quick reruns of cargo test).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+ENV_DIR=tests/env
+export KT_DIR=${KT_DIR:-/tmp/kube-test}
+DEFAULT_KUBECONFIG=$KT_DIR/kubeconfig
+export NEXBII_TEST_KUBECONFIG=${NEXBII_TEST_KUBECONFIG:-$DEFAULT_KUBECONFIG}
+T0=$(date +%s)
+
+STARTED=()    # stop commands, in start order
+RESULTS=()    # "status|seconds|name"
+FAILED=0
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+teardown() {
+  local i
+  if [ ${#STARTED[@]} -eq 0 ]; then return; fi
+  if [ "${NEXBII_KEEP_SERVERS:-0}" = 1 ]; then
+    echo "== tear-down skipped (NEXBII_KEEP_SERVERS=1); stop later with:"
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do echo "   bash $ENV_DIR/${STARTED[i]}"; done
+    return
+  fi
+  echo "== tear-down: stopping what this run started"
+  for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+    # shellcheck disable=SC2086
+    bash $ENV_DIR/${STARTED[i]} || echo "warning: 'bash $ENV_DIR/${STARTED[i]}' failed"
+  done
+  STARTED=()
+}
+trap teardown EXIT
+trap 'echo "interrupted"; exit 130' INT TERM
+
+# step NAME CMD... — runs CMD, records its outcome and duration.
+step() {
+  local name=$1; shift
+  local t=$SECONDS
+  echo
+  echo "== $name"
+  "$@"
+  local rc=$?
+  local d=$((SECONDS - t))
+  if [ $rc -eq 0 ]; then RESULTS+=("ok|$d|$name"); else RESULTS+=("FAILED|$d|$name"); FAILED=1; fi
+  return 0
+}
+
+# server LABEL STATUS-ARGS START-ARGS STOP-ARGS — start a server unless it is up; remember it.
+server() {
+  local label=$1 status=$2 start=$3 stop=$4
+  # shellcheck disable=SC2086
+  if bash $ENV_DIR/$status >/dev/null 2>&1; then
+    echo "$label: already running, left as it is"
+    return 0
+  fi
+  # shellcheck disable=SC2086
+  if bash $ENV_DIR/$start; then
+    STARTED+=("$stop")
+  else
+    # a half-started server is still ours to stop
+    STARTED+=("$stop")
+    echo "$label: could not be started"
+    return 1
+  fi
+}
+
+setup() {
+  local rc=0
+  server PostgreSQL "services.sh status postgresql" "services.sh start postgresql" "services.sh stop postgresql" || rc=1
+  server MariaDB "services.sh status mariadb" "services.sh start mariadb" "services.sh stop mariadb" || rc=1
+  if [ -n "${NEXBII_TEST_MONGO:-}" ]; then
+    echo "MongoDB-wire server: NEXBII_TEST_MONGO is set, using $NEXBII_TEST_MONGO"
+  else
+    server "MongoDB-wire server" "mongo.sh status" "mongo.sh start" "mongo.sh stop" || rc=1
+  fi
+  if [ "$NEXBII_TEST_KUBECONFIG" != "$DEFAULT_KUBECONFIG" ]; then
+    echo "Kubernetes test cluster: NEXBII_TEST_KUBECONFIG is set, using $NEXBII_TEST_KUBECONFIG"
+  else
+    # building kube-apiserver takes several minutes the first time, then it is cached
+    server "Kubernetes test cluster" "kube-cluster.sh status" "kube-cluster.sh start" "kube-cluster.sh stop" || rc=1
+  fi
+  return $rc
+}
+
+console_tests() {
+  # The web console's tests (and the Chromium they drive) come with the console; until
+  # controlplane/console/package.json exists there is nothing to run.
+  if [ ! -f controlplane/console/package.json ]; then
+    echo "no controlplane/console/package.json yet: nothing to run"
+    return 0
+  fi
+  (cd controlplane/console && npm ci --no-audit --no-fund && npm test)
+}
+
+step "set-up" setup
+step "cargo fmt --all -- --check" cargo fmt --all -- --check
+step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
+step "cargo test --workspace --no-fail-fast" cargo test --workspace --no-fail-fast
+step "console tests" console_tests
+
+echo
+echo "== summary (total $(fmt_secs $(($(date +%s) - T0))))"
+for r in "${RESULTS[@]}"; do
+  IFS='|' read -r status secs name <<<"$r"
+  printf '  %-7s %8s  %s\n' "$status" "$(fmt_secs "$secs")" "$name"
+done
+teardown
+if [ $FAILED -ne 0 ]; then echo "tests/run.sh: FAILED"; exit 1; fi
+echo "tests/run.sh: all steps succeeded"
