@@ -11,7 +11,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use nexbii_controlplane::{
     crypto::Keys,
     engine::{QueryLimits, ResolvedSource},
-    manifests, server,
+    provisioning::manifests,
+    server,
     state::{AppState, Settings},
     store::{sqlite::SqliteStore, TenantScope},
 };

@@ -1,64 +1,23 @@
-//! Read-only views of the tenant's configuration: branding/limits, governance, backup schedules.
-use std::collections::BTreeMap;
+//! Server settings (from the command line and environment).
+use std::{path::PathBuf, time::Duration};
 
-use axum::{extract::State, Json};
-use nexbii_crds::{AuthSettings, Branding, Limits};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-use crate::{
-    auth::Caller,
-    error::ApiResult,
-    models::{PolicyRecord, Role, ScheduleRecord},
-    state::SharedState,
-    store::StoreExt,
-};
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TenantInfo {
-    pub name: String,
-    pub display_name: String,
-    pub branding: Option<Branding>,
-    pub features: BTreeMap<String, bool>,
-    pub limits: Limits,
-    pub auth: AuthSettings,
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Folder API-created SQLite sources must live in (manifest-provisioned ones may live anywhere).
+    pub sqlite_root: PathBuf,
+    pub cache_ttl: Duration,
+    pub cache_max_cells: u64,
+    /// Token the operator authenticates with on the provisioning API; disabled when `None`.
+    pub operator_token: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/tenant", tag = "admin", responses((status = 200, body = TenantInfo)), security(("bearer" = [])))]
-pub async fn tenant(
-    State(state): State<SharedState>,
-    caller: Caller,
-) -> ApiResult<Json<TenantInfo>> {
-    let t = state.tenant(&caller.scope).await?;
-    Ok(Json(TenantInfo {
-        name: t.name,
-        display_name: t.spec.display_name,
-        branding: t.spec.branding,
-        features: t.spec.features,
-        limits: t.spec.limits,
-        auth: t.spec.auth,
-    }))
-}
-
-#[utoipa::path(get, path = "/api/v1/governance/policies", tag = "admin", responses((status = 200, body = Vec<PolicyRecord>)), security(("bearer" = [])))]
-pub async fn policies(
-    State(state): State<SharedState>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<PolicyRecord>>> {
-    caller.require(Role::Admin)?;
-    Ok(Json(
-        state.store.list_as::<PolicyRecord>(&caller.scope).await?,
-    ))
-}
-
-#[utoipa::path(get, path = "/api/v1/backup/schedules", tag = "admin", responses((status = 200, body = Vec<ScheduleRecord>)), security(("bearer" = [])))]
-pub async fn schedules(
-    State(state): State<SharedState>,
-    caller: Caller,
-) -> ApiResult<Json<Vec<ScheduleRecord>>> {
-    caller.require(Role::Admin)?;
-    Ok(Json(
-        state.store.list_as::<ScheduleRecord>(&caller.scope).await?,
-    ))
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sqlite_root: PathBuf::from("./data/sources"),
+            cache_ttl: Duration::from_secs(60),
+            cache_max_cells: 5_000_000,
+            operator_token: None,
+        }
+    }
 }

@@ -1,18 +1,20 @@
 //! NexBII control plane: the per-tenant server behind the BI and admin API.
+//!
+//! Areas (each with its routes, domain logic and types): `auth`, `bi`, `governance`, `admin`,
+//! `provisioning`. Shared floors below them: `http` (errors, extractors, OpenAPI), `engine`
+//! (the query pipeline and drivers) and `store` (storage and the one write path).
+pub mod admin;
 pub mod auth;
+pub mod bi;
 pub mod config;
 pub mod crypto;
-pub mod dashboards;
-pub mod datasources;
 pub mod engine;
-pub mod error;
-pub mod manifests;
+pub mod governance;
+pub mod http;
 pub mod metrics;
-pub mod models;
-pub mod openapi;
 pub mod provisioning;
-pub mod queries;
 pub mod sample_data;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod tenant;

@@ -2,7 +2,9 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
-use nexbii_controlplane::{crypto::Keys, manifests, sample_data, server, state, store};
+use nexbii_controlplane::{
+    crypto::Keys, provisioning::manifests, sample_data, server, state, store,
+};
 use tracing_subscriber::{fmt, EnvFilter};
 
 #[derive(Parser)]
@@ -79,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Openapi => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&nexbii_controlplane::openapi::document())?
+                serde_json::to_string_pretty(&nexbii_controlplane::http::openapi::document())?
             );
         }
         Command::SampleData { path } => {
@@ -99,11 +101,9 @@ async fn main() -> anyhow::Result<()> {
             let settings = state::Settings {
                 sqlite_root: args.sqlite_root,
                 cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
-                operator_token: std::env::var(
-                    nexbii_controlplane::provisioning::OPERATOR_TOKEN_ENV,
-                )
-                .ok()
-                .filter(|t| !t.is_empty()),
+                operator_token: std::env::var(nexbii_controlplane::auth::OPERATOR_TOKEN_ENV)
+                    .ok()
+                    .filter(|t| !t.is_empty()),
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

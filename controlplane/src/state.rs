@@ -1,40 +1,22 @@
 //! Shared server state.
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
+pub use crate::config::Settings;
 use crate::{
     crypto::Keys,
-    engine::Engine,
-    error::{ApiError, ApiResult},
+    engine::{Engine, ForgetChangedSources},
+    http::{ApiError, ApiResult},
     metrics::Metrics,
-    models::TenantRecord,
-    store::{DynStore, StoreExt, TenantScope},
+    store::{write::Writer, DynStore, StoreExt, TenantScope},
+    tenant::TenantRecord,
 };
 
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Folder API-created SQLite sources must live in (manifest-provisioned ones may live anywhere).
-    pub sqlite_root: PathBuf,
-    pub cache_ttl: Duration,
-    pub cache_max_cells: u64,
-    /// Token the operator authenticates with on the provisioning API; disabled when `None`.
-    pub operator_token: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            sqlite_root: PathBuf::from("./data/sources"),
-            cache_ttl: Duration::from_secs(60),
-            cache_max_cells: 5_000_000,
-            operator_token: None,
-        }
-    }
-}
-
 pub struct AppState {
+    /// Reads. Every write goes through `writer`.
     pub store: DynStore,
+    pub writer: Writer,
     pub keys: Keys,
-    pub engine: Engine,
+    pub engine: Arc<Engine>,
     pub metrics: Metrics,
     pub settings: Settings,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
@@ -46,12 +28,18 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
+        let engine = Arc::new(Engine::new(
+            metrics.clone(),
+            settings.cache_ttl,
+            settings.cache_max_cells,
+        ));
+        let writer = Writer::new(
+            store.clone(),
+            vec![Arc::new(ForgetChangedSources(engine.clone()))],
+        );
         Arc::new(Self {
-            engine: Engine::new(
-                metrics.clone(),
-                settings.cache_ttl,
-                settings.cache_max_cells,
-            ),
+            engine,
+            writer,
             store,
             keys,
             metrics,

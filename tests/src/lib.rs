@@ -8,7 +8,8 @@ use std::{
 
 use nexbii_controlplane::{
     crypto::Keys,
-    manifests, server,
+    provisioning::manifests,
+    server,
     state::{AppState, Settings, SharedState},
     store::{self, DynStore},
 };

@@ -2,7 +2,7 @@
 //! tenant isolation, dashboards, provisioning from manifests.
 use std::time::Duration;
 
-use nexbii_controlplane::{manifests, sample_data};
+use nexbii_controlplane::{provisioning::manifests, sample_data};
 use nexbii_tests::{tenant_yaml, unique, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -165,9 +165,11 @@ async fn login_sessions_and_rate_limit() {
         .list(
             &nexbii_controlplane::store::TenantScope::new(&t).unwrap(),
             nexbii_controlplane::store::Collection::Users,
+            &Default::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     let hash = users[0]["passwordHash"].as_str().unwrap();
     assert!(hash.starts_with("$argon2id$") && !hash.contains(PW));
 }

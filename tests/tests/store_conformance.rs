@@ -19,14 +19,7 @@ async fn embedded_store_survives_reopen() {
     let scope = TenantScope::new("acme").unwrap();
     {
         let s = SqliteStore::open(&path).await.unwrap();
-        s.insert(
-            &scope,
-            Collection::Scratch,
-            "k",
-            &serde_json::json!({"v": 1}),
-        )
-        .await
-        .unwrap();
+        conformance::write_for_reopen(&s, &scope).await;
     }
     let s = SqliteStore::open(&path).await.unwrap();
     assert_eq!(

@@ -10,17 +10,21 @@ use std::{
 use nexbii_crds::{DataSourceSpec, DataSourceType};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::{metrics::Metrics, store::TenantScope};
 
 pub mod convert;
 pub mod guard;
+mod invalidate;
 mod mongo;
 mod mysql;
+pub mod pipeline;
 mod postgres;
 mod sqlite;
+
+pub use invalidate::ForgetChangedSources;
+pub use pipeline::{Access, Checked, Plan, QueryPolicy, QueryRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -37,7 +41,7 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    fn outcome(&self) -> &'static str {
+    pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Self::Refused(_) => "refused",
             Self::Timeout(_) => "timeout",
@@ -46,7 +50,7 @@ impl EngineError {
     }
 
     /// Removes the source's password from driver messages, in case a driver ever echoes it.
-    fn redact(self, secret: Option<&str>) -> Self {
+    pub(crate) fn redact(self, secret: Option<&str>) -> Self {
         let Some(secret) = secret.filter(|s| !s.is_empty()) else {
             return self;
         };
@@ -165,6 +169,8 @@ pub struct Engine {
     conns: Mutex<HashMap<ConnKey, Arc<Conn>>>,
     cache: moka::future::Cache<[u8; 32], Arc<QueryResult>>,
     metrics: Metrics,
+    /// Stage-2 policies of the query pipeline, in order.
+    policies: Vec<Arc<dyn QueryPolicy>>,
 }
 
 impl Engine {
@@ -182,7 +188,14 @@ impl Engine {
             conns: Mutex::new(HashMap::new()),
             cache,
             metrics,
+            policies: Vec::new(),
         }
+    }
+
+    /// Adds a stage-2 policy to the query pipeline (before the engine is shared).
+    pub fn with_policy(mut self, policy: Arc<dyn QueryPolicy>) -> Self {
+        self.policies.push(policy);
+        self
     }
 
     fn conn(&self, src: &ResolvedSource) -> Result<Arc<Conn>, EngineError> {
@@ -222,66 +235,6 @@ impl Engine {
             other => guard::check_sql(text, other),
         }
         .map_err(|r| EngineError::Refused(r.0))
-    }
-
-    /// Runs one read-only query; `access` is the caller's access context (tenant role etc.),
-    /// part of the cache key so results never cross access boundaries.
-    pub async fn run(
-        &self,
-        src: &ResolvedSource,
-        text: &str,
-        params: &[Value],
-        limits: QueryLimits,
-        access: &str,
-        use_cache: bool,
-    ) -> Result<QueryResult, EngineError> {
-        let t = src.spec.source_type.as_str();
-        let normalized = match self.check(src.spec.source_type, text) {
-            Ok(n) => n,
-            Err(e) => {
-                self.metrics
-                    .query_executions
-                    .with_label_values(&[t, "refused"])
-                    .inc();
-                return Err(e);
-            }
-        };
-        let key = cache_key(src, &normalized, params, limits, access);
-        if use_cache {
-            if let Some(hit) = self.cache.get(&key).await {
-                self.metrics.cache_hits.inc();
-                let mut r = (*hit).clone();
-                r.cached = true;
-                return Ok(r);
-            }
-            self.metrics.cache_misses.inc();
-        }
-        let started = Instant::now();
-        let res = self.execute(src, text, params, limits).await;
-        let elapsed = started.elapsed();
-        self.metrics
-            .query_duration
-            .with_label_values(&[t])
-            .observe(elapsed.as_secs_f64());
-        let outcome = res.as_ref().map(|_| "ok").unwrap_or_else(|e| e.outcome());
-        self.metrics
-            .query_executions
-            .with_label_values(&[t, outcome])
-            .inc();
-        let mut fetched = res.map_err(|e| e.redact(src.password.as_deref()))?;
-        infer_unknown_types(&mut fetched);
-        let result = QueryResult {
-            row_count: fetched.rows.len(),
-            columns: fetched.columns,
-            rows: fetched.rows,
-            truncated: fetched.truncated,
-            elapsed_ms: elapsed.as_secs_f64() * 1000.0,
-            cached: false,
-        };
-        if use_cache {
-            self.cache.insert(key, Arc::new(result.clone())).await;
-        }
-        Ok(result)
     }
 
     async fn execute(
@@ -346,49 +299,6 @@ impl Engine {
             Pool::Mongo(db) => mongo::schema(db).await,
         };
         res.map_err(|e| e.redact(src.password.as_deref()))
-    }
-}
-
-fn cache_key(
-    src: &ResolvedSource,
-    normalized: &str,
-    params: &[Value],
-    limits: QueryLimits,
-    access: &str,
-) -> [u8; 32] {
-    let mut h = Sha256::new();
-    for part in [
-        src.tenant.tenant(),
-        &src.name,
-        &src.revision.to_string(),
-        normalized,
-        &Value::Array(params.to_vec()).to_string(),
-        &limits.row_limit.to_string(),
-        access,
-    ] {
-        // Length-prefix every part so ("ab","c") and ("a","bc") differ.
-        h.update((part.len() as u64).to_le_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
-}
-
-/// Computed SQLite columns have no declared type; name them after their first non-null value.
-fn infer_unknown_types(f: &mut Fetched) {
-    for (i, c) in f.columns.iter_mut().enumerate() {
-        if !(c.type_name.is_empty() || c.type_name == "NULL") {
-            continue;
-        }
-        let first = f.rows.iter().map(|r| &r[i]).find(|v| !v.is_null());
-        c.type_name = match first {
-            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "INTEGER",
-            Some(Value::Number(_)) => "REAL",
-            Some(Value::String(_)) => "TEXT",
-            Some(Value::Bool(_)) => "BOOLEAN",
-            Some(_) => "JSON",
-            None => "NULL",
-        }
-        .into();
     }
 }
 

@@ -1,14 +1,93 @@
 //! One behavioural suite every [`Store`] implementation must pass; the integration tests run it
 //! against the embedded store and against a real MongoDB-wire server.
-use serde_json::json;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{json, Map, Value};
 
-use super::{Collection, Store, StoreError, TenantScope};
+use super::{Collection, Expect, ListQuery, Put, Store, StoreError, TenantScope, WriteAccess};
+
+fn t(secs: i64) -> DateTime<Utc> {
+    Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn fields(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// Writes through the raw interface (the write path does this in the product).
+struct Raw<'a>(&'a dyn Store);
+
+impl Raw<'_> {
+    async fn put_at(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+        revision: u64,
+        at: DateTime<Utc>,
+        f: Value,
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        let f = fields(f);
+        let put = Put {
+            id,
+            doc,
+            revision,
+            updated_at: at,
+            fields: &f,
+        };
+        self.0.put(&WriteAccess(()), scope, coll, put, expect).await
+    }
+
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+    ) -> Result<(), StoreError> {
+        self.put_at(scope, coll, id, doc, 1, t(0), json!({}), Expect::Absent)
+            .await
+    }
+
+    async fn update(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        doc: &Value,
+        from: u64,
+    ) -> Result<(), StoreError> {
+        self.put_at(
+            scope,
+            coll,
+            id,
+            doc,
+            from + 1,
+            t(1),
+            json!({}),
+            Expect::Revision(from),
+        )
+        .await
+    }
+
+    async fn delete(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        self.0.remove(&WriteAccess(()), scope, coll, id, None).await
+    }
+}
 
 /// Runs every check; panics with a message naming the failed property.
 pub async fn run(store: &dyn Store) {
+    let raw = Raw(store);
     let a = TenantScope::new("conf-a").unwrap();
     let b = TenantScope::new("conf-b").unwrap();
     let c = Collection::Scratch;
+    let all = ListQuery::default();
 
     store.ping().await.expect("ping");
 
@@ -17,14 +96,11 @@ pub async fn run(store: &dyn Store) {
         store.get(&a, c, "nope").await.unwrap().is_none(),
         "missing get"
     );
-    assert!(
-        !store.delete(&a, c, "nope").await.unwrap(),
-        "missing delete"
-    );
+    assert!(!raw.delete(&a, c, "nope").await.unwrap(), "missing delete");
 
     // Round trip keeps the document exactly, including awkward keys and unicode.
     let doc = json!({"name": "x", "n": 42, "f": 1.5, "nested": {"a.b": [1, "two", null], "$k": true}, "u": "Zürich ✓"});
-    store.insert(&a, c, "r1", &doc).await.expect("insert");
+    raw.insert(&a, c, "r1", &doc).await.expect("insert");
     assert_eq!(
         store.get(&a, c, "r1").await.unwrap(),
         Some(doc.clone()),
@@ -32,7 +108,7 @@ pub async fn run(store: &dyn Store) {
     );
 
     // Duplicate insert is a Conflict and leaves the first document untouched.
-    let err = store
+    let err = raw
         .insert(&a, c, "r1", &json!({"other": 1}))
         .await
         .unwrap_err();
@@ -51,8 +127,7 @@ pub async fn run(store: &dyn Store) {
         store.get(&b, c, "r1").await.unwrap().is_none(),
         "tenant b must not see a's record"
     );
-    store
-        .insert(&b, c, "r1", &json!({"owner": "b"}))
+    raw.insert(&b, c, "r1", &json!({"owner": "b"}))
         .await
         .expect("same id, other tenant");
     assert_eq!(
@@ -60,33 +135,63 @@ pub async fn run(store: &dyn Store) {
         Some(doc.clone()),
         "b's insert must not touch a"
     );
-    assert!(!store.delete(&b, c, "zzz").await.unwrap());
+    assert!(!raw.delete(&b, c, "zzz").await.unwrap());
 
-    // Upsert replaces and creates.
-    store.upsert(&a, c, "r1", &json!({"v": 2})).await.unwrap();
+    // Conditional update replaces at the expected revision only.
+    raw.update(&a, c, "r1", &json!({"v": 2}), 1)
+        .await
+        .expect("update at revision 1");
     assert_eq!(
         store.get(&a, c, "r1").await.unwrap(),
         Some(json!({"v": 2})),
-        "upsert replaces"
+        "update replaces"
     );
-    store.upsert(&a, c, "r0", &json!({"v": 0})).await.unwrap();
+    let stale = raw
+        .update(&a, c, "r1", &json!({"v": "lost"}), 1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            stale,
+            StoreError::Stale {
+                expected: 1,
+                actual: 2,
+                ..
+            }
+        ),
+        "an update based on an old revision is refused, got {stale:?}"
+    );
+    assert_eq!(
+        store.get(&a, c, "r1").await.unwrap(),
+        Some(json!({"v": 2})),
+        "a stale update changes nothing"
+    );
+    let missing = raw.update(&a, c, "gone", &json!({}), 1).await.unwrap_err();
+    assert!(
+        matches!(missing, StoreError::Missing(_)),
+        "updating a missing record, got {missing:?}"
+    );
+    assert!(store.get(&a, c, "gone").await.unwrap().is_none());
+    raw.insert(&a, c, "r0", &json!({"v": 0})).await.unwrap();
 
     // List is scoped and ordered by id.
-    let listed = store.list(&a, c).await.unwrap();
+    let listed = store.list(&a, c, &all).await.unwrap();
     assert_eq!(
-        listed,
+        listed.items,
         vec![json!({"v": 0}), json!({"v": 2})],
         "list ordered by id, tenant a only"
     );
+    assert!(listed.next.is_none(), "an unlimited list has no next page");
     assert_eq!(
-        store.list(&b, c).await.unwrap(),
+        store.list(&b, c, &all).await.unwrap().items,
         vec![json!({"owner": "b"})]
     );
     assert!(
         store
-            .list(&a, Collection::Dashboards)
+            .list(&a, Collection::Dashboards, &all)
             .await
             .unwrap()
+            .items
             .is_empty(),
         "collections are separate"
     );
@@ -94,7 +199,7 @@ pub async fn run(store: &dyn Store) {
     // Concurrent inserts of one id: exactly one wins.
     let docs: Vec<_> = (0..8).map(|i| json!({"writer": i})).collect();
     let results =
-        futures::future::join_all(docs.iter().map(|d| store.insert(&a, c, "race", d))).await;
+        futures::future::join_all(docs.iter().map(|d| raw.insert(&a, c, "race", d))).await;
     let wins = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(wins, 1, "exactly one concurrent insert wins");
     assert!(results
@@ -102,8 +207,36 @@ pub async fn run(store: &dyn Store) {
         .filter_map(|r| r.as_ref().err())
         .all(|e| matches!(e, StoreError::Conflict(_))));
 
+    // Concurrent updates from one revision: exactly one wins, the rest are stale.
+    let results =
+        futures::future::join_all(docs.iter().map(|d| raw.update(&a, c, "race", d, 1))).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one concurrent update wins"
+    );
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| matches!(e, StoreError::Stale { .. })));
+
+    // Conditional delete refuses another revision and keeps the record.
+    let err = store
+        .remove(&WriteAccess(()), &a, c, "race", Some(1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Stale { actual: 2, .. }),
+        "{err:?}"
+    );
+    assert!(store.get(&a, c, "race").await.unwrap().is_some());
+    assert!(store
+        .remove(&WriteAccess(()), &a, c, "race", Some(2))
+        .await
+        .unwrap());
+
     // Delete removes only the scoped record.
-    assert!(store.delete(&a, c, "r1").await.unwrap());
+    assert!(raw.delete(&a, c, "r1").await.unwrap());
     assert!(store.get(&a, c, "r1").await.unwrap().is_none());
     assert_eq!(
         store.get(&b, c, "r1").await.unwrap(),
@@ -112,8 +245,7 @@ pub async fn run(store: &dyn Store) {
     );
 
     // Tenant listing sees tenants with a tenant record.
-    store
-        .upsert(&a, Collection::Tenants, "tenant", &json!({}))
+    raw.insert(&a, Collection::Tenants, "tenant", &json!({}))
         .await
         .unwrap();
     let tenants = store.tenants().await.unwrap();
@@ -122,12 +254,174 @@ pub async fn run(store: &dyn Store) {
         "tenants() lists tenant records only"
     );
 
-    for id in ["r0", "race"] {
-        store.delete(&a, c, id).await.unwrap();
+    for id in ["r0"] {
+        raw.delete(&a, c, id).await.unwrap();
     }
-    store.delete(&b, c, "r1").await.unwrap();
-    store
-        .delete(&a, Collection::Tenants, "tenant")
+    raw.delete(&b, c, "r1").await.unwrap();
+    raw.delete(&a, Collection::Tenants, "tenant").await.unwrap();
+
+    listing(&raw, &a, &b).await;
+}
+
+/// Filters, time windows, counts and keyset pagination.
+async fn listing(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
+    let store = raw.0;
+    let c = Collection::Scratch;
+    for i in 0..25u32 {
+        let id = format!("e{i:03}");
+        let kind = if i % 3 == 0 { "login" } else { "query" };
+        raw.put_at(
+            a,
+            c,
+            &id,
+            &json!({"i": i}),
+            1,
+            t(i as i64 * 60),
+            json!({"kind": kind, "n": i, "ok": i % 2 == 0, "user": if i < 5 { Value::Null } else { json!("ann") }}),
+            Expect::Absent,
+        )
+        .await
+        .unwrap();
+    }
+    raw.put_at(
+        b,
+        c,
+        "e000",
+        &json!({"i": "b"}),
+        1,
+        t(0),
+        json!({"kind": "login"}),
+        Expect::Absent,
+    )
+    .await
+    .unwrap();
+
+    // Pages of 10 walk every record once, in id order, and the last page says so.
+    let mut seen = Vec::new();
+    let mut q = ListQuery::default().limit(10);
+    let mut pages = 0;
+    loop {
+        let page = store.list(a, c, &q).await.unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|d| d["i"].as_u64().unwrap()));
+        match page.next {
+            Some(cursor) => q = q.after(Some(cursor)),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "25 records in pages of 10");
+    assert_eq!(
+        seen,
+        (0..25).collect::<Vec<u64>>(),
+        "every record once, in order"
+    );
+    let exact = store
+        .list(a, c, &ListQuery::default().limit(25))
+        .await
+        .unwrap();
+    assert_eq!(exact.items.len(), 25);
+    assert!(
+        exact.next.is_none(),
+        "a page that holds the rest is the last"
+    );
+
+    // Equality filters on declared fields: strings, numbers, booleans, null; tenant-scoped.
+    let logins = ListQuery::default().filter("kind", "login");
+    let page = store.list(a, c, &logins).await.unwrap();
+    let got: Vec<u64> = page
+        .items
+        .iter()
+        .map(|d| d["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec![0, 3, 6, 9, 12, 15, 18, 21, 24],
+        "filter by string"
+    );
+    assert_eq!(store.count(a, c, &logins).await.unwrap(), 9);
+    assert_eq!(
+        store.count(b, c, &logins).await.unwrap(),
+        1,
+        "count is scoped"
+    );
+    let both = ListQuery::default()
+        .filter("kind", "login")
+        .filter("ok", true);
+    let got: Vec<u64> = store
+        .list(a, c, &both)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| d["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        got,
+        vec![0, 6, 12, 18, 24],
+        "filters combine, booleans match"
+    );
+    assert_eq!(
+        store
+            .count(a, c, &ListQuery::default().filter("n", 7))
+            .await
+            .unwrap(),
+        1,
+        "filter by number"
+    );
+    assert_eq!(
+        store
+            .count(a, c, &ListQuery::default().filter("user", Value::Null))
+            .await
+            .unwrap(),
+        5,
+        "filter by null"
+    );
+
+    // Time window on the update time: [from, before).
+    let window = ListQuery {
+        updated_from: Some(t(5 * 60)),
+        updated_before: Some(t(10 * 60)),
+        ..Default::default()
+    };
+    let got: Vec<u64> = store
+        .list(a, c, &window)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|d| d["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, vec![5, 6, 7, 8, 9], "time window");
+    assert_eq!(store.count(a, c, &window).await.unwrap(), 5);
+    let recent = ListQuery {
+        updated_from: Some(t(24 * 60) - Duration::milliseconds(1)),
+        ..Default::default()
+    };
+    assert_eq!(store.count(a, c, &recent).await.unwrap(), 1);
+
+    // Bad queries are refused, not passed to the backend.
+    for bad in [
+        ListQuery::default().filter("a.b", 1),
+        ListQuery::default().filter("$where", 1),
+        ListQuery::default().filter("x", json!({"$gt": 1})),
+        ListQuery::default().limit(0),
+    ] {
+        assert!(
+            matches!(store.list(a, c, &bad).await, Err(StoreError::BadQuery(_))),
+            "{bad:?} must be refused"
+        );
+    }
+
+    for i in 0..25u32 {
+        raw.delete(a, c, &format!("e{i:03}")).await.unwrap();
+    }
+    raw.delete(b, c, "e000").await.unwrap();
+}
+
+/// Records survive closing and reopening the store (embedded store: a file).
+pub async fn write_for_reopen(store: &dyn Store, scope: &TenantScope) {
+    Raw(store)
+        .insert(scope, Collection::Scratch, "k", &json!({"v": 1}))
         .await
         .unwrap();
 }

@@ -2,25 +2,47 @@
 //! embedded SQLite (no server; the quick-start default) and MongoDB (production).
 //!
 //! Every method takes a [`TenantScope`]; there is no way to read or write without one, so an
-//! unscoped query cannot be written by accident.
+//! unscoped query cannot be written by accident. The mutating methods also take a
+//! [`WriteAccess`], which only this module can make: every change goes through the one write
+//! path in [`write`], so the hooks there (history, journal, audit, events) cannot be skipped.
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub mod conformance;
+mod meta;
 pub mod mongo;
+mod query;
 pub mod sqlite;
+pub mod write;
+
+pub use meta::{Meta, Origin};
+pub use query::{ListQuery, Page};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// A create found the id taken.
     #[error("{0}")]
     Conflict(String),
+    /// A conditional write found another revision than the one it was based on.
+    #[error("{what} was changed by someone else (now at revision {actual}, expected {expected})")]
+    Stale {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A conditional write or delete found no record.
+    #[error("{0} not found")]
+    Missing(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
     #[error("stored document is corrupt: {0}")]
     Corrupt(String),
+    #[error("invalid list query: {0}")]
+    BadQuery(String),
     #[error("store error: {0}")]
     Backend(String),
 }
@@ -84,6 +106,34 @@ impl Collection {
     }
 }
 
+/// Proof that a call comes from the write path. Its field is private to this module, so no
+/// other module of the crate, and no other crate, can make one:
+///
+/// ```compile_fail
+/// let _ = nexbii_controlplane::store::WriteAccess(());
+/// ```
+pub struct WriteAccess(());
+
+/// What a conditional write expects to find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// No record with this id (create).
+    Absent,
+    /// The record at exactly this revision (update based on what was read).
+    Revision(u64),
+}
+
+/// A document to write, with what the store keeps beside it for conditions and listing.
+pub struct Put<'a> {
+    pub id: &'a str,
+    pub doc: &'a Value,
+    /// The revision this write creates (the write path computes it; the store checks `expect`).
+    pub revision: u64,
+    pub updated_at: DateTime<Utc>,
+    /// Scalar fields that list queries may filter on (names are identifiers).
+    pub fields: &'a Map<String, Value>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip used by `/readyz`.
@@ -94,53 +144,86 @@ pub trait Store: Send + Sync + 'static {
         coll: Collection,
         id: &str,
     ) -> StoreResult<Option<Value>>;
-    /// All records of the collection for this tenant, ordered by id.
-    async fn list(&self, scope: &TenantScope, coll: Collection) -> StoreResult<Vec<Value>>;
-    /// Creates the record; `Conflict` when the id is taken.
-    async fn insert(
+    /// A page of the collection for this tenant, ordered by id, filtered by `q`.
+    async fn list(&self, scope: &TenantScope, coll: Collection, q: &ListQuery)
+        -> StoreResult<Page>;
+    /// How many records match `q`'s filters (its cursor and limit are ignored).
+    async fn count(&self, scope: &TenantScope, coll: Collection, q: &ListQuery)
+        -> StoreResult<u64>;
+    /// Writes the record if `expect` holds: `Conflict` when creating over an existing id,
+    /// `Stale` when the stored revision differs, `Missing` when updating a record that is gone.
+    async fn put(
         &self,
+        access: &WriteAccess,
         scope: &TenantScope,
         coll: Collection,
-        id: &str,
-        doc: &Value,
+        put: Put<'_>,
+        expect: Expect,
     ) -> StoreResult<()>;
-    /// Creates or replaces the record.
-    async fn upsert(
-        &self,
-        scope: &TenantScope,
-        coll: Collection,
-        id: &str,
-        doc: &Value,
-    ) -> StoreResult<()>;
+    /// Deletes the record; with `Some(revision)` only at that revision (`Stale` otherwise).
     /// `true` when a record was removed.
-    async fn delete(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<bool>;
+    async fn remove(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        revision: Option<u64>,
+    ) -> StoreResult<bool>;
     /// Names of tenants that have a tenant record (used at start-up, not by requests).
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>>;
 }
 
 pub type DynStore = Arc<dyn Store>;
 
-/// A record type stored in one collection.
+/// A record type stored in one collection. Every record carries its [`Meta`], which only the
+/// write path sets.
 pub trait Entity: Serialize + DeserializeOwned + Send + Sync {
     const COLLECTION: Collection;
     fn id(&self) -> &str;
+    fn meta(&self) -> &Meta;
+    fn meta_mut(&mut self) -> &mut Meta;
+    /// Scalar fields offered to list filters.
+    fn fields(&self) -> Map<String, Value> {
+        Map::new()
+    }
+    /// Checks the record itself before it is written (the spec rules of the CRD types).
+    fn validate(&self) -> Vec<nexbii_crds::FieldError> {
+        Vec::new()
+    }
 }
 
-/// Typed access on top of the JSON interface.
+/// The object form of a `json!({...})` literal, for [`Entity::fields`].
+pub fn fields(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A typed page.
+#[derive(Debug)]
+pub struct TypedPage<T> {
+    pub items: Vec<T>,
+    /// Cursor of the next page; `None` on the last.
+    pub next: Option<String>,
+}
+
+/// Typed reads on top of the JSON interface.
 #[async_trait]
 pub trait StoreExt {
     async fn get_as<T: Entity>(&self, scope: &TenantScope, id: &str) -> StoreResult<Option<T>>;
+    /// Every record of `T` for the tenant (for small collections: configuration objects).
     async fn list_as<T: Entity>(&self, scope: &TenantScope) -> StoreResult<Vec<T>>;
-    async fn insert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()>;
-    async fn upsert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()>;
+    async fn page_as<T: Entity>(
+        &self,
+        scope: &TenantScope,
+        q: &ListQuery,
+    ) -> StoreResult<TypedPage<T>>;
 }
 
-fn decode<T: DeserializeOwned>(v: Value) -> StoreResult<T> {
+pub(crate) fn decode<T: DeserializeOwned>(v: Value) -> StoreResult<T> {
     serde_json::from_value(v).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: Serialize>(rec: &T) -> StoreResult<Value> {
-    serde_json::to_value(rec).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 #[async_trait]
@@ -151,20 +234,25 @@ impl<S: Store + ?Sized> StoreExt for S {
             .map(decode)
             .transpose()
     }
+
     async fn list_as<T: Entity>(&self, scope: &TenantScope) -> StoreResult<Vec<T>> {
-        self.list(scope, T::COLLECTION)
-            .await?
-            .into_iter()
-            .map(decode)
-            .collect()
+        Ok(self.page_as::<T>(scope, &ListQuery::default()).await?.items)
     }
-    async fn insert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()> {
-        self.insert(scope, T::COLLECTION, rec.id(), &encode(rec)?)
-            .await
-    }
-    async fn upsert_as<T: Entity>(&self, scope: &TenantScope, rec: &T) -> StoreResult<()> {
-        self.upsert(scope, T::COLLECTION, rec.id(), &encode(rec)?)
-            .await
+
+    async fn page_as<T: Entity>(
+        &self,
+        scope: &TenantScope,
+        q: &ListQuery,
+    ) -> StoreResult<TypedPage<T>> {
+        let page = self.list(scope, T::COLLECTION, q).await?;
+        Ok(TypedPage {
+            items: page
+                .items
+                .into_iter()
+                .map(decode)
+                .collect::<StoreResult<_>>()?,
+            next: page.next,
+        })
     }
 }
 

@@ -1,17 +1,21 @@
 //! MongoDB store: one collection per record kind, `_id` = `<tenant>/<id>`, every filter carries
 //! the tenant. The document body is kept as canonical JSON text so keys with `.` or `$`
-//! (feature flags, chart options) round-trip exactly.
+//! (feature flags, chart options) round-trip exactly; the revision, update time and the
+//! declared list fields (`f`) sit beside it as native BSON so queries can use them.
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use mongodb::{
-    bson::{doc, Document},
+    bson::{self, doc, Bson, Document},
     error::{ErrorKind, WriteFailure},
-    options::{ClientOptions, FindOptions, IndexOptions, ReplaceOptions},
+    options::{ClientOptions, FindOptions, IndexOptions},
     Client, Database, IndexModel,
 };
 use serde_json::Value;
 
-use super::{Collection, Store, StoreError, StoreResult, TenantScope};
+use super::{
+    query::page_of, Collection, Expect, ListQuery, Page, Put, Store, StoreError, StoreResult,
+    TenantScope, WriteAccess,
+};
 
 pub struct MongoStore {
     db: Database,
@@ -27,6 +31,19 @@ fn is_duplicate(e: &mongodb::error::Error) -> bool {
 
 fn key(scope: &TenantScope, id: &str) -> String {
     format!("{}/{}", scope.tenant(), id)
+}
+
+fn to_bson(v: &Value) -> StoreResult<Bson> {
+    bson::to_bson(v).map_err(|e| StoreError::BadQuery(e.to_string()))
+}
+
+/// Matches the record at `rev`; records written before revisions existed count as revision 0.
+fn at_revision(rev: u64) -> Document {
+    if rev == 0 {
+        doc! { "$or": [ { "rev": 0_i64 }, { "rev": { "$exists": false } } ] }
+    } else {
+        doc! { "rev": rev as i64 }
+    }
 }
 
 impl MongoStore {
@@ -48,6 +65,10 @@ impl MongoStore {
                 .options(IndexOptions::builder().unique(true).build())
                 .build();
             self.coll(coll).create_index(model).await?;
+            let by_time = IndexModel::builder()
+                .keys(doc! { "tenant": 1, "updatedAt": 1 })
+                .build();
+            self.coll(coll).create_index(by_time).await?;
         }
         Ok(())
     }
@@ -61,6 +82,42 @@ impl MongoStore {
         self.db.drop().await?;
         self.ensure_indexes().await
     }
+
+    async fn revision_of(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> StoreResult<Option<u64>> {
+        let found = self
+            .coll(coll)
+            .find_one(doc! { "_id": key(scope, id), "tenant": scope.tenant() })
+            .await
+            .map_err(backend)?;
+        Ok(found.map(|d| d.get_i64("rev").unwrap_or(0) as u64))
+    }
+
+    fn filter(scope: &TenantScope, q: &ListQuery, with_cursor: bool) -> StoreResult<Document> {
+        q.check()?;
+        let mut f = doc! { "tenant": scope.tenant() };
+        for (field, value) in &q.filters {
+            f.insert(format!("f.{field}"), to_bson(value)?);
+        }
+        let mut time = Document::new();
+        if let Some(t) = &q.updated_from {
+            time.insert("$gte", bson::DateTime::from_millis(t.timestamp_millis()));
+        }
+        if let Some(t) = &q.updated_before {
+            time.insert("$lt", bson::DateTime::from_millis(t.timestamp_millis()));
+        }
+        if !time.is_empty() {
+            f.insert("updatedAt", time);
+        }
+        if let (true, Some(after)) = (with_cursor, &q.after) {
+            f.insert("id", doc! { "$gt": after });
+        }
+        Ok(f)
+    }
 }
 
 fn body(d: &Document) -> StoreResult<Value> {
@@ -70,14 +127,17 @@ fn body(d: &Document) -> StoreResult<Value> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn record(scope: &TenantScope, id: &str, doc: &Value) -> Document {
-    doc! {
-        "_id": key(scope, id),
+fn record(scope: &TenantScope, put: &Put<'_>) -> StoreResult<Document> {
+    let fields = bson::to_document(put.fields).map_err(|e| StoreError::BadQuery(e.to_string()))?;
+    Ok(doc! {
+        "_id": key(scope, put.id),
         "tenant": scope.tenant(),
-        "id": id,
-        "doc": doc.to_string(),
-        "updatedAt": mongodb::bson::DateTime::now(),
-    }
+        "id": put.id,
+        "doc": put.doc.to_string(),
+        "updatedAt": bson::DateTime::from_millis(put.updated_at.timestamp_millis()),
+        "rev": put.revision as i64,
+        "f": fields,
+    })
 }
 
 #[async_trait]
@@ -104,58 +164,111 @@ impl Store for MongoStore {
         found.as_ref().map(body).transpose()
     }
 
-    async fn list(&self, scope: &TenantScope, coll: Collection) -> StoreResult<Vec<Value>> {
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        q: &ListQuery,
+    ) -> StoreResult<Page> {
+        let filter = Self::filter(scope, q, true)?;
+        let opts = FindOptions::builder()
+            .sort(doc! { "id": 1 })
+            .limit(q.limit.map(|n| (n as i64).saturating_add(1)))
+            .build();
         let cursor = self
             .coll(coll)
-            .find(doc! { "tenant": scope.tenant() })
-            .with_options(FindOptions::builder().sort(doc! { "id": 1 }).build())
+            .find(filter)
+            .with_options(opts)
             .await
             .map_err(backend)?;
         let docs: Vec<Document> = cursor.try_collect().await.map_err(backend)?;
-        docs.iter().map(body).collect()
+        let rows = docs
+            .iter()
+            .map(|d| {
+                let id = d
+                    .get_str("id")
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok((id.to_string(), body(d)?))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page_of(rows, q.limit))
     }
 
-    async fn insert(
+    async fn count(
         &self,
         scope: &TenantScope,
         coll: Collection,
-        id: &str,
-        doc: &Value,
-    ) -> StoreResult<()> {
-        match self.coll(coll).insert_one(record(scope, id, doc)).await {
-            Ok(_) => Ok(()),
-            Err(e) if is_duplicate(&e) => {
-                Err(StoreError::Conflict(format!("{} {id}", coll.name())))
-            }
-            Err(e) => Err(backend(e)),
-        }
-    }
-
-    async fn upsert(
-        &self,
-        scope: &TenantScope,
-        coll: Collection,
-        id: &str,
-        doc: &Value,
-    ) -> StoreResult<()> {
+        q: &ListQuery,
+    ) -> StoreResult<u64> {
         self.coll(coll)
-            .replace_one(
-                doc! { "_id": key(scope, id), "tenant": scope.tenant() },
-                record(scope, id, doc),
-            )
-            .with_options(ReplaceOptions::builder().upsert(true).build())
+            .count_documents(Self::filter(scope, q, false)?)
             .await
-            .map(|_| ())
             .map_err(backend)
     }
 
-    async fn delete(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<bool> {
-        let res = self
-            .coll(coll)
-            .delete_one(doc! { "_id": key(scope, id), "tenant": scope.tenant() })
-            .await
-            .map_err(backend)?;
-        Ok(res.deleted_count > 0)
+    async fn put(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        coll: Collection,
+        put: Put<'_>,
+        expect: Expect,
+    ) -> StoreResult<()> {
+        let rec = record(scope, &put)?;
+        let what = || format!("{} {}", coll.name(), put.id);
+        match expect {
+            Expect::Absent => match self.coll(coll).insert_one(rec).await {
+                Ok(_) => Ok(()),
+                Err(e) if is_duplicate(&e) => Err(StoreError::Conflict(what())),
+                Err(e) => Err(backend(e)),
+            },
+            Expect::Revision(expected) => {
+                let mut filter = doc! { "_id": key(scope, put.id), "tenant": scope.tenant() };
+                filter.extend(at_revision(expected));
+                let res = self
+                    .coll(coll)
+                    .replace_one(filter, rec)
+                    .await
+                    .map_err(backend)?;
+                if res.matched_count > 0 {
+                    return Ok(());
+                }
+                match self.revision_of(scope, coll, put.id).await? {
+                    Some(actual) => Err(StoreError::Stale {
+                        what: what(),
+                        expected,
+                        actual,
+                    }),
+                    None => Err(StoreError::Missing(what())),
+                }
+            }
+        }
+    }
+
+    async fn remove(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+        revision: Option<u64>,
+    ) -> StoreResult<bool> {
+        let mut filter = doc! { "_id": key(scope, id), "tenant": scope.tenant() };
+        if let Some(r) = revision {
+            filter.extend(at_revision(r));
+        }
+        let res = self.coll(coll).delete_one(filter).await.map_err(backend)?;
+        if res.deleted_count > 0 {
+            return Ok(true);
+        }
+        match (revision, self.revision_of(scope, coll, id).await?) {
+            (Some(expected), Some(actual)) => Err(StoreError::Stale {
+                what: format!("{} {id}", coll.name()),
+                expected,
+                actual,
+            }),
+            _ => Ok(false),
+        }
     }
 
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>> {

@@ -4,11 +4,18 @@ use std::{path::Path, str::FromStr};
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Row, SqlitePool,
+    sqlite::{
+        SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions,
+        SqliteSynchronous,
+    },
+    Arguments, Row, SqlitePool,
 };
 
-use super::{Collection, Store, StoreError, StoreResult, TenantScope};
+use super::{
+    query::{page_of, stamp},
+    Collection, Expect, ListQuery, Page, Put, Store, StoreError, StoreResult, TenantScope,
+    WriteAccess,
+};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -51,12 +58,102 @@ impl SqliteStore {
                 id TEXT NOT NULL,
                 doc TEXT NOT NULL,
                 updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+                rev INTEGER NOT NULL DEFAULT 0,
+                fields TEXT NOT NULL DEFAULT '{}',
                 PRIMARY KEY (tenant, coll, id)
             ) WITHOUT ROWID",
         )
         .execute(&pool)
         .await?;
+        // Files written before revisions existed gain the columns; their records read as revision 0.
+        let cols: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info('records')")
+            .fetch_all(&pool)
+            .await?;
+        for (name, ddl) in [
+            (
+                "rev",
+                "ALTER TABLE records ADD COLUMN rev INTEGER NOT NULL DEFAULT 0",
+            ),
+            (
+                "fields",
+                "ALTER TABLE records ADD COLUMN fields TEXT NOT NULL DEFAULT '{}'",
+            ),
+        ] {
+            if !cols.iter().any(|c| c == name) {
+                sqlx::query(ddl).execute(&pool).await?;
+            }
+        }
+        sqlx::query(
+            "CREATE INDEX IF NOT EXISTS records_updated ON records (tenant, coll, updated_at)",
+        )
+        .execute(&pool)
+        .await?;
         Ok(Self { pool })
+    }
+
+    async fn revision_of(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        id: &str,
+    ) -> StoreResult<Option<u64>> {
+        let rev: Option<i64> =
+            sqlx::query_scalar("SELECT rev FROM records WHERE tenant = ? AND coll = ? AND id = ?")
+                .bind(scope.tenant())
+                .bind(coll.name())
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend)?;
+        Ok(rev.map(|r| r as u64))
+    }
+
+    /// The WHERE clause and arguments of a list query (after tenant and collection).
+    fn conditions(
+        scope: &TenantScope,
+        coll: Collection,
+        q: &ListQuery,
+        with_cursor: bool,
+    ) -> StoreResult<(String, SqliteArguments<'static>)> {
+        q.check()?;
+        let mut sql = String::from(" FROM records WHERE tenant = ? AND coll = ?");
+        let mut args = SqliteArguments::default();
+        let add = |args: &mut SqliteArguments<'static>, v: Value| -> StoreResult<()> {
+            let r = match v {
+                Value::String(s) => args.add(s),
+                Value::Bool(b) => args.add(b as i64),
+                Value::Number(n) => match n.as_i64() {
+                    Some(i) => args.add(i),
+                    None => args.add(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                other => args.add(other.to_string()),
+            };
+            r.map_err(|e| StoreError::Backend(e.to_string()))
+        };
+        add(&mut args, Value::String(scope.tenant().into()))?;
+        add(&mut args, Value::String(coll.name().into()))?;
+        for (field, value) in &q.filters {
+            add(&mut args, Value::String(format!("$.{field}")))?;
+            if value.is_null() {
+                sql.push_str(" AND json_extract(fields, ?) IS NULL");
+            } else {
+                sql.push_str(" AND json_extract(fields, ?) = ?");
+                add(&mut args, value.clone())?;
+            }
+        }
+        if let Some(t) = &q.updated_from {
+            sql.push_str(" AND updated_at >= ?");
+            add(&mut args, Value::String(stamp(t)))?;
+        }
+        if let Some(t) = &q.updated_before {
+            sql.push_str(" AND updated_at < ?");
+            add(&mut args, Value::String(stamp(t)))?;
+        }
+        if let (true, Some(after)) = (with_cursor, &q.after) {
+            sql.push_str(" AND id > ?");
+            add(&mut args, Value::String(after.clone()))?;
+        }
+        Ok((sql, args))
     }
 }
 
@@ -90,70 +187,136 @@ impl Store for SqliteStore {
         row.map(|r| parse(r.get(0))).transpose()
     }
 
-    async fn list(&self, scope: &TenantScope, coll: Collection) -> StoreResult<Vec<Value>> {
-        let rows = sqlx::query("SELECT doc FROM records WHERE tenant = ? AND coll = ? ORDER BY id")
-            .bind(scope.tenant())
-            .bind(coll.name())
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        coll: Collection,
+        q: &ListQuery,
+    ) -> StoreResult<Page> {
+        let (cond, mut args) = Self::conditions(scope, coll, q, true)?;
+        let mut sql = format!("SELECT id, doc{cond} ORDER BY id");
+        if let Some(n) = q.limit {
+            sql.push_str(" LIMIT ?");
+            args.add((n as i64).saturating_add(1))
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        let rows = sqlx::query_with(&sql, args)
             .fetch_all(&self.pool)
             .await
             .map_err(backend)?;
-        rows.into_iter().map(|r| parse(r.get(0))).collect()
+        let rows = rows
+            .into_iter()
+            .map(|r| Ok((r.get::<String, _>(0), parse(r.get(1))?)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page_of(rows, q.limit))
     }
 
-    async fn insert(
+    async fn count(
         &self,
         scope: &TenantScope,
         coll: Collection,
-        id: &str,
-        doc: &Value,
+        q: &ListQuery,
+    ) -> StoreResult<u64> {
+        let (cond, args) = Self::conditions(scope, coll, q, false)?;
+        let n: i64 = sqlx::query_scalar_with(&format!("SELECT COUNT(*){cond}"), args)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(backend)?;
+        Ok(n as u64)
+    }
+
+    async fn put(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        coll: Collection,
+        put: Put<'_>,
+        expect: Expect,
     ) -> StoreResult<()> {
-        let res = sqlx::query("INSERT INTO records (tenant, coll, id, doc) VALUES (?, ?, ?, ?)")
-            .bind(scope.tenant())
-            .bind(coll.name())
-            .bind(id)
-            .bind(doc.to_string())
-            .execute(&self.pool)
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!("{} {id}", coll.name())))
+        let fields = Value::Object(put.fields.clone()).to_string();
+        match expect {
+            Expect::Absent => {
+                let res = sqlx::query(
+                    "INSERT INTO records (tenant, coll, id, doc, updated_at, rev, fields)
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(scope.tenant())
+                .bind(coll.name())
+                .bind(put.id)
+                .bind(put.doc.to_string())
+                .bind(stamp(&put.updated_at))
+                .bind(put.revision as i64)
+                .bind(fields)
+                .execute(&self.pool)
+                .await;
+                match res {
+                    Ok(_) => Ok(()),
+                    Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                        Err(StoreError::Conflict(format!("{} {}", coll.name(), put.id)))
+                    }
+                    Err(e) => Err(backend(e)),
+                }
             }
-            Err(e) => Err(backend(e)),
+            Expect::Revision(expected) => {
+                let res = sqlx::query(
+                    "UPDATE records SET doc = ?, updated_at = ?, rev = ?, fields = ?
+                     WHERE tenant = ? AND coll = ? AND id = ? AND rev = ?",
+                )
+                .bind(put.doc.to_string())
+                .bind(stamp(&put.updated_at))
+                .bind(put.revision as i64)
+                .bind(fields)
+                .bind(scope.tenant())
+                .bind(coll.name())
+                .bind(put.id)
+                .bind(expected as i64)
+                .execute(&self.pool)
+                .await
+                .map_err(backend)?;
+                if res.rows_affected() > 0 {
+                    return Ok(());
+                }
+                let what = format!("{} {}", coll.name(), put.id);
+                match self.revision_of(scope, coll, put.id).await? {
+                    Some(actual) => Err(StoreError::Stale {
+                        what,
+                        expected,
+                        actual,
+                    }),
+                    None => Err(StoreError::Missing(what)),
+                }
+            }
         }
     }
 
-    async fn upsert(
+    async fn remove(
         &self,
+        _access: &WriteAccess,
         scope: &TenantScope,
         coll: Collection,
         id: &str,
-        doc: &Value,
-    ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO records (tenant, coll, id, doc) VALUES (?, ?, ?, ?)
-             ON CONFLICT (tenant, coll, id) DO UPDATE SET doc = excluded.doc,
-               updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')",
+        revision: Option<u64>,
+    ) -> StoreResult<bool> {
+        let mut q = sqlx::query(
+            "DELETE FROM records WHERE tenant = ? AND coll = ? AND id = ? AND (? IS NULL OR rev = ?)",
         )
         .bind(scope.tenant())
         .bind(coll.name())
-        .bind(id)
-        .bind(doc.to_string())
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(backend)
-    }
-
-    async fn delete(&self, scope: &TenantScope, coll: Collection, id: &str) -> StoreResult<bool> {
-        let res = sqlx::query("DELETE FROM records WHERE tenant = ? AND coll = ? AND id = ?")
-            .bind(scope.tenant())
-            .bind(coll.name())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(backend)?;
-        Ok(res.rows_affected() > 0)
+        .bind(id);
+        let rev = revision.map(|r| r as i64);
+        q = q.bind(rev).bind(rev);
+        let res = q.execute(&self.pool).await.map_err(backend)?;
+        if res.rows_affected() > 0 {
+            return Ok(true);
+        }
+        match (revision, self.revision_of(scope, coll, id).await?) {
+            (Some(expected), Some(actual)) => Err(StoreError::Stale {
+                what: format!("{} {id}", coll.name()),
+                expected,
+                actual,
+            }),
+            _ => Ok(false),
+        }
     }
 
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>> {

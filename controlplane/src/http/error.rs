@@ -7,7 +7,7 @@ use axum::{
 use nexbii_crds::FieldError;
 use serde::{de::DeserializeOwned, Serialize};
 
-use crate::store::StoreError;
+use crate::store::{write::WriteError, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -155,8 +155,25 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => Self::Conflict(format!("{what} already exists")),
+            e @ StoreError::Stale { .. } => {
+                Self::Conflict(format!("{e}; reload it and apply your change again"))
+            }
+            StoreError::Missing(what) => Self::NotFound(what),
+            StoreError::BadQuery(m) => Self::BadRequest {
+                field: None,
+                detail: m,
+            },
             StoreError::Unavailable(m) => Self::Unavailable(m),
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<WriteError> for ApiError {
+    fn from(e: WriteError) -> Self {
+        match e {
+            WriteError::Invalid(errs) => Self::Invalid(errs),
+            WriteError::Store(e) => e.into(),
         }
     }
 }

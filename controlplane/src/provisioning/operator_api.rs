@@ -1,63 +1,26 @@
 //! The operator's API: upserts and deletes provisioned objects of one tenant, authenticated by
-//! the instance's operator token (`NEXBII_OPERATOR_TOKEN`, from the Secret the operator made).
-//! Objects written here are read-only through the user API, like manifest-provisioned ones.
+//! the instance's operator token. Objects written here are read-only through the user API.
 use axum::{
-    extract::{FromRequestParts, Path, State},
-    http::{header, request::Parts, StatusCode},
+    extract::{Path, State},
+    http::StatusCode,
     Json,
 };
 use chrono::Utc;
-use nexbii_crds::{DashboardSpec, DataSourceSpec, GovernancePolicySpec, Validate};
+use nexbii_crds::{DashboardSpec, DataSourceSpec, GovernancePolicySpec};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::{
-    dashboards,
-    datasources::{self, check_name},
-    error::{ApiError, ApiJson, ApiResult},
-    models::{Origin, PolicyRecord},
+    auth::Operator,
+    bi::{
+        dashboards::{self, DashboardRecord},
+        datasources::{self, domain::SaveSource, DataSourceRecord},
+    },
+    governance::PolicyRecord,
+    http::{body::check_name, ApiError, ApiJson, ApiResult, Problem},
     state::SharedState,
-    store::{Collection, StoreExt, TenantScope},
+    store::{write::Actor, Entity, Expect, Origin, StoreExt, TenantScope},
 };
-
-pub const OPERATOR_TOKEN_ENV: &str = "NEXBII_OPERATOR_TOKEN";
-
-/// A request made with the operator token, for a tenant this instance serves.
-pub struct Operator;
-
-fn digest(s: &str) -> [u8; 32] {
-    Sha256::digest(s.as_bytes()).into()
-}
-
-impl FromRequestParts<SharedState> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &SharedState,
-    ) -> Result<Self, Self::Rejection> {
-        let expected = state.settings.operator_token.as_deref().ok_or_else(|| {
-            ApiError::Forbidden("provisioning is disabled on this instance".into())
-        })?;
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::Unauthorized("operator token required".into()))?;
-        // Compare digests so the comparison time does not depend on where the tokens differ.
-        let (a, b) = (digest(expected), digest(given));
-        if a.iter()
-            .zip(b.iter())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            != 0
-        {
-            return Err(ApiError::Unauthorized("invalid operator token".into()));
-        }
-        Ok(Operator)
-    }
-}
 
 async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScope> {
     let scope =
@@ -109,7 +72,8 @@ pub struct DataSourceSyncResult {
 
 #[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/datasources/{name}", tag = "provisioning",
     params(("tenant" = String, Path), ("name" = String, Path)), request_body = ProvisionDataSource,
-    responses((status = 200, body = DataSourceSyncResult), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DataSourceSyncResult), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_datasource(
     State(state): State<SharedState>,
@@ -118,13 +82,13 @@ pub async fn put_datasource(
     ApiJson(req): ApiJson<ProvisionDataSource>,
 ) -> ApiResult<Json<DataSourceSyncResult>> {
     let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
-    // Unchanged spec and password: keep the revision (and the pool, and the cache).
     let existing = state
         .store
-        .get_as::<crate::models::DataSourceRecord>(&scope, &name)
+        .get_as::<DataSourceRecord>(&scope, &name)
         .await?;
+    // Unchanged spec and password: keep the revision (and the pool, and the cache).
     let unchanged = existing.as_ref().is_some_and(|e| {
-        datasources::is_unchanged(
+        datasources::domain::is_unchanged(
             &state,
             &scope,
             e,
@@ -134,24 +98,28 @@ pub async fn put_datasource(
             None,
         )
     });
-    let rec = match existing.filter(|_| unchanged) {
-        Some(e) => e,
-        None => {
-            datasources::upsert(
+    let rec = match existing {
+        Some(e) if unchanged => e,
+        existing => {
+            datasources::domain::save(
                 &state,
                 &scope,
-                &name,
-                req.spec,
-                Some(req.password),
-                Origin::Operator,
-                None,
+                &Actor::Operator,
+                existing.as_ref(),
+                SaveSource {
+                    name: &name,
+                    spec: req.spec,
+                    password: Some(req.password),
+                    origin: Origin::Operator,
+                    base_dir: None,
+                },
             )
             .await?
         }
     };
     let src = datasources::resolve(&state, &scope, &rec)?;
     let mut out = DataSourceSyncResult {
-        revision: rec.revision,
+        revision: rec.meta.revision,
         connected: false,
         server_version: None,
         error: None,
@@ -191,7 +159,8 @@ pub struct DashboardSyncResult {
 
 #[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/dashboards/{name}", tag = "provisioning",
     params(("tenant" = String, Path), ("name" = String, Path)), request_body = ProvisionDashboard,
-    responses((status = 200, body = DashboardSyncResult), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DashboardSyncResult), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_dashboard(
     State(state): State<SharedState>,
@@ -200,13 +169,15 @@ pub async fn put_dashboard(
     ApiJson(req): ApiJson<ProvisionDashboard>,
 ) -> ApiResult<Json<DashboardSyncResult>> {
     let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
-    let rec = dashboards::upsert(
+    let existing = state.store.get_as::<DashboardRecord>(&scope, &name).await?;
+    let rec = dashboards::domain::save(
         &state,
         &scope,
+        &Actor::Operator,
+        existing.as_ref(),
         &name,
         req.spec,
         Origin::Operator,
-        "operator",
     )
     .await?;
     Ok(Json(DashboardSyncResult {
@@ -223,7 +194,9 @@ pub struct ProvisionPolicy {
 
 #[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/governancepolicies/{name}", tag = "provisioning",
     params(("tenant" = String, Path), ("name" = String, Path)), request_body = ProvisionPolicy,
-    responses((status = 204), (status = 422, body = crate::error::Problem)), security(("bearer" = [])))]
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 pub async fn put_policy(
     State(state): State<SharedState>,
     _op: Operator,
@@ -231,54 +204,53 @@ pub async fn put_policy(
     ApiJson(req): ApiJson<ProvisionPolicy>,
 ) -> ApiResult<StatusCode> {
     let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
-    let errs = req.spec.validate();
-    if !errs.is_empty() {
-        return Err(ApiError::Invalid(errs));
-    }
+    let existing = state.store.get_as::<PolicyRecord>(&scope, &name).await?;
     let rec = PolicyRecord {
         name,
         spec: req.spec,
         origin: Origin::Operator,
-        updated_at: Utc::now(),
+        meta: existing
+            .as_ref()
+            .map(|e| e.meta.clone())
+            .unwrap_or_default(),
     };
-    state.store.upsert_as(&scope, &rec).await?;
+    let expect = existing.map_or(Expect::Absent, |e| Expect::Revision(e.meta.revision));
+    state
+        .writer
+        .save(&scope, &Actor::Operator, rec, expect)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Deletes are idempotent: removing what is already gone is a success.
-async fn delete_in(
+async fn delete_in<T: Entity>(
     state: &SharedState,
     tenant: &str,
-    coll: Collection,
     name: &str,
 ) -> ApiResult<StatusCode> {
     let scope = tenant_scope(state, tenant).await?;
-    state.store.delete(&scope, coll, name).await?;
-    if coll == Collection::DataSources {
-        state.engine.forget(&scope, name);
-    }
+    state
+        .writer
+        .delete::<T>(&scope, &Actor::Operator, name, None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 macro_rules! delete_handler {
-    ($fn:ident, $kind:literal, $coll:expr) => {
+    ($fn:ident, $kind:literal, $record:ty) => {
         #[utoipa::path(delete, path = concat!("/api/v1/provisioning/{tenant}/", $kind, "/{name}"), tag = "provisioning",
             params(("tenant" = String, Path), ("name" = String, Path)),
-            responses((status = 204), (status = 404, body = crate::error::Problem)), security(("bearer" = [])))]
+            responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)), security(("bearer" = [])))]
         pub async fn $fn(
             State(state): State<SharedState>,
             _op: Operator,
             Path((tenant, name)): Path<(String, String)>,
         ) -> ApiResult<StatusCode> {
-            delete_in(&state, &tenant, $coll, &name).await
+            delete_in::<$record>(&state, &tenant, &name).await
         }
     };
 }
 
-delete_handler!(delete_datasource, "datasources", Collection::DataSources);
-delete_handler!(delete_dashboard, "dashboards", Collection::Dashboards);
-delete_handler!(
-    delete_policy,
-    "governancepolicies",
-    Collection::GovernancePolicies
-);
+delete_handler!(delete_datasource, "datasources", DataSourceRecord);
+delete_handler!(delete_dashboard, "dashboards", DashboardRecord);
+delete_handler!(delete_policy, "governancepolicies", PolicyRecord);

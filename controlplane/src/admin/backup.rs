@@ -1,0 +1,62 @@
+//! Backup schedules as stored, and their listing.
+use axum::extract::{Query, State};
+use nexbii_crds::{BackupScheduleSpec, Validate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::{
+    auth::{Caller, Role},
+    http::{
+        paging::{PageParams, Paged},
+        ApiResult, Problem,
+    },
+    state::SharedState,
+    store::{Collection, Entity, Meta, Origin, StoreExt},
+};
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleRecord {
+    pub name: String,
+    pub spec: BackupScheduleSpec,
+    pub origin: Origin,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+impl Entity for ScheduleRecord {
+    const COLLECTION: Collection = Collection::BackupSchedules;
+    fn id(&self) -> &str {
+        &self.name
+    }
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn validate(&self) -> Vec<nexbii_crds::FieldError> {
+        self.spec.validate()
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/backup/schedules", tag = "admin", params(PageParams),
+    responses((status = 200, body = Vec<ScheduleRecord>,
+        headers(("x-next-cursor" = String, description = "cursor of the next page; absent on the last"))),
+        (status = 403, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn schedules(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Paged<ScheduleRecord>> {
+    caller.require(Role::Admin)?;
+    let page = state
+        .store
+        .page_as::<ScheduleRecord>(&caller.scope, &page.query()?)
+        .await?;
+    Ok(Paged {
+        items: page.items,
+        next: page.next,
+    })
+}

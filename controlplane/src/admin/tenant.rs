@@ -1,0 +1,36 @@
+//! The tenant as its users see it: name, branding, features, limits, auth settings.
+use std::collections::BTreeMap;
+
+use axum::{extract::State, Json};
+use nexbii_crds::{AuthSettings, Branding, Limits};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{auth::Caller, http::ApiResult, state::SharedState};
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantInfo {
+    pub name: String,
+    pub display_name: String,
+    pub branding: Option<Branding>,
+    pub features: BTreeMap<String, bool>,
+    pub limits: Limits,
+    pub auth: AuthSettings,
+}
+
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "admin", responses((status = 200, body = TenantInfo), (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]
+pub async fn tenant(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<TenantInfo>> {
+    let t = state.tenant(&caller.scope).await?;
+    Ok(Json(TenantInfo {
+        name: t.name,
+        display_name: t.spec.display_name,
+        branding: t.spec.branding,
+        features: t.spec.features,
+        limits: t.spec.limits,
+        auth: t.spec.auth,
+    }))
+}

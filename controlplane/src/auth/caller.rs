@@ -1,0 +1,103 @@
+//! The `Caller` extractor: the authenticated user of a request, the only source of its tenant.
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::model::{Role, SessionRecord, UserRecord};
+use crate::{
+    http::{ApiError, ApiResult},
+    state::SharedState,
+    store::{write::Actor, StoreExt, TenantScope},
+};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Claims {
+    pub sub: String,
+    pub ten: String,
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The authenticated user of a request. Handlers get their tenant scope only from here.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub scope: TenantScope,
+    pub username: String,
+    pub role: Role,
+    pub session_id: String,
+}
+
+impl Caller {
+    pub fn require(&self, role: Role) -> ApiResult<()> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "requires role {}",
+                role.as_str()
+            )))
+        }
+    }
+
+    /// The caller as the query pipeline sees it.
+    pub fn access(&self) -> crate::engine::Access {
+        crate::engine::Access::new(self.username.clone(), self.role.as_str())
+    }
+
+    /// Who the write path records as the author of this caller's changes.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.username.clone())
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::Unauthorized("missing, invalid or expired token".into())
+}
+
+impl FromRequestParts<SharedState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        let claims = jsonwebtoken::decode::<Claims>(
+            token,
+            &state.keys.decoding_key(),
+            &Validation::new(Algorithm::HS256),
+        )
+        .map_err(|_| unauthorized())?
+        .claims;
+        let scope = TenantScope::new(&claims.ten).ok_or_else(unauthorized)?;
+        // Revocation and role changes take effect at once: the session and user are re-read.
+        let session = state
+            .store
+            .get_as::<SessionRecord>(&scope, &claims.sid)
+            .await?
+            .filter(|s| !s.revoked && s.expires_at > Utc::now() && s.username == claims.sub)
+            .ok_or_else(unauthorized)?;
+        let user = state
+            .store
+            .get_as::<UserRecord>(&scope, &session.username)
+            .await?
+            .filter(|u| !u.disabled)
+            .ok_or_else(unauthorized)?;
+        Ok(Caller {
+            scope,
+            username: user.username,
+            role: user.role,
+            session_id: session.id,
+        })
+    }
+}

@@ -1,0 +1,37 @@
+//! Authentication and users: login, sessions, the `Caller` and `Operator` extractors, users.
+use axum::{
+    routing::{delete, get, patch, post},
+    Router,
+};
+
+use crate::state::SharedState;
+
+pub mod caller;
+pub mod model;
+pub mod operator;
+pub mod sessions;
+pub mod users;
+
+pub use caller::Caller;
+pub use model::{Role, SessionRecord, UserRecord};
+pub use operator::{Operator, OPERATOR_TOKEN_ENV};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/auth/login", post(sessions::login))
+        .route("/api/v1/auth/logout", post(sessions::logout))
+        .route("/api/v1/auth/me", get(sessions::me))
+        .route("/api/v1/auth/sessions", get(sessions::list_sessions))
+        .route(
+            "/api/v1/auth/sessions/{id}",
+            delete(sessions::revoke_session),
+        )
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
+        .route(
+            "/api/v1/users/{username}",
+            patch(users::update_user).delete(users::delete_user),
+        )
+}

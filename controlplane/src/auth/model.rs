@@ -1,0 +1,89 @@
+//! Users, roles and login sessions as stored.
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+use crate::store::{fields, Collection, Entity, Meta};
+
+#[derive(
+    Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Editor => "editor",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRecord {
+    pub username: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub role: Role,
+    pub password_hash: String,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub last_login_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+impl Entity for UserRecord {
+    const COLLECTION: Collection = Collection::Users;
+    fn id(&self) -> &str {
+        &self.username
+    }
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn fields(&self) -> Map<String, Value> {
+        fields(json!({"role": self.role, "disabled": self.disabled}))
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRecord {
+    pub id: String,
+    pub username: String,
+    pub expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pub revoked: bool,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+impl Entity for SessionRecord {
+    const COLLECTION: Collection = Collection::Sessions;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn meta(&self) -> &Meta {
+        &self.meta
+    }
+    fn meta_mut(&mut self) -> &mut Meta {
+        &mut self.meta
+    }
+    fn fields(&self) -> Map<String, Value> {
+        fields(json!({"username": self.username, "revoked": self.revoked}))
+    }
+}

@@ -1,0 +1,220 @@
+//! Login, logout, the current user, and login sessions.
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, StatusCode},
+    Json,
+};
+use chrono::{Duration as ChronoDuration, Utc};
+use jsonwebtoken::{Algorithm, Header};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    caller::{Caller, Claims},
+    model::{Role, SessionRecord, UserRecord},
+    users::UserView,
+};
+use crate::{
+    crypto::{self, hash_password, verify_password},
+    http::{
+        paging::{PageParams, Paged},
+        ApiError, ApiJson, ApiResult,
+    },
+    state::SharedState,
+    store::{write::Actor, Expect, Meta, StoreExt, TenantScope},
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub tenant: String,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    pub token_type: &'static str,
+    pub expires_at: chrono::DateTime<Utc>,
+    pub tenant: String,
+    pub user: UserView,
+}
+
+/// A hash to verify against when the user does not exist, so timing does not reveal usernames.
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password("nexbii-dummy"));
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::Problem), (status = 429, body = crate::http::Problem)))]
+pub async fn login(
+    State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginResponse>> {
+    let bad = || ApiError::Unauthorized("invalid tenant, username or password".into());
+    let scope = TenantScope::new(&req.tenant).ok_or_else(bad)?;
+    let tenant = state.tenant(&scope).await.map_err(|_| bad())?;
+    let key = (scope.tenant().to_string(), req.username.clone());
+    let failures = state.login_failures.get(&key).await.unwrap_or(0);
+    if failures >= tenant.spec.auth.max_failed_logins {
+        state.metrics.logins.with_label_values(&["throttled"]).inc();
+        return Err(ApiError::TooManyRequests(
+            "too many failed logins; try again in 15 minutes".into(),
+        ));
+    }
+    let user = state
+        .store
+        .get_as::<UserRecord>(&scope, &req.username)
+        .await?;
+    let password = req.password;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    // argon2 is deliberately slow: keep it off the async workers.
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let Some(user) = user.filter(|u| ok && !u.disabled) else {
+        state.login_failures.insert(key, failures + 1).await;
+        state.metrics.logins.with_label_values(&["failed"]).inc();
+        tracing::warn!(tenant = scope.tenant(), username = %req.username, "login failed");
+        return Err(bad());
+    };
+    state.login_failures.invalidate(&key).await;
+    let now = Utc::now();
+    let actor = Actor::User(user.username.clone());
+    let session = SessionRecord {
+        id: crypto::random_id(),
+        username: user.username.clone(),
+        expires_at: now + ChronoDuration::minutes(tenant.spec.auth.session_ttl_minutes as i64),
+        revoked: false,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect()),
+        meta: Meta::default(),
+    };
+    let session = state
+        .writer
+        .save(&scope, &actor, session, Expect::Absent)
+        .await?;
+    let user = state
+        .writer
+        .modify::<UserRecord>(&scope, &actor, &user.username, |u| {
+            u.last_login_at = Some(now)
+        })
+        .await?
+        .unwrap_or(user);
+    let claims = Claims {
+        sub: user.username.clone(),
+        ten: scope.tenant().to_string(),
+        sid: session.id.clone(),
+        iat: now.timestamp(),
+        exp: session.expires_at.timestamp(),
+    };
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &state.keys.encoding_key(),
+    )
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    state.metrics.logins.with_label_values(&["ok"]).inc();
+    tracing::info!(tenant = scope.tenant(), username = %user.username, session = %session.id, "login");
+    Ok(Json(LoginResponse {
+        token,
+        token_type: "Bearer",
+        expires_at: session.expires_at,
+        tenant: scope.tenant().to_string(),
+        user: user.into(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = UserView), (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]
+pub async fn me(State(state): State<SharedState>, caller: Caller) -> ApiResult<Json<UserView>> {
+    let user = state
+        .store
+        .get_as::<UserRecord>(&caller.scope, &caller.username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("user".into()))?;
+    Ok(Json(user.into()))
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]
+pub async fn logout(State(state): State<SharedState>, caller: Caller) -> ApiResult<StatusCode> {
+    revoke(&state, &caller, &caller.session_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn revoke(state: &SharedState, caller: &Caller, id: &str) -> ApiResult<()> {
+    state
+        .writer
+        .modify::<SessionRecord>(&caller.scope, &caller.actor(), id, |s| s.revoked = true)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("session {id}")))?;
+    Ok(())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct SessionFilter {
+    /// Admins: list every user's sessions.
+    #[serde(default)]
+    pub all: bool,
+}
+
+#[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", params(SessionFilter, PageParams),
+    responses((status = 200, body = Vec<SessionRecord>,
+        headers(("x-next-cursor" = String, description = "cursor of the next page; absent on the last"))),
+        (status = 403, body = crate::http::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_sessions(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(f): Query<SessionFilter>,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Paged<SessionRecord>> {
+    if f.all {
+        caller.require(Role::Admin)?;
+    }
+    let mut q = page.query()?.filter("revoked", false);
+    if !f.all {
+        q = q.filter("username", caller.username.clone());
+    }
+    let now = Utc::now();
+    let page = state
+        .store
+        .page_as::<SessionRecord>(&caller.scope, &q)
+        .await?;
+    Ok(Paged {
+        items: page
+            .items
+            .into_iter()
+            .filter(|s| s.expires_at > now)
+            .collect(),
+        next: page.next,
+    })
+}
+
+#[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::http::Problem)), security(("bearer" = [])))]
+pub async fn revoke_session(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let s = state
+        .store
+        .get_as::<SessionRecord>(&caller.scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("session {id}")))?;
+    if s.username != caller.username {
+        // Other users' sessions: admins only, and a 404 for everyone else (no probing).
+        caller
+            .require(Role::Admin)
+            .map_err(|_| ApiError::NotFound(format!("session {id}")))?;
+    }
+    revoke(&state, &caller, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

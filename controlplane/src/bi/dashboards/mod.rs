@@ -1,0 +1,205 @@
+//! Dashboards: CRUD on the `Dashboard` spec and rendering.
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    routing::get,
+    Json, Router,
+};
+use nexbii_crds::{DashboardSpec, Publication};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+pub mod domain;
+pub mod model;
+
+pub use domain::{DashboardData, WidgetData};
+pub use model::DashboardRecord;
+
+use super::refuse_provisioned;
+use crate::{
+    auth::{Caller, Role},
+    http::{
+        body::{check_name, parse_scoped_body},
+        paging::{PageParams, Paged},
+        precondition::{IfMatch, Tagged},
+        ApiError, ApiResult, Problem,
+    },
+    state::SharedState,
+    store::{Collection, Origin, StoreExt},
+};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/dashboards", get(list).post(create))
+        .route(
+            "/api/v1/dashboards/{name}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route("/api/v1/dashboards/{name}/data", get(data))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashboardInput {
+    /// DNS-label id (create only).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub spec: DashboardSpec,
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboards", tag = "dashboards", params(PageParams),
+    responses((status = 200, body = Vec<DashboardRecord>,
+        headers(("x-next-cursor" = String, description = "cursor of the next page; absent on the last"))),
+        (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Paged<DashboardRecord>> {
+    let mut q = page.query()?;
+    if caller.role < Role::Editor {
+        q = q.filter(
+            "publication",
+            serde_json::to_value(Publication::Published).unwrap_or_default(),
+        );
+    }
+    let page = state
+        .store
+        .page_as::<DashboardRecord>(&caller.scope, &q)
+        .await?;
+    Ok(Paged {
+        items: page.items,
+        next: page.next,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/dashboards", tag = "dashboards", request_body = DashboardInput,
+    responses((status = 201, body = DashboardRecord), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<DashboardRecord>)> {
+    caller.require(Role::Editor)?;
+    let input: DashboardInput = parse_scoped_body(&body, &caller.scope)?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "required"))?;
+    check_name(&name, "name")?;
+    if state
+        .store
+        .get(&caller.scope, Collection::Dashboards, &name)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "dashboard {name} already exists"
+        )));
+    }
+    let rec = domain::save(
+        &state,
+        &caller.scope,
+        &caller.actor(),
+        None,
+        &name,
+        input.spec,
+        Origin::Api,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(rec)))
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboards/{name}", tag = "dashboards", params(("name" = String, Path)),
+    responses((status = 200, body = DashboardRecord, headers(("etag" = String, description = "the revision, for If-Match"))),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Tagged<DashboardRecord>> {
+    let d = domain::load_visible(&state, &caller, &name).await?;
+    Ok(Tagged(d.meta.revision, d))
+}
+
+#[utoipa::path(put, path = "/api/v1/dashboards/{name}", tag = "dashboards",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header, description = "revision the change is based on")),
+    request_body = DashboardInput,
+    responses((status = 200, body = DashboardRecord), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    if_match: IfMatch,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<DashboardRecord>> {
+    caller.require(Role::Editor)?;
+    let existing = domain::load_visible(&state, &caller, &name).await?;
+    refuse_provisioned("dashboard", &name, existing.origin)?;
+    if_match.check(&format!("dashboard {name}"), existing.meta.revision)?;
+    let input: DashboardInput = parse_scoped_body(&body, &caller.scope)?;
+    if input.name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::invalid("name", "cannot rename"));
+    }
+    Ok(Json(
+        domain::save(
+            &state,
+            &caller.scope,
+            &caller.actor(),
+            Some(&existing),
+            &name,
+            input.spec,
+            Origin::Api,
+        )
+        .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/dashboards/{name}", tag = "dashboards",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header, description = "revision the deletion is based on")),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    if_match: IfMatch,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Editor)?;
+    let existing = domain::load_visible(&state, &caller, &name).await?;
+    refuse_provisioned("dashboard", &name, existing.origin)?;
+    let rev = if_match.check(&format!("dashboard {name}"), existing.meta.revision)?;
+    state
+        .writer
+        .delete::<DashboardRecord>(&caller.scope, &caller.actor(), &name, Some(rev))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboards/{name}/data", tag = "dashboards",
+    params(("name" = String, Path), ("refresh" = Option<bool>, Query, description = "bypass the cache")),
+    responses((status = 200, body = DashboardData), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+pub async fn data(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(mut q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<DashboardData>> {
+    let started = std::time::Instant::now();
+    let d = domain::load_visible(&state, &caller, &name).await?;
+    let refresh = q.remove("refresh").is_some_and(|v| v == "true" || v == "1");
+    let vars = domain::resolve_variables(&d.spec, &q)?;
+    let widgets = domain::render(&state, &caller, &d, &vars, refresh).await;
+    Ok(Json(DashboardData {
+        name,
+        variables: vars,
+        widgets,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    }))
+}

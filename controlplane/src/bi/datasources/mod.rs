@@ -1,0 +1,223 @@
+//! Data sources: CRUD (credentials write-only), connection test, schema discovery.
+use axum::{
+    extract::{Path, Query, State},
+    http::StatusCode,
+    routing::{get, post},
+    Json, Router,
+};
+use nexbii_crds::DataSourceType;
+
+pub mod domain;
+pub mod model;
+
+pub use domain::{engine_error, resolve};
+pub use model::{DataSourceInput, DataSourceRecord, DataSourceView};
+
+use super::refuse_provisioned;
+use crate::{
+    auth::{Caller, Role},
+    engine::{ConnectionTest, SchemaInfo},
+    http::{
+        body::{check_name, parse_scoped_body},
+        paging::{PageParams, Paged},
+        precondition::{IfMatch, Tagged},
+        ApiError, ApiResult, Problem,
+    },
+    state::SharedState,
+    store::{Collection, ListQuery, Origin, StoreExt},
+};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/datasources", get(list).post(create))
+        .route(
+            "/api/v1/datasources/{name}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route("/api/v1/datasources/{name}/test", post(test))
+        .route("/api/v1/datasources/{name}/schema", get(schema))
+}
+
+#[utoipa::path(get, path = "/api/v1/datasources", tag = "datasources", params(PageParams),
+    responses((status = 200, body = Vec<DataSourceView>,
+        headers(("x-next-cursor" = String, description = "cursor of the next page; absent on the last"))),
+        (status = 401, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Paged<DataSourceView>> {
+    let page = state
+        .store
+        .page_as::<DataSourceRecord>(&caller.scope, &page.query()?)
+        .await?;
+    Ok(Paged {
+        items: page.items.iter().map(Into::into).collect(),
+        next: page.next,
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/datasources", tag = "datasources", request_body = DataSourceInput,
+    responses((status = 201, body = DataSourceView), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<DataSourceView>)> {
+    caller.require(Role::Admin)?;
+    let input: DataSourceInput = parse_scoped_body(&body, &caller.scope)?;
+    let name = input
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "required"))?;
+    check_name(&name, "name")?;
+    if state
+        .store
+        .get(&caller.scope, Collection::DataSources, &name)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(format!(
+            "data source {name} already exists"
+        )));
+    }
+    let tenant = state.tenant(&caller.scope).await?;
+    let count = state
+        .store
+        .count(
+            &caller.scope,
+            Collection::DataSources,
+            &ListQuery::default(),
+        )
+        .await?;
+    if count >= tenant.spec.limits.max_data_sources as u64 {
+        return Err(ApiError::Conflict(format!(
+            "data source quota of {} reached",
+            tenant.spec.limits.max_data_sources
+        )));
+    }
+    if input.spec.source_type == DataSourceType::Sqlite {
+        domain::confined_sqlite_path(&state, input.spec.path.as_deref().unwrap_or_default())?;
+    }
+    let rec = domain::save(
+        &state,
+        &caller.scope,
+        &caller.actor(),
+        None,
+        domain::SaveSource {
+            name: &name,
+            spec: input.spec,
+            password: Some(input.password),
+            origin: Origin::Api,
+            base_dir: None,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json((&rec).into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/datasources/{name}", tag = "datasources", params(("name" = String, Path)),
+    responses((status = 200, body = DataSourceView, headers(("etag" = String, description = "the revision, for If-Match"))),
+        (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Tagged<DataSourceView>> {
+    let rec = domain::load(&state, &caller.scope, &name).await?;
+    Ok(Tagged(rec.meta.revision, (&rec).into()))
+}
+
+#[utoipa::path(put, path = "/api/v1/datasources/{name}", tag = "datasources",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header, description = "revision the change is based on")),
+    request_body = DataSourceInput,
+    responses((status = 200, body = DataSourceView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    if_match: IfMatch,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<DataSourceView>> {
+    caller.require(Role::Admin)?;
+    let existing = domain::load(&state, &caller.scope, &name).await?;
+    refuse_provisioned("data source", &name, existing.origin)?;
+    if_match.check(&format!("data source {name}"), existing.meta.revision)?;
+    let input: DataSourceInput = parse_scoped_body(&body, &caller.scope)?;
+    if input.name.as_deref().is_some_and(|n| n != name) {
+        return Err(ApiError::invalid(
+            "name",
+            "cannot rename; create a new data source",
+        ));
+    }
+    let rec = domain::save(
+        &state,
+        &caller.scope,
+        &caller.actor(),
+        Some(&existing),
+        domain::SaveSource {
+            name: &name,
+            spec: input.spec,
+            password: input.password.map(Some),
+            origin: Origin::Api,
+            base_dir: None,
+        },
+    )
+    .await?;
+    Ok(Json((&rec).into()))
+}
+
+#[utoipa::path(delete, path = "/api/v1/datasources/{name}", tag = "datasources",
+    params(("name" = String, Path), ("If-Match" = Option<String>, Header, description = "revision the deletion is based on")),
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    if_match: IfMatch,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let existing = domain::load(&state, &caller.scope, &name).await?;
+    refuse_provisioned("data source", &name, existing.origin)?;
+    let rev = if_match.check(&format!("data source {name}"), existing.meta.revision)?;
+    state
+        .writer
+        .delete::<DataSourceRecord>(&caller.scope, &caller.actor(), &name, Some(rev))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/datasources/{name}/test", tag = "datasources", params(("name" = String, Path)),
+    responses((status = 200, body = ConnectionTest), (status = 404, body = Problem), (status = 502, body = Problem)), security(("bearer" = [])))]
+pub async fn test(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<ConnectionTest>> {
+    caller.require(Role::Editor)?;
+    let rec = domain::load(&state, &caller.scope, &name).await?;
+    let src = resolve(&state, &caller.scope, &rec)?;
+    let res = state
+        .engine
+        .test_connection(&src)
+        .await
+        .map_err(engine_error)?;
+    Ok(Json(res))
+}
+
+#[utoipa::path(get, path = "/api/v1/datasources/{name}/schema", tag = "datasources", params(("name" = String, Path)),
+    responses((status = 200, body = SchemaInfo), (status = 404, body = Problem), (status = 502, body = Problem)), security(("bearer" = [])))]
+pub async fn schema(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SchemaInfo>> {
+    caller.require(Role::Editor)?;
+    let rec = domain::load(&state, &caller.scope, &name).await?;
+    let src = resolve(&state, &caller.scope, &rec)?;
+    Ok(Json(state.engine.schema(&src).await.map_err(engine_error)?))
+}

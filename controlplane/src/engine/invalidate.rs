@@ -1,0 +1,22 @@
+//! Keeps the engine in step with the store: a changed or removed data source loses its pool.
+//! (Cached results need no purge: their keys carry the source revision.)
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::Engine;
+use crate::store::{
+    write::{Change, ChangeKind, WriteHook},
+    Collection,
+};
+
+pub struct ForgetChangedSources(pub Arc<Engine>);
+
+#[async_trait]
+impl WriteHook for ForgetChangedSources {
+    async fn committed(&self, change: &Change) {
+        if change.collection == Collection::DataSources && change.kind != ChangeKind::Created {
+            self.0.forget(&change.tenant, &change.id);
+        }
+    }
+}

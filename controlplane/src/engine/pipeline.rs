@@ -1,0 +1,223 @@
+//! The one query pipeline. Ad-hoc queries, saved queries and dashboard widgets all run here,
+//! through the same named stages:
+//!
+//! 1. `parse_guard`  — parse in the source's dialect, refuse anything but one read statement;
+//! 2. `policy`       — every registered [`QueryPolicy`] may refuse the query or shape its plan
+//!                     (governance plugs in here: row filters, masking, approvals);
+//! 3. `cache`        — answer from the result cache, partitioned by the plan;
+//! 4. `execute`      — run on the source's pool with the timeout and row limit;
+//! 5. `post_process` — name untyped columns, apply the plan to the rows;
+//! 6. `record`       — metrics and the query log line.
+use std::{sync::Arc, time::Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Engine, EngineError, Fetched, QueryLimits, QueryResult, ResolvedSource};
+
+/// Who runs a query, as the policy stage sees it.
+#[derive(Clone, Debug)]
+pub struct Access {
+    pub user: String,
+    pub role: String,
+}
+
+impl Access {
+    pub fn new(user: impl Into<String>, role: impl Into<String>) -> Self {
+        Self {
+            user: user.into(),
+            role: role.into(),
+        }
+    }
+}
+
+/// One query to run.
+pub struct QueryRequest<'a> {
+    pub source: &'a ResolvedSource,
+    pub text: &'a str,
+    pub params: &'a [Value],
+    pub limits: QueryLimits,
+    pub access: &'a Access,
+    pub use_cache: bool,
+}
+
+/// What the guard accepted.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// Normalized statement (the cache key's text).
+    pub normalized: String,
+}
+
+/// How the query runs for this caller. Policies refine it; results are cached per plan.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Results are shared only between callers with the same partition.
+    pub cache_partition: String,
+}
+
+/// A stage-2 decision maker: may refuse the query or refine its plan.
+pub trait QueryPolicy: Send + Sync {
+    fn plan(
+        &self,
+        req: &QueryRequest<'_>,
+        checked: &Checked,
+        plan: &mut Plan,
+    ) -> Result<(), EngineError>;
+}
+
+impl Engine {
+    /// Runs one read-only query through every stage.
+    pub async fn run_query(&self, req: QueryRequest<'_>) -> Result<QueryResult, EngineError> {
+        let checked = match self.parse_guard(&req) {
+            Ok(c) => c,
+            Err(e) => {
+                self.record(&req, Err(&e), 0.0);
+                return Err(e);
+            }
+        };
+        let plan = self.policy(&req, &checked)?;
+        let key = cache_key(&req, &checked, &plan);
+        if req.use_cache {
+            if let Some(hit) = self.cache.get(&key).await {
+                self.metrics.cache_hits.inc();
+                let mut r = (*hit).clone();
+                r.cached = true;
+                return Ok(r);
+            }
+            self.metrics.cache_misses.inc();
+        }
+        let started = Instant::now();
+        let res = self
+            .execute(req.source, req.text, req.params, req.limits)
+            .await
+            .map_err(|e| e.redact(req.source.password.as_deref()));
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let result = res.map(|f| post_process(f, &plan, elapsed_ms));
+        self.record(&req, result.as_ref(), elapsed_ms);
+        let result = result?;
+        if req.use_cache {
+            self.cache.insert(key, Arc::new(result.clone())).await;
+        }
+        Ok(result)
+    }
+
+    /// Runs a query with the caller's access string (benchmarks and older call sites).
+    pub async fn run(
+        &self,
+        src: &ResolvedSource,
+        text: &str,
+        params: &[Value],
+        limits: QueryLimits,
+        access: &str,
+        use_cache: bool,
+    ) -> Result<QueryResult, EngineError> {
+        let access = Access::new("", access);
+        self.run_query(QueryRequest {
+            source: src,
+            text,
+            params,
+            limits,
+            access: &access,
+            use_cache,
+        })
+        .await
+    }
+
+    /// Stage 1.
+    fn parse_guard(&self, req: &QueryRequest<'_>) -> Result<Checked, EngineError> {
+        self.check(req.source.spec.source_type, req.text)
+            .map(|normalized| Checked { normalized })
+    }
+
+    /// Stage 2.
+    fn policy(&self, req: &QueryRequest<'_>, checked: &Checked) -> Result<Plan, EngineError> {
+        let mut plan = Plan {
+            cache_partition: format!("role={}", req.access.role),
+        };
+        for p in &self.policies {
+            p.plan(req, checked, &mut plan)?;
+        }
+        Ok(plan)
+    }
+
+    /// Stage 6.
+    fn record(&self, req: &QueryRequest<'_>, res: Result<&QueryResult, &EngineError>, ms: f64) {
+        let t = req.source.spec.source_type.as_str();
+        let outcome = res.map(|_| "ok").unwrap_or_else(|e| e.outcome());
+        if outcome != "refused" {
+            self.metrics
+                .query_duration
+                .with_label_values(&[t])
+                .observe(ms / 1000.0);
+        }
+        self.metrics
+            .query_executions
+            .with_label_values(&[t, outcome])
+            .inc();
+        let (tenant, source) = (req.source.tenant.tenant(), req.source.name.as_str());
+        match res {
+            Ok(r) => tracing::info!(
+                tenant,
+                datasource = source,
+                user = %req.access.user,
+                rows = r.row_count,
+                elapsed_ms = ms,
+                "query"
+            ),
+            Err(e) => {
+                tracing::info!(tenant, datasource = source, user = %req.access.user, error = %e, "query failed")
+            }
+        }
+    }
+}
+
+/// Stage 5.
+fn post_process(mut fetched: Fetched, _plan: &Plan, elapsed_ms: f64) -> QueryResult {
+    infer_unknown_types(&mut fetched);
+    QueryResult {
+        row_count: fetched.rows.len(),
+        columns: fetched.columns,
+        rows: fetched.rows,
+        truncated: fetched.truncated,
+        elapsed_ms,
+        cached: false,
+    }
+}
+
+fn cache_key(req: &QueryRequest<'_>, checked: &Checked, plan: &Plan) -> [u8; 32] {
+    let src = req.source;
+    let mut h = Sha256::new();
+    for part in [
+        src.tenant.tenant(),
+        &src.name,
+        &src.revision.to_string(),
+        &checked.normalized,
+        &Value::Array(req.params.to_vec()).to_string(),
+        &req.limits.row_limit.to_string(),
+        &plan.cache_partition,
+    ] {
+        // Length-prefix every part so ("ab","c") and ("a","bc") differ.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().into()
+}
+
+/// Computed SQLite columns have no declared type; name them after their first non-null value.
+fn infer_unknown_types(f: &mut Fetched) {
+    for (i, c) in f.columns.iter_mut().enumerate() {
+        if !(c.type_name.is_empty() || c.type_name == "NULL") {
+            continue;
+        }
+        let first = f.rows.iter().map(|r| &r[i]).find(|v| !v.is_null());
+        c.type_name = match first {
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => "INTEGER",
+            Some(Value::Number(_)) => "REAL",
+            Some(Value::String(_)) => "TEXT",
+            Some(Value::Bool(_)) => "BOOLEAN",
+            Some(_) => "JSON",
+            None => "NULL",
+        }
+        .into();
+    }
+}

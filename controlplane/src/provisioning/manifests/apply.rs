@@ -1,0 +1,396 @@
+//! Applies what `load_dir` read, in named steps: tenants (with bootstrap admins), data sources,
+//! dashboards, policies, schedules, then pruning what left the folder, then the report.
+//! Every write goes through the write path as the `manifests` actor.
+use std::{
+    collections::{HashMap, HashSet},
+    path::{Path, PathBuf},
+};
+
+use nexbii_crds::Tenant;
+
+use super::{name_of, Manifests};
+use crate::{
+    admin::ScheduleRecord,
+    auth::{users::create_user_record, Role, UserRecord},
+    bi::{
+        dashboards::{self, DashboardRecord},
+        datasources::{self, domain::SaveSource, DataSourceRecord},
+    },
+    crypto::generate_password,
+    governance::PolicyRecord,
+    state::AppState,
+    store::{write::Actor, Entity, Expect, Meta, Origin, StoreExt, TenantScope},
+    tenant::TenantRecord,
+};
+
+pub const BOOTSTRAP_PASSWORD_ENV: &str = "NEXBII_BOOTSTRAP_PASSWORD";
+
+const ACTOR: Actor = Actor::Manifests;
+
+/// Outcome of one apply, for logs and tests.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub tenants: usize,
+    pub datasources: usize,
+    pub dashboards: usize,
+    pub policies: usize,
+    pub schedules: usize,
+    pub removed: usize,
+    pub problems: Vec<String>,
+}
+
+/// Names declared in the folder, per tenant and kind (what pruning keeps).
+#[derive(Default)]
+struct Declared {
+    datasources: HashSet<String>,
+    dashboards: HashSet<String>,
+    policies: HashSet<String>,
+    schedules: HashSet<String>,
+}
+
+/// One apply's working state.
+struct Run<'a> {
+    state: &'a AppState,
+    m: &'a Manifests,
+    base: PathBuf,
+    scopes: HashMap<String, TenantScope>,
+    declared: HashMap<String, Declared>,
+    out: Applied,
+}
+
+/// Applies everything in `m`. Objects whose tenant is not declared are reported, not applied.
+pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Result<Applied> {
+    let mut run = Run {
+        state,
+        m,
+        base: std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
+        scopes: HashMap::new(),
+        declared: HashMap::new(),
+        out: Applied {
+            problems: m.problems.clone(),
+            ..Default::default()
+        },
+    };
+    run.tenants().await?;
+    run.datasources().await?;
+    run.dashboards().await?;
+    run.policies().await?;
+    run.schedules().await?;
+    run.prune_removed().await?;
+    run.report();
+    Ok(run.out)
+}
+
+/// Saves `rec` unless the stored one has the same content; `true` when written.
+async fn save_if_changed<T: Entity + Clone>(
+    state: &AppState,
+    scope: &TenantScope,
+    mut rec: T,
+    same: impl Fn(&T) -> bool,
+) -> anyhow::Result<bool> {
+    let existing = state.store.get_as::<T>(scope, rec.id()).await?;
+    if existing.as_ref().is_some_and(&same) {
+        return Ok(false);
+    }
+    *rec.meta_mut() = existing
+        .as_ref()
+        .map(|e| e.meta().clone())
+        .unwrap_or_default();
+    let expect = existing.map_or(Expect::Absent, |e| Expect::Revision(e.meta().revision));
+    state.writer.save(scope, &ACTOR, rec, expect).await?;
+    Ok(true)
+}
+
+impl Run<'_> {
+    /// The scope of an object's tenant, or a problem when that tenant is not in the folder.
+    fn scope_of(&mut self, kind: &str, name: &str, tenant: &str) -> Option<TenantScope> {
+        let scope = self.scopes.get(tenant).cloned();
+        if scope.is_none() {
+            self.out.problems.push(format!(
+                "{kind}/{name}: tenant {tenant:?} is not declared in the folder"
+            ));
+        }
+        scope
+    }
+
+    fn declared(&mut self, scope: &TenantScope) -> &mut Declared {
+        self.declared.entry(scope.tenant().to_string()).or_default()
+    }
+
+    async fn tenants(&mut self) -> anyhow::Result<()> {
+        for t in &self.m.tenants {
+            let name = name_of(t);
+            let scope = TenantScope::new(&name).expect("validated DNS label");
+            let rec = TenantRecord {
+                name: name.clone(),
+                spec: t.spec.clone(),
+                origin: Origin::Manifests,
+                meta: Meta::default(),
+            };
+            save_if_changed(self.state, &scope, rec, |e: &TenantRecord| {
+                e.spec == t.spec && e.origin == Origin::Manifests
+            })
+            .await?;
+            self.bootstrap_admins(&scope, t).await?;
+            self.declared(&scope);
+            self.scopes.insert(name, scope);
+            self.out.tenants += 1;
+        }
+        Ok(())
+    }
+
+    /// Creates the Tenant's bootstrap admins that do not exist yet (never overwrites: the admin
+    /// may have changed the password since).
+    async fn bootstrap_admins(&mut self, scope: &TenantScope, t: &Tenant) -> anyhow::Result<()> {
+        for admin in &t.spec.bootstrap_admins {
+            if self
+                .state
+                .store
+                .get_as::<UserRecord>(scope, &admin.username)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let (password, generated) = match &admin.password_secret_ref {
+                Some(r) => match self.m.secret(r) {
+                    Some(p) => (p, false),
+                    None => {
+                        self.out.problems.push(format!(
+                            "Tenant/{}: bootstrap admin {}: Secret {}/{} not found",
+                            scope.tenant(),
+                            admin.username,
+                            r.name,
+                            r.key
+                        ));
+                        continue;
+                    }
+                },
+                None => match std::env::var(BOOTSTRAP_PASSWORD_ENV) {
+                    Ok(p) if !p.is_empty() => (p, false),
+                    _ => (generate_password(), true),
+                },
+            };
+            create_user_record(
+                self.state,
+                scope,
+                &ACTOR,
+                &admin.username,
+                admin.email.clone(),
+                Role::Admin,
+                password.clone(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if generated {
+                // Printed once, to the terminal only: it is not in the store and not in the logs.
+                println!(
+                    "\n  NexBII bootstrap admin for tenant {:?}\n    username: {}\n    password: {}\n  (shown once; change it after the first login)\n",
+                    scope.tenant(),
+                    admin.username,
+                    password
+                );
+            }
+            tracing::info!(tenant = scope.tenant(), username = %admin.username, "bootstrap admin created");
+        }
+        Ok(())
+    }
+
+    async fn datasources(&mut self) -> anyhow::Result<()> {
+        for ds in &self.m.datasources {
+            let name = name_of(ds);
+            let Some(scope) = self.scope_of("DataSource", &name, &ds.spec.tenant_ref.name) else {
+                continue;
+            };
+            let password = match &ds.spec.password_secret_ref {
+                Some(r) => match self.m.secret(r) {
+                    Some(p) => Some(p),
+                    None => {
+                        self.out.problems.push(format!(
+                            "DataSource/{name}: Secret {}/{} not found",
+                            r.name, r.key
+                        ));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            self.declared(&scope).datasources.insert(name.clone());
+            let existing = self
+                .state
+                .store
+                .get_as::<DataSourceRecord>(&scope, &name)
+                .await?;
+            let unchanged = existing.as_ref().is_some_and(|e| {
+                datasources::domain::is_unchanged(
+                    self.state,
+                    &scope,
+                    e,
+                    &ds.spec,
+                    password.as_deref(),
+                    Origin::Manifests,
+                    Some(&self.base),
+                )
+            });
+            if unchanged {
+                continue;
+            }
+            let save = SaveSource {
+                name: &name,
+                spec: ds.spec.clone(),
+                password: Some(password),
+                origin: Origin::Manifests,
+                base_dir: Some(&self.base),
+            };
+            match datasources::domain::save(self.state, &scope, &ACTOR, existing.as_ref(), save)
+                .await
+            {
+                Ok(_) => self.out.datasources += 1,
+                Err(e) => self.out.problems.push(format!("DataSource/{name}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    async fn dashboards(&mut self) -> anyhow::Result<()> {
+        for d in &self.m.dashboards {
+            let name = name_of(d);
+            let Some(scope) = self.scope_of("Dashboard", &name, &d.spec.tenant_ref.name) else {
+                continue;
+            };
+            self.declared(&scope).dashboards.insert(name.clone());
+            let existing = self
+                .state
+                .store
+                .get_as::<DashboardRecord>(&scope, &name)
+                .await?;
+            // Saved on every apply: its widgets are validated again against today's sources.
+            let saved = dashboards::domain::save(
+                self.state,
+                &scope,
+                &ACTOR,
+                existing.as_ref(),
+                &name,
+                d.spec.clone(),
+                Origin::Manifests,
+            )
+            .await;
+            match saved {
+                Ok(rec) => {
+                    for e in &rec.validation_errors {
+                        self.out.problems.push(format!("Dashboard/{name}: {e}"));
+                    }
+                    self.out.dashboards += 1;
+                }
+                Err(e) => self.out.problems.push(format!("Dashboard/{name}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    async fn policies(&mut self) -> anyhow::Result<()> {
+        for p in &self.m.policies {
+            let name = name_of(p);
+            let Some(scope) = self.scope_of("GovernancePolicy", &name, &p.spec.tenant_ref.name)
+            else {
+                continue;
+            };
+            self.declared(&scope).policies.insert(name.clone());
+            let rec = PolicyRecord {
+                name,
+                spec: p.spec.clone(),
+                origin: Origin::Manifests,
+                meta: Meta::default(),
+            };
+            save_if_changed(self.state, &scope, rec, |e: &PolicyRecord| {
+                e.spec == p.spec && e.origin == Origin::Manifests
+            })
+            .await?;
+            self.out.policies += 1;
+        }
+        Ok(())
+    }
+
+    async fn schedules(&mut self) -> anyhow::Result<()> {
+        for s in &self.m.schedules {
+            let name = name_of(s);
+            let Some(scope) = self.scope_of("BackupSchedule", &name, &s.spec.tenant_ref.name)
+            else {
+                continue;
+            };
+            self.declared(&scope).schedules.insert(name.clone());
+            let rec = ScheduleRecord {
+                name,
+                spec: s.spec.clone(),
+                origin: Origin::Manifests,
+                meta: Meta::default(),
+            };
+            save_if_changed(self.state, &scope, rec, |e: &ScheduleRecord| {
+                e.spec == s.spec && e.origin == Origin::Manifests
+            })
+            .await?;
+            self.out.schedules += 1;
+        }
+        Ok(())
+    }
+
+    /// Removes manifest-provisioned objects of declared tenants that left the folder.
+    async fn prune_removed(&mut self) -> anyhow::Result<()> {
+        for (tenant, d) in &self.declared {
+            let scope = &self.scopes[tenant];
+            let state = self.state;
+            self.out.removed +=
+                prune::<DataSourceRecord>(state, scope, &d.datasources, |r| r.origin).await?;
+            self.out.removed +=
+                prune::<DashboardRecord>(state, scope, &d.dashboards, |r| r.origin).await?;
+            self.out.removed +=
+                prune::<PolicyRecord>(state, scope, &d.policies, |r| r.origin).await?;
+            self.out.removed +=
+                prune::<ScheduleRecord>(state, scope, &d.schedules, |r| r.origin).await?;
+        }
+        Ok(())
+    }
+
+    fn report(&self) {
+        let out = &self.out;
+        for p in &out.problems {
+            tracing::warn!(problem = %p, "manifest not applied");
+        }
+        tracing::info!(
+            tenants = out.tenants,
+            datasources = out.datasources,
+            dashboards = out.dashboards,
+            policies = out.policies,
+            schedules = out.schedules,
+            removed = out.removed,
+            problems = out.problems.len(),
+            "manifests applied"
+        );
+    }
+}
+
+/// Removes manifest-provisioned records of `T` that are no longer in the folder.
+async fn prune<T: Entity>(
+    state: &AppState,
+    scope: &TenantScope,
+    keep: &HashSet<String>,
+    origin_of: fn(&T) -> Origin,
+) -> anyhow::Result<usize> {
+    let mut removed = 0;
+    for rec in state.store.list_as::<T>(scope).await? {
+        if origin_of(&rec) == Origin::Manifests && !keep.contains(rec.id()) {
+            state
+                .writer
+                .delete::<T>(scope, &ACTOR, rec.id(), None)
+                .await?;
+            tracing::info!(
+                tenant = scope.tenant(),
+                collection = T::COLLECTION.name(),
+                name = rec.id(),
+                "removed (no longer in manifests)"
+            );
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,25 @@
+//! Provisioning: objects declared in YAML, applied from a folder (`--manifests`) or pushed by the
+//! operator through its token-authenticated API. Provisioned objects are read-only to users.
+use axum::{routing::put, Router};
+
+use crate::state::SharedState;
+
+pub mod manifests;
+pub mod operator_api;
+
+pub fn routes() -> Router<SharedState> {
+    use operator_api::*;
+    Router::new()
+        .route(
+            "/api/v1/provisioning/{tenant}/datasources/{name}",
+            put(put_datasource).delete(delete_datasource),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/dashboards/{name}",
+            put(put_dashboard).delete(delete_dashboard),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/governancepolicies/{name}",
+            put(put_policy).delete(delete_policy),
+        )
+}

@@ -1,0 +1,274 @@
+//! The one write path. Every change to a tenant's stored objects (API handlers, the manifests
+//! loader, the operator's provisioning API, background jobs) goes through [`Writer`]: it
+//! validates the record, stamps its [`Meta`] (revision, updated by/at), writes with optimistic
+//! concurrency (a stale revision is refused, never silently overwritten) and hands the committed
+//! [`Change`] to every registered [`WriteHook`] — where history, the change journal, audit and
+//! events attach without any handler having to remember them.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+
+use super::{
+    Collection, DynStore, Entity, Expect, Put, StoreError, StoreExt, TenantScope, WriteAccess,
+};
+
+/// Who makes a change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    User(String),
+    Operator,
+    Manifests,
+    /// The control plane itself (bootstrap, bookkeeping).
+    System,
+}
+
+impl Actor {
+    pub fn label(&self) -> String {
+        match self {
+            Self::User(u) => format!("user:{u}"),
+            Self::Operator => "operator".into(),
+            Self::Manifests => "manifests".into(),
+            Self::System => "system".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeKind {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// A committed change, as hooks see it.
+#[derive(Clone, Debug)]
+pub struct Change {
+    pub tenant: TenantScope,
+    pub collection: Collection,
+    pub id: String,
+    pub kind: ChangeKind,
+    /// The revision written (for deletes: the revision removed).
+    pub revision: u64,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Reacts to committed changes (cache invalidation today; history, journal, audit and events
+/// next). Hooks run after the write, in registration order, and cannot undo it.
+#[async_trait]
+pub trait WriteHook: Send + Sync {
+    async fn committed(&self, change: &Change);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error("invalid fields: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<nexbii_crds::FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type WriteResult<T> = Result<T, WriteError>;
+
+/// How often a read-modify-write is retried when another writer got there first.
+const MODIFY_ATTEMPTS: usize = 8;
+
+#[derive(Clone)]
+pub struct Writer {
+    store: DynStore,
+    hooks: Arc<Vec<Arc<dyn WriteHook>>>,
+}
+
+enum Op<'a> {
+    Put(&'a Value, serde_json::Map<String, Value>),
+    Delete,
+}
+
+/// Times kept to the millisecond, the precision both stores hold.
+fn now() -> DateTime<Utc> {
+    let t = Utc::now();
+    t.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(t)
+}
+
+impl Writer {
+    pub fn new(store: DynStore, hooks: Vec<Arc<dyn WriteHook>>) -> Self {
+        Self {
+            store,
+            hooks: Arc::new(hooks),
+        }
+    }
+
+    /// Writes `rec`: a create with [`Expect::Absent`], else an update based on the revision the
+    /// caller read. Returns the record as stored (with its new [`Meta`]).
+    pub async fn save<T: Entity>(
+        &self,
+        scope: &TenantScope,
+        actor: &Actor,
+        mut rec: T,
+        expect: Expect,
+    ) -> WriteResult<T> {
+        let errs = rec.validate();
+        if !errs.is_empty() {
+            return Err(WriteError::Invalid(errs));
+        }
+        let at = now();
+        let meta = rec.meta_mut();
+        meta.revision = match expect {
+            Expect::Absent => 1,
+            Expect::Revision(r) => r + 1,
+        };
+        if expect == Expect::Absent || meta.created_at == DateTime::<Utc>::default() {
+            meta.created_at = at;
+        }
+        meta.updated_at = at;
+        meta.updated_by = actor.label();
+        let doc = serde_json::to_value(&rec).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id = rec.id().to_string();
+        self.commit(
+            scope,
+            actor,
+            T::COLLECTION,
+            &id,
+            Op::Put(&doc, rec.fields()),
+            expect,
+            at,
+        )
+        .await?;
+        Ok(rec)
+    }
+
+    /// Reads, changes and writes back one record, retrying when another writer got there
+    /// first. For bookkeeping that applies to whatever is current (last login, revocation);
+    /// user edits use [`Writer::save`] with the revision the user saw. `None` when missing.
+    pub async fn modify<T: Entity>(
+        &self,
+        scope: &TenantScope,
+        actor: &Actor,
+        id: &str,
+        mut change: impl FnMut(&mut T) + Send,
+    ) -> WriteResult<Option<T>> {
+        for _ in 0..MODIFY_ATTEMPTS {
+            let Some(mut rec) = self.store.get_as::<T>(scope, id).await? else {
+                return Ok(None);
+            };
+            let base = rec.meta().revision;
+            change(&mut rec);
+            match self.save(scope, actor, rec, Expect::Revision(base)).await {
+                Err(WriteError::Store(StoreError::Stale { .. })) => continue,
+                Err(WriteError::Store(StoreError::Missing(_))) => return Ok(None),
+                other => return other.map(Some),
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "{} {id}: gave up after {MODIFY_ATTEMPTS} concurrent changes",
+            T::COLLECTION.name()
+        ))
+        .into())
+    }
+
+    /// Deletes one record; with `Some(revision)` only if it is still at that revision.
+    /// Returns the removed record, `None` when there was none.
+    pub async fn delete<T: Entity>(
+        &self,
+        scope: &TenantScope,
+        actor: &Actor,
+        id: &str,
+        revision: Option<u64>,
+    ) -> WriteResult<Option<T>> {
+        let Some(before) = self.store.get_as::<T>(scope, id).await? else {
+            return Ok(None);
+        };
+        let rev = revision.unwrap_or(before.meta().revision);
+        let removed = self
+            .commit(
+                scope,
+                actor,
+                T::COLLECTION,
+                id,
+                Op::Delete,
+                Expect::Revision(rev),
+                now(),
+            )
+            .await?;
+        Ok(removed.then_some(before))
+    }
+
+    /// The single place where the store's mutating methods are called.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit(
+        &self,
+        scope: &TenantScope,
+        actor: &Actor,
+        coll: Collection,
+        id: &str,
+        op: Op<'_>,
+        expect: Expect,
+        at: DateTime<Utc>,
+    ) -> WriteResult<bool> {
+        let access = WriteAccess(());
+        let wants_before = !self.hooks.is_empty() && expect != Expect::Absent;
+        let before = match wants_before {
+            true => self.store.get(scope, coll, id).await?,
+            false => None,
+        };
+        let (kind, revision, after) = match op {
+            Op::Put(doc, fields) => {
+                let revision = match expect {
+                    Expect::Absent => 1,
+                    Expect::Revision(r) => r + 1,
+                };
+                let put = Put {
+                    id,
+                    doc,
+                    revision,
+                    updated_at: at,
+                    fields: &fields,
+                };
+                self.store.put(&access, scope, coll, put, expect).await?;
+                let kind = match expect {
+                    Expect::Absent => ChangeKind::Created,
+                    Expect::Revision(_) => ChangeKind::Updated,
+                };
+                (kind, revision, Some(doc.clone()))
+            }
+            Op::Delete => {
+                let rev = match expect {
+                    Expect::Revision(r) => Some(r),
+                    Expect::Absent => None,
+                };
+                if !self.store.remove(&access, scope, coll, id, rev).await? {
+                    return Ok(false);
+                }
+                (ChangeKind::Deleted, rev.unwrap_or_default(), None)
+            }
+        };
+        let change = Change {
+            tenant: scope.clone(),
+            collection: coll,
+            id: id.to_string(),
+            kind,
+            revision,
+            actor: actor.clone(),
+            at,
+            before,
+            after,
+        };
+        tracing::debug!(
+            tenant = scope.tenant(),
+            collection = coll.name(),
+            id,
+            revision,
+            kind = ?kind,
+            actor = %actor.label(),
+            "change committed"
+        );
+        for hook in self.hooks.iter() {
+            hook.committed(&change).await;
+        }
+        Ok(true)
+    }
+}
