@@ -3,7 +3,7 @@
 //!
 //! 1. `parse_guard`  — parse in the source's dialect, refuse anything but one read statement;
 //! 2. `policy`       — every registered [`QueryPolicy`] may refuse the query or shape its plan
-//!                     (governance plugs in here: row filters, masking, approvals);
+//!    (governance plugs in here: row filters, masking, approvals);
 //! 3. `cache`        — answer from the result cache, partitioned by the plan;
 //! 4. `execute`      — run on the source's pool with the timeout and row limit;
 //! 5. `post_process` — name untyped columns, apply the plan to the rows;
@@ -219,5 +219,129 @@ fn infer_unknown_types(f: &mut Fetched) {
             None => "NULL",
         }
         .into();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use nexbii_crds::{DataSourceSpec, DataSourceType, PoolSpec, TenantRef, TlsSpec};
+
+    use super::*;
+    use crate::{metrics::Metrics, store::TenantScope};
+
+    /// Refuses any statement that mentions a table.
+    struct DenyTable(&'static str);
+    impl QueryPolicy for DenyTable {
+        fn plan(&self, _: &QueryRequest<'_>, c: &Checked, _: &mut Plan) -> Result<(), EngineError> {
+            if c.normalized.contains(self.0) {
+                return Err(EngineError::Refused(format!("{} is restricted", self.0)));
+            }
+            Ok(())
+        }
+    }
+
+    /// Gives every user their own cached results.
+    struct PerUser;
+    impl QueryPolicy for PerUser {
+        fn plan(&self, r: &QueryRequest<'_>, _: &Checked, p: &mut Plan) -> Result<(), EngineError> {
+            p.cache_partition = format!("user={}", r.access.user);
+            Ok(())
+        }
+    }
+
+    async fn source(dir: &std::path::Path) -> ResolvedSource {
+        let path = dir.join("p.db");
+        let opts = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        ResolvedSource {
+            tenant: TenantScope::new("acme").unwrap(),
+            name: "s".into(),
+            revision: 1,
+            spec: DataSourceSpec {
+                tenant_ref: TenantRef {
+                    name: "acme".into(),
+                },
+                source_type: DataSourceType::Sqlite,
+                display_name: None,
+                host: None,
+                port: None,
+                database: None,
+                username: None,
+                path: Some("p.db".into()),
+                password_secret_ref: None,
+                tls: TlsSpec::default(),
+                pool: PoolSpec::default(),
+                query_timeout_seconds: None,
+                schema_sync_interval_seconds: 0,
+            },
+            password: None,
+            sqlite_path: Some(path),
+        }
+    }
+
+    #[tokio::test]
+    async fn policies_refuse_before_execution_and_partition_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = source(dir.path()).await;
+        let engine = Engine::new(Metrics::new(), Duration::from_secs(60), 1_000)
+            .with_policy(Arc::new(DenyTable("secret")))
+            .with_policy(Arc::new(PerUser));
+        let limits = QueryLimits {
+            timeout: Duration::from_secs(5),
+            row_limit: 10,
+        };
+        let (ann, bob) = (Access::new("ann", "viewer"), Access::new("bob", "viewer"));
+        let run = |text: &'static str, access: Access| {
+            let (engine, src) = (&engine, &src);
+            async move {
+                engine
+                    .run_query(QueryRequest {
+                        source: src,
+                        text,
+                        params: &[],
+                        limits,
+                        access: &access,
+                        use_cache: true,
+                    })
+                    .await
+            }
+        };
+
+        // The policy stage refuses; the table does not even exist, so execution never happened.
+        let err = run("SELECT * FROM secret", ann.clone()).await.unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Refused(m) if m.contains("restricted")),
+            "{err:?}"
+        );
+        // The guard still comes first: a write is refused by stage 1, not reaching policies.
+        let err = run("DELETE FROM t", ann.clone()).await.unwrap_err();
+        assert!(
+            matches!(&err, EngineError::Refused(m) if m.contains("only read")),
+            "{err:?}"
+        );
+
+        let first = run("SELECT x FROM t ORDER BY x", ann.clone())
+            .await
+            .unwrap();
+        assert_eq!((first.row_count, first.cached), (2, false));
+        assert!(
+            run("SELECT x FROM t ORDER BY x", ann.clone())
+                .await
+                .unwrap()
+                .cached
+        );
+        assert!(
+            !run("SELECT x FROM t ORDER BY x", bob).await.unwrap().cached,
+            "the plan's partition keeps users' cached results apart"
+        );
     }
 }

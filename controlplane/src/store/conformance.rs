@@ -17,6 +17,7 @@ fn fields(v: Value) -> Map<String, Value> {
 struct Raw<'a>(&'a dyn Store);
 
 impl Raw<'_> {
+    #[allow(clippy::too_many_arguments)]
     async fn put_at(
         &self,
         scope: &TenantScope,

@@ -272,3 +272,43 @@ impl Writer {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Only the store module (this write path, the implementations and the conformance suite)
+    /// can make a `WriteAccess`, so only it can call `Store::put` / `Store::remove`. The field is
+    /// private, so the compiler enforces this; the scan keeps the rule visible and fails loudly
+    /// if someone widens the constructor.
+    #[test]
+    fn no_module_outside_the_store_can_write() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        let mut stack = vec![src.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    if path != src.join("store") {
+                        stack.push(path);
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    if text.contains("WriteAccess") {
+                        offenders.push(path);
+                    }
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "outside the write path: {offenders:?}"
+        );
+        let store_mod = std::fs::read_to_string(src.join("store/mod.rs")).unwrap();
+        assert!(
+            store_mod.contains("pub struct WriteAccess(());"),
+            "WriteAccess must keep its private field"
+        );
+    }
+}
