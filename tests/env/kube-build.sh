@@ -39,11 +39,11 @@ build() {
   patch -p1 <"$ENV_DIR/reflect2-go118.patch" >/dev/null
   mkdir -p .go/src/k8s.io && ln -sfn ../../.. .go/src/k8s.io/kubernetes
   log "building kube-apiserver and kube-controller-manager (several minutes)"
-  GOPATH="$W/src/.go" GOCACHE="$W/gocache" GOPROXY=off GOFLAGS="" CGO_ENABLED=0 HOME="$W" \
+  GOPATH="$W/src/.go" GOCACHE="$W/src/.gocache" GOPROXY=off GOFLAGS="" CGO_ENABLED=0 HOME="$W" \
     make WHAT="cmd/kube-apiserver cmd/kube-controller-manager" >"$W/build.log" 2>&1 \
     || { tail -40 "$W/build.log"; exit 1; }
   cp _output/bin/kube-apiserver _output/bin/kube-controller-manager "$BIN/"
-  cd "$W" && rm -rf src kubernetes_*   # keep the binaries and the Go build cache only
+  cd "$W" && rm -rf src kubernetes_*   # keep only the binaries
   "$BIN/kube-apiserver" --version
 }
 
