@@ -22,7 +22,7 @@ ping() {
 ours() { kill -0 "$(cat "$PIDFILE" 2>/dev/null)" 2>/dev/null; }
 
 install() {
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import secantusdb, pymongo' 2>/dev/null; then return 0; fi
+  if [ -x "$VENV/bin/secantusd-py" ] && "$VENV/bin/python" -c 'import secantus, pymongo' 2>/dev/null; then return 0; fi
   rm -rf "$VENV"
   local py=python3
   if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
