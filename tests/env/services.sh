@@ -145,7 +145,7 @@ my_start() {
       "${SUDO[@]}" install -d -o mysql -g mysql /run/mysqld
       log "starting MariaDB"
       "${SUDO[@]}" start-stop-daemon --start --oknodo --background \
-        --make-pidfile --pidfile "$NEXBII_RUN/mariadb.pid" --exec /usr/sbin/mariadbd
+        --make-pidfile --pidfile "$NEXBII_RUN/mariadb.pid" --exec /usr/sbin/mariadbd -- --user=mysql
       mark_started mariadb
     fi
     wait_for 60 my_up || { log "MariaDB did not come up on 127.0.0.1:3306"; return 1; }
