@@ -7,6 +7,9 @@ pub struct Settings {
     pub sqlite_root: PathBuf,
     pub cache_ttl: Duration,
     pub cache_max_cells: u64,
+    /// How long configuration records read from the store are reused (writes by this instance
+    /// are seen at once; writes by other replicas within this time).
+    pub store_cache_ttl: Duration,
     /// Token the operator authenticates with on the provisioning API; disabled when `None`.
     pub operator_token: Option<String>,
 }
@@ -17,6 +20,7 @@ impl Default for Settings {
             sqlite_root: PathBuf::from("./data/sources"),
             cache_ttl: Duration::from_secs(60),
             cache_max_cells: 5_000_000,
+            store_cache_ttl: Duration::from_secs(2),
             operator_token: None,
         }
     }

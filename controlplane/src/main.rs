@@ -62,6 +62,10 @@ struct ServeArgs {
     /// Lifetime of cached query results.
     #[arg(long, default_value_t = 60, env = "NEXBII_CACHE_TTL_SECONDS")]
     cache_ttl_seconds: u64,
+    /// How long configuration records (tenant, sessions, users, sources, dashboards) read from
+    /// the store are reused; writes by other replicas become visible within this time.
+    #[arg(long, default_value_t = 2000, env = "NEXBII_STORE_CACHE_TTL_MS")]
+    store_cache_ttl_ms: u64,
 }
 
 fn init_logs(format: LogFormat) {
@@ -101,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             let settings = state::Settings {
                 sqlite_root: args.sqlite_root,
                 cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
+                store_cache_ttl: Duration::from_millis(args.store_cache_ttl_ms),
                 operator_token: std::env::var(nexbii_controlplane::auth::OPERATOR_TOKEN_ENV)
                     .ok()
                     .filter(|t| !t.is_empty()),

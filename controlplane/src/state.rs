@@ -7,13 +7,13 @@ use crate::{
     engine::{Engine, ForgetChangedSources},
     http::{ApiError, ApiResult},
     metrics::Metrics,
-    store::{write::Writer, DynStore, StoreExt, TenantScope},
+    store::{cached::CachedStore, write::Writer, DynStore, TenantScope},
     tenant::TenantRecord,
 };
 
 pub struct AppState {
-    /// Reads. Every write goes through `writer`.
-    pub store: DynStore,
+    /// Reads (hot configuration records decoded and cached). Every write goes through `writer`.
+    pub store: Arc<CachedStore>,
     pub writer: Writer,
     pub keys: Keys,
     pub engine: Arc<Engine>,
@@ -28,13 +28,14 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
+        let store = Arc::new(CachedStore::new(store, settings.store_cache_ttl));
         let engine = Arc::new(Engine::new(
             metrics.clone(),
             settings.cache_ttl,
             settings.cache_max_cells,
         ));
         let writer = Writer::new(
-            store.clone(),
+            store.clone() as DynStore,
             vec![Arc::new(ForgetChangedSources(engine.clone()))],
         );
         Arc::new(Self {
@@ -51,9 +52,9 @@ impl AppState {
         })
     }
 
-    pub async fn tenant(&self, scope: &TenantScope) -> ApiResult<TenantRecord> {
+    pub async fn tenant(&self, scope: &TenantScope) -> ApiResult<Arc<TenantRecord>> {
         self.store
-            .get_as::<TenantRecord>(scope, TenantRecord::ID)
+            .cached::<TenantRecord>(scope, TenantRecord::ID)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("tenant {}", scope.tenant())))
     }

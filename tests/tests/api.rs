@@ -2,7 +2,7 @@
 //! tenant isolation, dashboards, provisioning from manifests.
 use std::time::Duration;
 
-use nexbii_controlplane::{provisioning::manifests, sample_data};
+use nexbii_controlplane::{provisioning::manifests, sample_data, store::Store};
 use nexbii_tests::{tenant_yaml, unique, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

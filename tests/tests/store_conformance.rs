@@ -11,6 +11,21 @@ async fn embedded_store_conforms() {
     conformance::run(&store).await;
 }
 
+/// The read cache in front of a store keeps every property of the store it wraps.
+#[tokio::test]
+async fn cached_store_conforms() {
+    use nexbii_controlplane::store::cached::CachedStore;
+    let dir = tempfile::tempdir().unwrap();
+    let inner = SqliteStore::open(&dir.path().join("cached.db"))
+        .await
+        .unwrap();
+    let store = CachedStore::new(
+        std::sync::Arc::new(inner),
+        std::time::Duration::from_secs(60),
+    );
+    conformance::run(&store).await;
+}
+
 #[tokio::test]
 async fn embedded_store_survives_reopen() {
     use nexbii_controlplane::store::{Collection, Store, TenantScope};

@@ -26,11 +26,11 @@ pub async fn tenant(
 ) -> ApiResult<Json<TenantInfo>> {
     let t = state.tenant(&caller.scope).await?;
     Ok(Json(TenantInfo {
-        name: t.name,
-        display_name: t.spec.display_name,
-        branding: t.spec.branding,
-        features: t.spec.features,
-        limits: t.spec.limits,
-        auth: t.spec.auth,
+        name: t.name.clone(),
+        display_name: t.spec.display_name.clone(),
+        branding: t.spec.branding.clone(),
+        features: t.spec.features.clone(),
+        limits: t.spec.limits.clone(),
+        auth: t.spec.auth.clone(),
     }))
 }

@@ -11,7 +11,7 @@ use super::model::{Role, SessionRecord, UserRecord};
 use crate::{
     http::{ApiError, ApiResult},
     state::SharedState,
-    store::{write::Actor, StoreExt, TenantScope},
+    store::{write::Actor, TenantScope},
 };
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -83,21 +83,21 @@ impl FromRequestParts<SharedState> for Caller {
         // Revocation and role changes take effect at once: the session and user are re-read.
         let session = state
             .store
-            .get_as::<SessionRecord>(&scope, &claims.sid)
+            .cached::<SessionRecord>(&scope, &claims.sid)
             .await?
             .filter(|s| !s.revoked && s.expires_at > Utc::now() && s.username == claims.sub)
             .ok_or_else(unauthorized)?;
         let user = state
             .store
-            .get_as::<UserRecord>(&scope, &session.username)
+            .cached::<UserRecord>(&scope, &session.username)
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(unauthorized)?;
         Ok(Caller {
             scope,
-            username: user.username,
+            username: user.username.clone(),
             role: user.role,
-            session_id: session.id,
+            session_id: session.id.clone(),
         })
     }
 }

@@ -20,7 +20,7 @@ use crate::{
         ApiError, ApiJson, ApiResult,
     },
     state::{AppState, SharedState},
-    store::{write::Actor, Expect, ListQuery, Meta, StoreExt, TenantScope},
+    store::{write::Actor, Expect, ListQuery, Meta, Store, StoreExt, TenantScope},
 };
 
 #[derive(Serialize, ToSchema)]

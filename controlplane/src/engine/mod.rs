@@ -106,12 +106,36 @@ pub struct ColumnInfo {
 pub struct QueryResult {
     pub columns: Vec<ColumnInfo>,
     #[schema(value_type = Vec<Vec<Object>>)]
-    pub rows: Vec<Vec<Value>>,
+    pub rows: Rows,
     pub row_count: usize,
     /// More rows existed than the row limit allowed.
     pub truncated: bool,
     pub elapsed_ms: f64,
     pub cached: bool,
+}
+
+/// Result rows, encoded to JSON once: a cached result is answered without encoding its rows
+/// again (and cloning it for a response copies a pointer, not the rows).
+#[derive(Clone, Debug)]
+pub struct Rows(Arc<serde_json::value::RawValue>);
+
+impl Rows {
+    pub fn new(rows: &[Vec<Value>]) -> Self {
+        let raw = serde_json::value::to_raw_value(rows)
+            .unwrap_or_else(|_| serde_json::value::to_raw_value(&()).expect("null encodes"));
+        Self(Arc::from(raw))
+    }
+
+    /// The rows as values again (for callers that inspect them).
+    pub fn values(&self) -> Vec<Vec<Value>> {
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+}
+
+impl Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// Rows as fetched from a driver: columns, at most `row_limit` rows, and whether more existed.
@@ -171,6 +195,8 @@ pub struct Engine {
     metrics: Metrics,
     /// Stage-2 policies of the query pipeline, in order.
     policies: Vec<Arc<dyn QueryPolicy>>,
+    /// Guard verdicts by statement digest: dashboards send the same statements over and over.
+    verdicts: moka::sync::Cache<[u8; 32], Result<String, String>>,
 }
 
 impl Engine {
@@ -179,7 +205,7 @@ impl Engine {
             .time_to_live(cache_ttl)
             // Weigh results by cell count so one huge result cannot crowd out memory.
             .weigher(|_k, v: &Arc<QueryResult>| {
-                (v.rows.len().saturating_mul(v.columns.len().max(1)) + 1).min(u32::MAX as usize)
+                (v.row_count.saturating_mul(v.columns.len().max(1)) + 1).min(u32::MAX as usize)
                     as u32
             })
             .max_capacity(cache_max_cells)
@@ -189,6 +215,7 @@ impl Engine {
             cache,
             metrics,
             policies: Vec::new(),
+            verdicts: moka::sync::Cache::new(10_000),
         }
     }
 

@@ -123,10 +123,23 @@ impl Engine {
         .await
     }
 
-    /// Stage 1.
+    /// Stage 1. Verdicts are remembered per statement and dialect (parsing is pure).
     fn parse_guard(&self, req: &QueryRequest<'_>) -> Result<Checked, EngineError> {
-        self.check(req.source.spec.source_type, req.text)
+        let t = req.source.spec.source_type;
+        let mut h = Sha256::new();
+        h.update(t.as_str().as_bytes());
+        h.update([0]);
+        h.update(req.text.as_bytes());
+        let key: [u8; 32] = h.finalize().into();
+        let verdict = self.verdicts.get_with(key, || {
+            self.check(t, req.text).map_err(|e| match e {
+                EngineError::Refused(m) => m,
+                other => other.to_string(),
+            })
+        });
+        verdict
             .map(|normalized| Checked { normalized })
+            .map_err(EngineError::Refused)
     }
 
     /// Stage 2.
@@ -177,7 +190,7 @@ fn post_process(mut fetched: Fetched, _plan: &Plan, elapsed_ms: f64) -> QueryRes
     QueryResult {
         row_count: fetched.rows.len(),
         columns: fetched.columns,
-        rows: fetched.rows,
+        rows: super::Rows::new(&fetched.rows),
         truncated: fetched.truncated,
         elapsed_ms,
         cached: false,

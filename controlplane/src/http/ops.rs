@@ -9,7 +9,7 @@ use axum::{
 use serde_json::json;
 
 use super::{openapi, ApiError};
-use crate::state::SharedState;
+use crate::{state::SharedState, store::Store};
 
 pub fn routes() -> Router<SharedState> {
     Router::new()

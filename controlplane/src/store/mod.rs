@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
 
+pub mod cached;
 pub mod conformance;
 mod meta;
 pub mod mongo;

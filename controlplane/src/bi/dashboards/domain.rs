@@ -1,6 +1,6 @@
 //! Dashboard logic: validation against the tenant's sources, saving, and rendering (every
 //! widget through the query pipeline, in parallel).
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use nexbii_crds::{validate::variable_ref, DashboardSpec, FieldError, Publication};
 use serde::Serialize;
@@ -109,10 +109,10 @@ pub async fn load_visible(
     state: &AppState,
     caller: &Caller,
     name: &str,
-) -> ApiResult<DashboardRecord> {
+) -> ApiResult<Arc<DashboardRecord>> {
     state
         .store
-        .get_as::<DashboardRecord>(&caller.scope, name)
+        .cached::<DashboardRecord>(&caller.scope, name)
         .await?
         .filter(|d| caller.role >= Role::Editor || d.spec.publication == Publication::Published)
         .ok_or_else(|| ApiError::NotFound(format!("dashboard {name}")))

@@ -27,7 +27,7 @@ use crate::{
         ApiError, ApiResult, Problem,
     },
     state::SharedState,
-    store::{Collection, Origin, StoreExt},
+    store::{Collection, Origin, Store, StoreExt},
 };
 
 pub fn routes() -> Router<SharedState> {
@@ -123,7 +123,7 @@ pub async fn get_one(
     Path(name): Path<String>,
 ) -> ApiResult<Tagged<DashboardRecord>> {
     let d = domain::load_visible(&state, &caller, &name).await?;
-    Ok(Tagged(d.meta.revision, d))
+    Ok(Tagged(d.meta.revision, (*d).clone()))
 }
 
 #[utoipa::path(put, path = "/api/v1/dashboards/{name}", tag = "dashboards",

@@ -24,7 +24,7 @@ use crate::{
         ApiError, ApiResult, Problem,
     },
     state::SharedState,
-    store::{Collection, ListQuery, Origin, StoreExt},
+    store::{Collection, ListQuery, Origin, Store, StoreExt},
 };
 
 pub fn routes() -> Router<SharedState> {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::model::SavedQuery;
 use crate::{
-    bi::datasources::{domain as sources, engine_error},
+    bi::datasources::{domain as sources, engine_error, DataSourceRecord},
     engine::{Access, QueryLimits, QueryRequest, QueryResult},
     http::{ApiError, ApiResult},
     state::AppState,
@@ -49,9 +49,11 @@ pub async fn execute(
     call: QueryCall<'_>,
 ) -> ApiResult<QueryResult> {
     let tenant = state.tenant(scope).await?;
-    let rec = sources::load(state, scope, call.data_source)
-        .await
-        .map_err(|_| unknown_source(call.data_source))?;
+    let rec = state
+        .store
+        .cached::<DataSourceRecord>(scope, call.data_source)
+        .await?
+        .ok_or_else(|| unknown_source(call.data_source))?;
     let source = sources::resolve(state, scope, &rec)?;
     let req = QueryRequest {
         source: &source,
