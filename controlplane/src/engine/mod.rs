@@ -110,8 +110,14 @@ pub struct QueryResult {
     pub row_count: usize,
     /// More rows existed than the row limit allowed.
     pub truncated: bool,
+    /// Time this answer took, cache hits included.
     pub elapsed_ms: f64,
+    /// Time the database took when the result was produced (for a cache hit: back then).
+    pub execution_ms: f64,
     pub cached: bool,
+    /// When a cached result was stored; absent on a fresh result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cached_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Result rows, encoded to JSON once: a cached result is answered without encoding its rows

@@ -68,6 +68,7 @@ pub trait QueryPolicy: Send + Sync {
 impl Engine {
     /// Runs one read-only query through every stage.
     pub async fn run_query(&self, req: QueryRequest<'_>) -> Result<QueryResult, EngineError> {
+        let arrived = Instant::now();
         let checked = match self.parse_guard(&req) {
             Ok(c) => c,
             Err(e) => {
@@ -82,6 +83,7 @@ impl Engine {
                 self.metrics.cache_hits.inc();
                 let mut r = (*hit).clone();
                 r.cached = true;
+                r.elapsed_ms = arrived.elapsed().as_secs_f64() * 1000.0;
                 return Ok(r);
             }
             self.metrics.cache_misses.inc();
@@ -91,13 +93,18 @@ impl Engine {
             .execute(req.source, req.text, req.params, req.limits)
             .await
             .map_err(|e| e.redact(req.source.password.as_deref()));
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let result = res.map(|f| post_process(f, &plan, elapsed_ms));
-        self.record(&req, result.as_ref(), elapsed_ms);
-        let result = result?;
+        let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let result = res.map(|f| post_process(f, &plan, execution_ms));
+        self.record(&req, result.as_ref(), execution_ms);
+        let mut result = result?;
         if req.use_cache {
-            self.cache.insert(key, Arc::new(result.clone())).await;
+            let stored = QueryResult {
+                cached_at: Some(chrono::Utc::now()),
+                ..result.clone()
+            };
+            self.cache.insert(key, Arc::new(stored)).await;
         }
+        result.elapsed_ms = arrived.elapsed().as_secs_f64() * 1000.0;
         Ok(result)
     }
 
@@ -185,15 +192,17 @@ impl Engine {
 }
 
 /// Stage 5.
-fn post_process(mut fetched: Fetched, _plan: &Plan, elapsed_ms: f64) -> QueryResult {
+fn post_process(mut fetched: Fetched, _plan: &Plan, execution_ms: f64) -> QueryResult {
     infer_unknown_types(&mut fetched);
     QueryResult {
         row_count: fetched.rows.len(),
         columns: fetched.columns,
         rows: super::Rows::new(&fetched.rows),
         truncated: fetched.truncated,
-        elapsed_ms,
+        elapsed_ms: execution_ms,
+        execution_ms,
         cached: false,
+        cached_at: None,
     }
 }
 
@@ -346,11 +355,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((first.row_count, first.cached), (2, false));
-        assert!(
-            run("SELECT x FROM t ORDER BY x", ann.clone())
-                .await
-                .unwrap()
-                .cached
+        let hit = run("SELECT x FROM t ORDER BY x", ann.clone())
+            .await
+            .unwrap();
+        assert!(hit.cached && hit.cached_at.is_some() && first.cached_at.is_none());
+        assert_eq!(
+            hit.execution_ms, first.execution_ms,
+            "a hit reports the original execution time"
         );
         assert!(
             !run("SELECT x FROM t ORDER BY x", bob).await.unwrap().cached,

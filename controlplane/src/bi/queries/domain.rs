@@ -73,10 +73,12 @@ pub async fn check_saved(
     name: &str,
     data_source: &str,
     sql: &str,
+    params: &[Value],
 ) -> ApiResult<()> {
     if name.trim().is_empty() || name.len() > 200 {
         return Err(ApiError::invalid("name", "1 to 200 characters"));
     }
+    super::model::check_params(params).map_err(|e| ApiError::Invalid(vec![e]))?;
     let rec = sources::load(state, scope, data_source)
         .await
         .map_err(|_| unknown_source(data_source))?;

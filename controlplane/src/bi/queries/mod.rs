@@ -47,7 +47,7 @@ pub struct RunQuery {
     pub sql: String,
     /// Positional bound parameters ($1 / ?; `{"$param": N}` for MongoDB).
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<model::ParamValue>)]
     pub params: Vec<Value>,
     /// Lower row limit than the tenant's.
     #[serde(default)]
@@ -67,6 +67,7 @@ pub async fn run(
     ApiJson(req): ApiJson<RunQuery>,
 ) -> ApiResult<Json<QueryResult>> {
     caller.require(Role::Editor)?;
+    model::check_params(&req.params).map_err(|e| ApiError::Invalid(vec![e]))?;
     let call = QueryCall {
         data_source: &req.data_source,
         sql: &req.sql,
@@ -87,7 +88,7 @@ pub struct SavedQueryInput {
     pub data_source: String,
     pub sql: String,
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<model::ParamValue>)]
     pub params: Vec<Value>,
 }
 
@@ -119,7 +120,15 @@ pub async fn create(
     ApiJson(req): ApiJson<SavedQueryInput>,
 ) -> ApiResult<(StatusCode, Json<SavedQuery>)> {
     caller.require(Role::Editor)?;
-    domain::check_saved(&state, &caller.scope, &req.name, &req.data_source, &req.sql).await?;
+    domain::check_saved(
+        &state,
+        &caller.scope,
+        &req.name,
+        &req.data_source,
+        &req.sql,
+        &req.params,
+    )
+    .await?;
     let q = SavedQuery {
         id: crypto::random_id(),
         name: req.name,
@@ -176,7 +185,15 @@ pub async fn update(
     let mut q = domain::load(&state, &caller.scope, &id).await?;
     can_modify(&caller, &q)?;
     let base = if_match.check(&format!("query {id}"), q.meta.revision)?;
-    domain::check_saved(&state, &caller.scope, &req.name, &req.data_source, &req.sql).await?;
+    domain::check_saved(
+        &state,
+        &caller.scope,
+        &req.name,
+        &req.data_source,
+        &req.sql,
+        &req.params,
+    )
+    .await?;
     q.name = req.name;
     q.description = req.description;
     q.data_source = req.data_source;
