@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 use nexbii_crds::DataSourceType;
 use serde_json::Value;
 use sqlparser::{
-    ast::{Expr, Query, SetExpr, Statement, Visit, Visitor},
+    ast::{Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor},
     dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect},
     parser::Parser,
 };
@@ -65,20 +65,39 @@ impl Visitor for ReadOnly {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<String> {
-        if let Expr::Function(f) = expr {
-            let full = f.name.to_string().to_ascii_lowercase();
-            let name = full
-                .rsplit('.')
-                .next()
-                .unwrap_or(&full)
-                .trim_matches('"')
-                .trim_matches('`');
-            if DENIED_FUNCTIONS.contains(&name) {
-                return ControlFlow::Break(format!("function {name}() is not allowed"));
-            }
+        match expr {
+            Expr::Function(f) => denied_function(&f.name),
+            _ => ControlFlow::Continue(()),
         }
-        ControlFlow::Continue(())
     }
+
+    /// Functions called in FROM (`SELECT * FROM set_config(...)`) are table factors, not
+    /// expressions.
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<String> {
+        match factor {
+            TableFactor::Table {
+                name,
+                args: Some(_),
+                ..
+            }
+            | TableFactor::Function { name, .. } => denied_function(name),
+            _ => ControlFlow::Continue(()),
+        }
+    }
+}
+
+fn denied_function(name: &ObjectName) -> ControlFlow<String> {
+    let full = name.to_string().to_ascii_lowercase();
+    let name = full
+        .rsplit('.')
+        .next()
+        .unwrap_or(&full)
+        .trim_matches('"')
+        .trim_matches('`');
+    if DENIED_FUNCTIONS.contains(&name) {
+        return ControlFlow::Break(format!("function {name}() is not allowed"));
+    }
+    ControlFlow::Continue(())
 }
 
 fn check_set_expr(body: &SetExpr) -> ControlFlow<String> {
@@ -272,6 +291,21 @@ mod tests {
         let a = check_sql("select  a\nfrom t", Postgresql).unwrap();
         let b = check_sql("SELECT a FROM t", Postgresql).unwrap();
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn functions_in_from_are_checked_too() {
+        assert!(refused(
+            "SELECT * FROM set_config('default_transaction_read_only', 'off', false)",
+            Postgresql
+        )
+        .contains("set_config"));
+        assert!(refused(
+            "SELECT 1 FROM t, LATERAL pg_catalog.set_config('a', 'b', false) s",
+            Postgresql
+        )
+        .contains("set_config"));
+        assert!(check_sql("SELECT * FROM generate_series(1, 3) g", Postgresql).is_ok());
     }
 
     #[test]
