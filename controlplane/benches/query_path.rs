@@ -91,7 +91,9 @@ impl Http {
         std::env::set_var(manifests::BOOTSTRAP_PASSWORD_ENV, "bench-password-123");
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
         let state = AppState::new(store, Keys::random(), Settings::default());
-        manifests::load_and_apply(&state, &quickstart()).await.unwrap();
+        manifests::load_and_apply(&state, &quickstart())
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(server::serve(listener, state));
@@ -210,8 +212,13 @@ struct SqlTarget {
 }
 
 /// Runs the big-table and lookup cases for one server; `direct` is its sqlx pool.
-fn bench_sql<DB>(c: &mut Criterion, rt: &Runtime, http: &Http, t: &SqlTarget, direct: sqlx::Pool<DB>)
-where
+fn bench_sql<DB>(
+    c: &mut Criterion,
+    rt: &Runtime,
+    http: &Http,
+    t: &SqlTarget,
+    direct: sqlx::Pool<DB>,
+) where
     DB: sqlx::Database,
     for<'c> &'c sqlx::Pool<DB>: Executor<'c, Database = DB>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
@@ -225,7 +232,6 @@ where
     s.username = Some(opts.user.clone());
     s.tls = TlsSpec {
         mode: TlsMode::Disable,
-        ..TlsSpec::default()
     };
     let state = rt.block_on(async {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
@@ -261,9 +267,7 @@ where
         })
     });
     let body = json!({"dataSource": t.prefix, "sql": big, "limit": ROW_LIMIT, "noCache": true});
-    g.bench_function("http_uncached", |b| {
-        b.to_async(rt).iter(|| http.run(&body))
-    });
+    g.bench_function("http_uncached", |b| b.to_async(rt).iter(|| http.run(&body)));
     g.finish();
 
     let lookup = format!("SELECT * FROM bench_big WHERE id = {}", t.placeholder);
@@ -290,9 +294,7 @@ where
         })
     });
     let body = json!({"dataSource": t.prefix, "sql": lookup, "params": params, "noCache": true});
-    g.bench_function("http_uncached", |b| {
-        b.to_async(rt).iter(|| http.run(&body))
-    });
+    g.bench_function("http_uncached", |b| b.to_async(rt).iter(|| http.run(&body)));
     g.finish();
 }
 

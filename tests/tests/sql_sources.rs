@@ -221,6 +221,29 @@ async fn suite(t: Target) {
         (json!(50), json!(false))
     );
 
+    // The row limit is pushed into the statement (LIMIT limit+1): `truncated` stays exact
+    // whatever limit the statement brings, written, bound or absent.
+    let p1 = if t.kind == "postgresql" { "$1" } else { "?" };
+    for (sql, params, rows, truncated) in [
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 30"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 8"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 7;"), json!([]), 7, false),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 3"), json!([]), 3, false),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT {p1}"), json!([20]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT {p1}"), json!([7]), 7, false),
+        (format!("SELECT id, id FROM {table} ORDER BY id FETCH FIRST 30 ROWS ONLY"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} WHERE id <= 7 UNION ALL SELECT id FROM {table} WHERE id > 49 -- trailing comment"), json!([]), 7, true),
+        (format!("WITH x AS (SELECT id FROM {table} ORDER BY id LIMIT 6) SELECT id FROM x ORDER BY id"), json!([]), 6, false),
+    ] {
+        let (s, body) = admin
+            .post("/api/v1/queries/run", json!({"dataSource": "db", "sql": sql, "params": params, "limit": 7, "noCache": true}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sql}: {body}");
+        assert_eq!(body["rowCount"], json!(rows), "{sql}: {body}");
+        assert_eq!(body["truncated"], json!(truncated), "{sql}: {body}");
+        assert_eq!(body["rows"][0][0], json!(1), "{sql}: {body}");
+    }
+
     // The cache answers the second identical query.
     let q = json!({"dataSource": "db", "sql": format!("SELECT count(*) AS n FROM {table}")});
     let (_, first) = admin.post("/api/v1/queries/run", q.clone()).await;

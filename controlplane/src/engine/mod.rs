@@ -303,11 +303,19 @@ impl Engine {
             timeout: remaining.max(Duration::from_millis(1)),
             ..limits
         };
+        // The database produces at most one row more than the limit, so `truncated` stays exact.
+        // The statement already passed the guard (`run` checks first); the cap only bounds it.
+        let cap = limits.row_limit as u64 + 1;
+        let capped = match src.spec.source_type {
+            DataSourceType::Mongodb => None,
+            t => guard::with_row_cap(text, t, cap).ok(),
+        };
+        let sql = capped.as_deref().unwrap_or(text);
         match &conn.pool {
-            Pool::Postgres(p) => postgres::run(p, text, params, limits).await,
-            Pool::Mysql(p) => mysql::run(p, text, params, limits).await,
-            Pool::Sqlite(p) => sqlite::run(p, text, params, limits).await,
-            Pool::Mongo(db) => mongo::run(db, text, params, limits).await,
+            Pool::Postgres(p) => postgres::run(p, sql, params, limits).await,
+            Pool::Mysql(p) => mysql::run(p, sql, params, limits).await,
+            Pool::Sqlite(p) => sqlite::run(p, sql, params, limits).await,
+            Pool::Mongo(db) => mongo::run(db, sql, params, limits).await,
         }
     }
 
