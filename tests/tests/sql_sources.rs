@@ -221,6 +221,31 @@ async fn suite(t: Target) {
         (json!(50), json!(false))
     );
 
+    // The row limit is pushed into the statement (LIMIT limit+1): `truncated` stays exact
+    // whatever limit the statement brings, written, bound or absent.
+    let p1 = if t.kind == "postgresql" { "$1" } else { "?" };
+    for (sql, params, rows, truncated) in [
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 30"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 8"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 7;"), json!([]), 7, false),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT 3"), json!([]), 3, false),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT {p1}"), json!([20]), 7, true),
+        (format!("SELECT id FROM {table} ORDER BY id LIMIT {p1}"), json!([7]), 7, false),
+        (format!("SELECT id, id FROM {table} ORDER BY id FETCH FIRST 30 ROWS ONLY"), json!([]), 7, true),
+        (format!("SELECT id FROM {table} WHERE id <= 7 UNION ALL SELECT id FROM {table} WHERE id > 49 -- trailing comment"), json!([]), 7, true),
+        (format!("WITH x AS (SELECT id FROM {table} ORDER BY id LIMIT 6) SELECT id FROM x ORDER BY id"), json!([]), 6, false),
+    ] {
+        let (s, body) = admin
+            .post("/api/v1/queries/run", json!({"dataSource": "db", "sql": sql, "params": params, "limit": 7, "noCache": true}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{sql}: {body}");
+        assert_eq!(body["rowCount"], json!(rows), "{sql}: {body}");
+        assert_eq!(body["truncated"], json!(truncated), "{sql}: {body}");
+        assert_eq!(body["rows"][0][0], json!(1), "{sql}: {body}");
+    }
+
+    second_line(&t, &admin, &table, user, &password).await;
+
     // The cache answers the second identical query.
     let q = json!({"dataSource": "db", "sql": format!("SELECT count(*) AS n FROM {table}")});
     let (_, first) = admin.post("/api/v1/queries/run", q.clone()).await;
@@ -278,6 +303,113 @@ async fn suite(t: Target) {
         }
     }
     exec_admin(t.kind, &format!("DROP TABLE {table}")).await;
+}
+
+/// The database is the second line behind the guard: a write the guard cannot see (inside a
+/// function) fails there, and a function that changes session settings does not leak them to
+/// the next query on the pooled connection (one connection, so the next query gets it).
+async fn second_line(t: &Target, admin: &Client2, table: &str, user: &str, password: &str) {
+    let (write_fn, unlock_fn) = (format!("{table}_write"), format!("{table}_unlock"));
+    // The reader may insert: only the read-only session stands between the query and the write.
+    let ddl = match t.kind {
+        "postgresql" => vec![
+            format!(
+                "CREATE FUNCTION {write_fn}() RETURNS int LANGUAGE plpgsql AS $$
+                 BEGIN INSERT INTO {table} VALUES (999, 'west', 1, '2026-01-01'); RETURN 1; END $$"
+            ),
+            format!(
+                "CREATE FUNCTION {unlock_fn}() RETURNS text LANGUAGE sql AS $$
+                 SELECT set_config('default_transaction_read_only', 'off', false)
+                     || set_config('statement_timeout', '0', false) $$"
+            ),
+            format!("GRANT INSERT ON {table} TO {user}"),
+        ],
+        _ => {
+            let mut v = vec![
+                format!(
+                    "CREATE FUNCTION {write_fn}() RETURNS INT MODIFIES SQL DATA SQL SECURITY INVOKER
+                     BEGIN INSERT INTO {table} VALUES (999, 'west', 1, '2026-01-01'); RETURN 1; END"
+                ),
+                format!(
+                    "CREATE FUNCTION {unlock_fn}() RETURNS INT NO SQL SQL SECURITY INVOKER
+                     BEGIN SET SESSION tx_read_only = 0; SET SESSION max_statement_time = 0; RETURN 1; END"
+                ),
+            ];
+            for host in ["%", "localhost"] {
+                v.push(format!("GRANT INSERT ON test.{table} TO '{user}'@'{host}'"));
+                for f in [&write_fn, &unlock_fn] {
+                    v.push(format!(
+                        "GRANT EXECUTE ON FUNCTION test.{f} TO '{user}'@'{host}'"
+                    ));
+                }
+            }
+            v
+        }
+    };
+    for sql in &ddl {
+        exec_admin(t.kind, sql).await;
+    }
+    let mut body = source_body(t, "one", user, password, Some(1));
+    body["spec"]["pool"] =
+        json!({"maxConnections": 1, "maxConcurrentQueries": 1, "connectTimeoutSeconds": 5});
+    let (s, body) = admin.post("/api/v1/datasources", body).await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+
+    let refused_by_db = |body: &Value| {
+        let detail = body["detail"].as_str().unwrap_or_default().to_lowercase();
+        detail.replace('-', " ").contains("read only transaction")
+    };
+    let write = format!("SELECT {write_fn}()");
+    let (s, body) = admin.run("one", &write, json!([])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(refused_by_db(&body), "{body}");
+
+    // A function turns read-only and the time limit off for its session...
+    let (s, body) = admin
+        .run("one", &format!("SELECT {unlock_fn}()"), json!([]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // ...which the next query on that connection does not inherit.
+    let settings = match t.kind {
+        "postgresql" => "SELECT current_setting('default_transaction_read_only') AS ro, current_setting('statement_timeout') AS st",
+        _ => "SELECT IF(@@tx_read_only, 'on', 'off') AS ro, CAST(@@max_statement_time AS CHAR) AS st",
+    };
+    let (s, body) = admin.run("one", settings, json!([])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let expected = match t.kind {
+        "postgresql" => json!([["on", "1s"]]),
+        _ => json!([["on", "1.000000"]]),
+    };
+    assert_eq!(body["rows"], expected, "{body}");
+    let (s, body) = admin.run("one", &write, json!([])).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(refused_by_db(&body), "{body}");
+    let (s, body) = admin.run("one", t.sleep_sql, json!([])).await;
+    assert_eq!(s, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    let (s, _) = admin.run("one", "SELECT 1", json!([])).await;
+    assert_eq!(s, StatusCode::OK);
+    // A query that waited for the only slot runs with the time left (its own server-side
+    // limit); the next query is back to the source's.
+    let nap = match t.kind {
+        "postgresql" => "SELECT pg_sleep(0.3)",
+        _ => "SELECT SLEEP(0.3)",
+    };
+    let (a, b) = tokio::join!(
+        admin.run("one", nap, json!([])),
+        admin.run("one", nap, json!([]))
+    );
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK), "{a:?} {b:?}");
+    let (_, body) = admin.run("one", settings, json!([])).await;
+    assert_eq!(body["rows"], expected, "{body}");
+    assert_eq!(
+        count_rows(t.kind, table).await,
+        50,
+        "no write reached the table"
+    );
+
+    for f in [&write_fn, &unlock_fn] {
+        exec_admin(t.kind, &format!("DROP FUNCTION {f}")).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

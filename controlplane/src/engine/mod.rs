@@ -181,7 +181,7 @@ pub struct ColumnDef {
 }
 
 enum Pool {
-    Postgres(sqlx::PgPool),
+    Postgres(postgres::PgSource),
     Mysql(mysql::MysqlPool),
     Sqlite(sqlx::SqlitePool),
     Mongo(mongodb::Database),
@@ -279,21 +279,37 @@ impl Engine {
     ) -> Result<Fetched, EngineError> {
         let conn = self.conn(src)?;
         let deadline = Instant::now() + limits.timeout;
+        // The caller's timeout: SQL drivers keep it as their connections' server-side timeout.
+        let preset = limits.timeout;
         // Waiting for a slot counts against the timeout: a saturated source answers 504, not never.
-        let _permit = tokio::time::timeout(limits.timeout, conn.permits.acquire())
-            .await
-            .map_err(|_| EngineError::Timeout(limits.timeout))?
-            .expect("semaphore never closed");
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let limits = QueryLimits {
-            timeout: remaining.max(Duration::from_millis(1)),
-            ..limits
+        let (_permit, limits) = match conn.permits.try_acquire() {
+            Ok(permit) => (permit, limits),
+            Err(_) => {
+                let permit = tokio::time::timeout(limits.timeout, conn.permits.acquire())
+                    .await
+                    .map_err(|_| EngineError::Timeout(limits.timeout))?
+                    .expect("semaphore never closed");
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let limits = QueryLimits {
+                    timeout: remaining.max(Duration::from_millis(1)),
+                    ..limits
+                };
+                (permit, limits)
+            }
         };
+        // The database produces at most one row more than the limit, so `truncated` stays exact.
+        // The statement already passed the guard (`run` checks first); the cap only bounds it.
+        let cap = limits.row_limit as u64 + 1;
+        let capped = match src.spec.source_type {
+            DataSourceType::Mongodb => None,
+            t => guard::with_row_cap(text, t, cap).ok(),
+        };
+        let sql = capped.as_deref().unwrap_or(text);
         match &conn.pool {
-            Pool::Postgres(p) => postgres::run(p, text, params, limits).await,
-            Pool::Mysql(p) => mysql::run(p, text, params, limits).await,
-            Pool::Sqlite(p) => sqlite::run(p, text, params, limits).await,
-            Pool::Mongo(db) => mongo::run(db, text, params, limits).await,
+            Pool::Postgres(p) => postgres::run(p, sql, params, limits, preset).await,
+            Pool::Mysql(p) => mysql::run(p, sql, params, limits, preset).await,
+            Pool::Sqlite(p) => sqlite::run(p, sql, params, limits).await,
+            Pool::Mongo(db) => mongo::run(db, sql, params, limits).await,
         }
     }
 

@@ -91,6 +91,24 @@ fn to_doc(v: Value) -> Result<Document, EngineError> {
     }
 }
 
+/// Ends the pipeline with `{"$limit": cap}` unless it already ends with a smaller one, so the
+/// server stops after one row more than the limit (`truncated` stays exact).
+fn with_row_cap(mut pipeline: Vec<Document>, cap: i64) -> Vec<Document> {
+    let bounded = pipeline.last().is_some_and(|stage| {
+        stage.len() == 1
+            && match stage.get("$limit") {
+                Some(Bson::Int32(n)) => i64::from(*n) <= cap,
+                Some(Bson::Int64(n)) => *n <= cap,
+                Some(Bson::Double(n)) => *n <= cap as f64,
+                _ => false,
+            }
+    });
+    if !bounded {
+        pipeline.push(doc! { "$limit": cap });
+    }
+    pipeline
+}
+
 fn mongo_err(e: mongodb::error::Error, limits: &QueryLimits) -> EngineError {
     use mongodb::error::ErrorKind;
     match &*e.kind {
@@ -131,6 +149,7 @@ pub(super) async fn run(
         .iter()
         .map(|stage| bind_params(stage, params).and_then(to_doc))
         .collect::<Result<Vec<_>, _>>()?;
+    let pipeline = with_row_cap(pipeline, limits.row_limit as i64 + 1);
     let opts = AggregateOptions::builder().max_time(limits.timeout).build();
     let work = async {
         let mut cursor = db
@@ -241,6 +260,33 @@ pub(super) async fn schema(db: &Database) -> Result<SchemaInfo, EngineError> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn row_cap_ends_the_pipeline() {
+        let m = doc! { "$match": { "a": 1 } };
+        assert_eq!(
+            with_row_cap(vec![m.clone()], 1001),
+            vec![m.clone(), doc! { "$limit": 1001_i64 }]
+        );
+        assert_eq!(with_row_cap(vec![], 11), vec![doc! { "$limit": 11_i64 }]);
+        // A smaller final limit is enough; a larger one gets the cap after it.
+        let small = doc! { "$limit": 5 };
+        assert_eq!(
+            with_row_cap(vec![m.clone(), small.clone()], 1001),
+            vec![m.clone(), small]
+        );
+        let large = doc! { "$limit": 50_000_i64 };
+        assert_eq!(
+            with_row_cap(vec![large.clone()], 1001),
+            vec![large, doc! { "$limit": 1001_i64 }]
+        );
+        // A limit before other stages does not bound what they produce.
+        let unwind = doc! { "$unwind": "$items" };
+        assert_eq!(
+            with_row_cap(vec![doc! { "$limit": 5 }, unwind.clone()], 1001),
+            vec![doc! { "$limit": 5 }, unwind, doc! { "$limit": 1001_i64 }]
+        );
+    }
 
     #[test]
     fn params_bind_structurally() {

@@ -1,5 +1,25 @@
-//! PostgreSQL: every query runs in `BEGIN READ ONLY` with `statement_timeout`.
-use std::time::Duration;
+//! PostgreSQL: every connection starts read-only (`default_transaction_read_only=on`) with the
+//! query timeout as its `statement_timeout` (startup options, so no round trip), and every query
+//! is one extended-protocol round trip (Bind/Execute/Sync) on a statement prepared once per
+//! connection (sqlx's per-connection statement cache: `prepare` and `query` both look it up by
+//! SQL text, so only a connection's first run of a text pays a Parse/Describe round trip).
+//!
+//! Before: `BEGIN READ ONLY; SET LOCAL statement_timeout` (1), prepare (cached), execute (1),
+//! `ROLLBACK` (1): three round trips per query. Now one; sqlx's release-time ping and the reset
+//! below run after the result is handed back, off the query's path.
+//!
+//! Session state: a query is one statement in its own implicit transaction, which commits, so a
+//! session-level setting it changes would stay on the connection. The guard refuses `SET` and
+//! `set_config()` (in expressions and in FROM), which leaves functions defined in the database
+//! (a plpgsql function may call `set_config(..., false)` or `SET ROLE`). So every connection is
+//! reset when it goes back to the pool: `SET SESSION AUTHORIZATION DEFAULT; RESET ALL` restores
+//! the startup values (read-only, the timeout) and the login role before any other query can
+//! use it; a connection whose reset fails is closed. Read-only cannot be lifted inside the
+//! running statement: PostgreSQL refuses `transaction_read_only = off` once a query has run.
+//! A new connection that did not start read-only (a pooler that drops startup options) is
+//! refused. A transaction-pooling proxy cannot keep any session state: point sources at the
+//! database or at a session-pooling proxy (or make the role read-only in the database).
+use std::{sync::Mutex, time::Duration};
 
 use nexbii_crds::TlsMode;
 use serde_json::Value;
@@ -19,7 +39,28 @@ use super::{
 /// Extra time the client waits beyond the server-side timeout before it gives up on the connection.
 const GRACE: Duration = Duration::from_secs(2);
 
-pub(super) fn pool(src: &ResolvedSource) -> Result<PgPool, EngineError> {
+/// `statement_timeout` of a pool made before any query said which one it needs.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Run on every connection returned to the pool (see the module docs).
+const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL";
+
+/// One PostgreSQL source: its connect options and a pool whose connections all start with the
+/// same `statement_timeout`.
+///
+/// The pool is keyed by that timeout: the caller's timeout (tenant and source limits) only
+/// changes when those limits do, and then the pool is replaced (old connections close as they
+/// come back). A query that waited for a concurrency slot has less time left than the key; it
+/// sets its own `statement_timeout` first (one more round trip, only on a saturated source) and
+/// the release-time reset restores the startup value.
+pub(super) struct PgSource {
+    opts: PgConnectOptions,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    pool: Mutex<Option<(u128, PgPool)>>,
+}
+
+pub(super) fn pool(src: &ResolvedSource) -> Result<PgSource, EngineError> {
     let s = &src.spec;
     let mut opts = PgConnectOptions::new()
         .host(s.host.as_deref().unwrap_or("localhost"))
@@ -36,10 +77,78 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<PgPool, EngineError> {
     if let Some(p) = &src.password {
         opts = opts.password(p);
     }
-    Ok(PgPoolOptions::new()
-        .max_connections(s.pool.max_connections)
-        .acquire_timeout(Duration::from_secs(s.pool.connect_timeout_seconds as u64))
-        .connect_lazy_with(opts))
+    Ok(PgSource {
+        opts,
+        max_connections: s.pool.max_connections,
+        acquire_timeout: Duration::from_secs(s.pool.connect_timeout_seconds as u64),
+        pool: Mutex::new(None),
+    })
+}
+
+fn millis(d: Duration) -> u128 {
+    d.as_millis().max(1)
+}
+
+impl PgSource {
+    /// The pool whose connections start with `statement_timeout = timeout`.
+    fn pool_for(&self, timeout: Duration) -> PgPool {
+        let ms = millis(timeout);
+        let mut slot = self.pool.lock().expect("pg pool lock");
+        match &*slot {
+            Some((key, pool)) if *key == ms => pool.clone(),
+            _ => {
+                let pool = self.build(ms);
+                *slot = Some((ms, pool.clone()));
+                pool
+            }
+        }
+    }
+
+    /// The current pool, for connection tests and schema reads.
+    fn any_pool(&self) -> PgPool {
+        let current = self
+            .pool
+            .lock()
+            .expect("pg pool lock")
+            .as_ref()
+            .map(|(_, p)| p.clone());
+        current.unwrap_or_else(|| self.pool_for(DEFAULT_TIMEOUT))
+    }
+
+    fn build(&self, timeout_ms: u128) -> PgPool {
+        let opts = self.opts.clone().options([
+            ("default_transaction_read_only", "on".to_string()),
+            ("statement_timeout", timeout_ms.to_string()),
+        ]);
+        PgPoolOptions::new()
+            .max_connections(self.max_connections)
+            .acquire_timeout(self.acquire_timeout)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Fail closed where startup options do not arrive (e.g. a pooler that drops
+                    // them): once per connection, never per query.
+                    let ro: String =
+                        sqlx::query_scalar("SELECT current_setting('transaction_read_only')")
+                            .fetch_one(&mut *conn)
+                            .await?;
+                    if ro != "on" {
+                        return Err(sqlx::Error::Configuration(
+                            "the connection did not start read-only (a pooler dropping startup \
+                             options?)"
+                                .into(),
+                        ));
+                    }
+                    Ok(())
+                })
+            })
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(sqlx::raw_sql(RESET_SESSION)).await?;
+                    Ok(true)
+                })
+            })
+            .connect_lazy_with(opts)
+    }
 }
 
 /// Binds each JSON parameter as the type PostgreSQL inferred for its placeholder, so `$1`
@@ -94,35 +203,33 @@ fn map_err(e: sqlx::Error, limits: &QueryLimits) -> EngineError {
     query_err(e)
 }
 
-async fn in_read_only_tx(
+async fn run_one(
     conn: &mut PgConnection,
     sql: &str,
     params: &[Value],
     limits: &QueryLimits,
+    preset: Duration,
 ) -> Result<Fetched, sqlx::Error> {
-    let ms = limits.timeout.as_millis().max(1);
-    conn.execute(sqlx::raw_sql(&format!(
-        "BEGIN READ ONLY; SET LOCAL statement_timeout = {ms}"
-    )))
-    .await?;
-    let res = async {
-        let stmt = (&mut *conn).prepare(sql).await?;
-        let columns = columns_of(&stmt);
-        let types: Vec<String> = match stmt.parameters() {
-            Some(sqlx::Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
-            _ => Vec::new(),
-        };
-        let q = bind_typed(stmt.query(), params, &types).map_err(sqlx::Error::Protocol)?;
-        let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, pg_row).await?;
-        Ok(Fetched {
-            columns,
-            rows,
-            truncated,
-        })
+    if millis(limits.timeout) != millis(preset) {
+        // Less time is left than the connection's startup timeout (see `PgSource`).
+        let ms = millis(limits.timeout);
+        conn.execute(sqlx::raw_sql(&format!("SET statement_timeout = {ms}")))
+            .await?;
     }
-    .await;
-    conn.execute(sqlx::raw_sql("ROLLBACK")).await?;
-    res
+    // Cached per connection: a round trip only the first time this connection sees `sql`.
+    let stmt = (&mut *conn).prepare(sql).await?;
+    let columns = columns_of(&stmt);
+    let types: Vec<String> = match stmt.parameters() {
+        Some(sqlx::Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
+        _ => Vec::new(),
+    };
+    let q = bind_typed(stmt.query(), params, &types).map_err(sqlx::Error::Protocol)?;
+    let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, pg_row).await?;
+    Ok(Fetched {
+        columns,
+        rows,
+        truncated,
+    })
 }
 
 async fn guarded(
@@ -130,10 +237,11 @@ async fn guarded(
     sql: &str,
     params: &[Value],
     limits: QueryLimits,
+    preset: Duration,
 ) -> Result<Fetched, EngineError> {
     match tokio::time::timeout(
         limits.timeout + GRACE,
-        in_read_only_tx(&mut conn, sql, params, &limits),
+        run_one(&mut conn, sql, params, &limits, preset),
     )
     .await
     {
@@ -146,17 +254,21 @@ async fn guarded(
     }
 }
 
+/// Runs `sql` with `limits`; `preset` is the caller's full timeout, which keys the pool (it is
+/// larger than `limits.timeout` only when the query waited for a concurrency slot).
 pub(super) async fn run(
-    pool: &PgPool,
+    src: &PgSource,
     sql: &str,
     params: &[Value],
     limits: QueryLimits,
+    preset: Duration,
 ) -> Result<Fetched, EngineError> {
-    let conn = pool.acquire().await.map_err(query_err)?;
-    guarded(conn, sql, params, limits).await
+    let conn = src.pool_for(preset).acquire().await.map_err(query_err)?;
+    guarded(conn, sql, params, limits, preset).await
 }
 
-pub(super) async fn version(pool: &PgPool) -> Result<String, EngineError> {
+pub(super) async fn version(src: &PgSource) -> Result<String, EngineError> {
+    let pool = &src.any_pool();
     let row = sqlx::query("SHOW server_version")
         .fetch_one(pool)
         .await
@@ -164,7 +276,8 @@ pub(super) async fn version(pool: &PgPool) -> Result<String, EngineError> {
     Ok(format!("PostgreSQL {}", row.get::<String, _>(0)))
 }
 
-pub(super) async fn schema(pool: &PgPool) -> Result<SchemaInfo, EngineError> {
+pub(super) async fn schema(src: &PgSource) -> Result<SchemaInfo, EngineError> {
+    let pool = &src.any_pool();
     let rows = sqlx::query(
         "SELECT table_schema::text, table_name::text, column_name::text, data_type::text, is_nullable = 'YES'
          FROM information_schema.columns
