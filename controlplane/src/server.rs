@@ -39,9 +39,16 @@ pub fn router(state: SharedState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, router(state))
+    // Background work of the instance: data sources re-checked on their sync interval.
+    let sync = tokio::spawn(bi::datasources::status::sync_loop(
+        state.clone(),
+        std::time::Duration::from_secs(5),
+    ));
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await;
+    sync.abort();
+    served
 }
 
 async fn shutdown_signal() {

@@ -39,6 +39,12 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "dblink_connect",
     "pg_advisory_lock",
     "pg_advisory_xact_lock",
+    "pg_advisory_lock_shared",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
     "pg_notify",
     "load_file",
     "load_extension",
@@ -442,6 +448,16 @@ mod tests {
         )
         .contains("set_config"));
         assert!(refused("SELECT load_file('/etc/passwd')", Mysql).contains("load_file"));
+        for f in [
+            "pg_try_advisory_lock",
+            "pg_advisory_lock_shared",
+            "pg_try_advisory_xact_lock",
+        ] {
+            assert!(
+                refused(&format!("SELECT {f}(1)"), Postgresql).contains(f),
+                "{f} takes a lock that outlives the query"
+            );
+        }
     }
 
     #[test]

@@ -313,6 +313,25 @@ impl Engine {
         }
     }
 
+    /// Checks a statement against the source without running it (tables, columns, types).
+    pub async fn describe(&self, src: &ResolvedSource, text: &str) -> Result<(), EngineError> {
+        self.check(src.spec.source_type, text)?;
+        let conn = self.conn(src)?;
+        let timeout = Duration::from_secs(src.spec.pool.connect_timeout_seconds.max(1) as u64);
+        tokio::time::timeout(timeout, async {
+            match &conn.pool {
+                Pool::Postgres(p) => postgres::describe(p, text).await,
+                Pool::Mysql(p) => mysql::describe(p, text).await,
+                Pool::Sqlite(p) => sqlite::describe(p, text).await,
+                // Aggregations are not prepared; the guard has checked their shape.
+                Pool::Mongo(_) => Ok(()),
+            }
+        })
+        .await
+        .map_err(|_| EngineError::Connect(format!("no answer within {timeout:?}")))?
+        .map_err(|e| e.redact(src.password.as_deref()))
+    }
+
     pub async fn test_connection(
         &self,
         src: &ResolvedSource,
@@ -386,7 +405,23 @@ pub(crate) fn query_err(e: sqlx::Error) -> EngineError {
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolClosed
         | sqlx::Error::Configuration(_) => EngineError::Connect(e.to_string()),
+        sqlx::Error::Database(db) if refuses_connection(db.as_ref()) => {
+            EngineError::Connect(db.message().to_string())
+        }
         sqlx::Error::Database(db) => EngineError::Query(db.message().to_string()),
         other => EngineError::Query(other.to_string()),
     }
+}
+
+/// Database errors that are about reaching the data, not about the statement: refused
+/// credentials, a database that does not exist, a server that cannot take connections.
+fn refuses_connection(db: &dyn sqlx::error::DatabaseError) -> bool {
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        // 1044/1045 access denied, 1049 unknown database, 1040 too many connections.
+        return matches!(my.number(), 1040 | 1044 | 1045 | 1049);
+    }
+    let code = db.code().unwrap_or_default();
+    // PostgreSQL SQLSTATE classes 08 (connection), 28 (authorization), 3D (unknown database),
+    // 53 (insufficient resources), and 57P03 (cannot connect now).
+    ["08", "28", "3D", "53"].iter().any(|c| code.starts_with(c)) || code == "57P03"
 }

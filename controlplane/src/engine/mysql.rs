@@ -271,3 +271,13 @@ pub(super) async fn schema(p: &MysqlPool) -> Result<SchemaInfo, EngineError> {
             .collect(),
     ))
 }
+
+/// Prepares `sql` without running it: the server resolves its tables and columns.
+pub(super) async fn describe(p: &MysqlPool, sql: &str) -> Result<(), EngineError> {
+    let mut conn = p.any_pool().acquire().await.map_err(query_err)?;
+    (&mut *conn)
+        .prepare(sql)
+        .await
+        .map(|_| ())
+        .map_err(query_err)
+}

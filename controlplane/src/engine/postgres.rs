@@ -43,7 +43,9 @@ const GRACE: Duration = Duration::from_secs(2);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Run on every connection returned to the pool (see the module docs).
-const RESET_SESSION: &str = "SET SESSION AUTHORIZATION DEFAULT; RESET ALL";
+/// Session advisory locks outlive a statement; a function could take one, so release them too.
+const RESET_SESSION: &str =
+    "SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SELECT pg_advisory_unlock_all()";
 
 /// One PostgreSQL source: its connect options and a pool whose connections all start with the
 /// same `statement_timeout`.
@@ -302,4 +304,14 @@ pub(super) async fn schema(src: &PgSource) -> Result<SchemaInfo, EngineError> {
             })
             .collect(),
     ))
+}
+
+/// Prepares `sql` without running it: the server resolves its tables, columns and types.
+pub(super) async fn describe(src: &PgSource, sql: &str) -> Result<(), EngineError> {
+    let mut conn = src.any_pool().acquire().await.map_err(query_err)?;
+    (&mut *conn)
+        .prepare(sql)
+        .await
+        .map(|_| ())
+        .map_err(query_err)
 }

@@ -91,3 +91,13 @@ pub(super) async fn schema(pool: &SqlitePool) -> Result<SchemaInfo, EngineError>
             .collect(),
     ))
 }
+
+/// Prepares `sql` without running it: SQLite resolves its tables and columns.
+pub(super) async fn describe(pool: &SqlitePool, sql: &str) -> Result<(), EngineError> {
+    let mut conn = pool.acquire().await.map_err(query_err)?;
+    (&mut *conn)
+        .prepare(sql)
+        .await
+        .map(|_| ())
+        .map_err(query_err)
+}

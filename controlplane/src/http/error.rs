@@ -38,9 +38,10 @@ pub enum ApiError {
     /// The data source did not answer within the timeout (504).
     #[error("{0}")]
     Timeout(String),
-    /// The data source answered with an error (502); the message is already redacted.
-    #[error("{0}")]
-    Upstream(String),
+    /// The data source could not be reached or refused the connection: unreachable host,
+    /// refused credentials, missing database (502). The message is already redacted.
+    #[error("data source {name:?}: {detail}")]
+    DataSource { name: String, detail: String },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -85,7 +86,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::DataSource { .. } => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,7 +104,7 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too-many-requests",
             Self::Timeout(_) => "query-timeout",
-            Self::Upstream(_) => "data-source-error",
+            Self::DataSource { .. } => "data-source-unavailable",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -113,6 +114,7 @@ impl ApiError {
         let status = self.status();
         let (field, errors) = match self {
             Self::BadRequest { field, .. } => (field.clone(), vec![]),
+            Self::DataSource { .. } => (Some("dataSource".to_string()), vec![]),
             Self::Invalid(errs) => (
                 errs.first().map(|e| e.field.clone()),
                 errs.iter()

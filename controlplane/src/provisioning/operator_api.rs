@@ -117,30 +117,19 @@ pub async fn put_datasource(
             .await?
         }
     };
-    let src = datasources::resolve(&state, &scope, &rec)?;
-    let mut out = DataSourceSyncResult {
-        revision: rec.meta.revision,
-        connected: false,
-        server_version: None,
-        error: None,
-        tables: 0,
-        columns: 0,
-        synced_at: Utc::now(),
-    };
-    match state.engine.test_connection(&src).await {
-        Ok(t) => {
-            out.connected = true;
-            out.server_version = Some(t.server_version);
-            match state.engine.schema(&src).await {
-                Ok(s) => {
-                    out.tables = s.tables.len() as u32;
-                    out.columns = s.tables.iter().map(|t| t.columns.len() as u32).sum();
-                }
-                Err(e) => out.error = Some(e.to_string()),
-            }
-        }
-        Err(e) => out.error = Some(e.to_string()),
+    let (status, changed) = datasources::status::check(&state, &scope, &rec).await?;
+    if changed {
+        dashboards::domain::revalidate(&state, &scope, &name).await?;
     }
+    let out = DataSourceSyncResult {
+        revision: rec.meta.revision,
+        connected: status.connected,
+        server_version: status.server_version,
+        error: status.last_error,
+        tables: status.tables,
+        columns: status.columns,
+        synced_at: status.checked_at,
+    };
     Ok(Json(out))
 }
 

@@ -71,6 +71,8 @@ pub enum Collection {
     Users,
     Sessions,
     DataSources,
+    /// Connection and schema-sync status of each data source.
+    DataSourceStatus,
     SavedQueries,
     Dashboards,
     GovernancePolicies,
@@ -80,11 +82,12 @@ pub enum Collection {
 }
 
 impl Collection {
-    pub const ALL: [Collection; 9] = [
+    pub const ALL: [Collection; 10] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
         Self::DataSources,
+        Self::DataSourceStatus,
         Self::SavedQueries,
         Self::Dashboards,
         Self::GovernancePolicies,
@@ -98,6 +101,7 @@ impl Collection {
             Self::Users => "users",
             Self::Sessions => "sessions",
             Self::DataSources => "datasources",
+            Self::DataSourceStatus => "datasource_status",
             Self::SavedQueries => "saved_queries",
             Self::Dashboards => "dashboards",
             Self::GovernancePolicies => "governance_policies",

@@ -14,19 +14,29 @@ use crate::{
         datasources::DataSourceRecord,
         queries::{execute, QueryCall},
     },
-    engine::QueryResult,
+    engine::{EngineError, QueryResult},
     http::{ApiError, ApiResult, Problem},
     state::AppState,
     store::{write::Actor, Expect, Origin, StoreExt, TenantScope},
 };
 
-/// Widget problems that depend on the tenant's data: unknown data sources, refused statements.
-/// Each entry: the widget id and the error naming its field.
+/// A widget problem: which widget, the field, and whether it blocks an API save (a refused
+/// statement or an unknown source do; a table or column the source lacks, or an unreachable
+/// source, are recorded in `validationErrors` and checked again when the schema changes).
+struct WidgetError {
+    widget: String,
+    error: FieldError,
+    blocking: bool,
+}
+
+/// Widget problems that depend on the tenant's data: unknown data sources, refused statements,
+/// tables or columns the source does not have (the source prepares the statement without
+/// running it), unreachable sources.
 async fn widget_errors(
     state: &AppState,
     scope: &TenantScope,
     spec: &DashboardSpec,
-) -> ApiResult<Vec<(String, FieldError)>> {
+) -> ApiResult<Vec<WidgetError>> {
     let sources: HashMap<String, DataSourceRecord> = state
         .store
         .list_as::<DataSourceRecord>(scope)
@@ -36,25 +46,60 @@ async fn widget_errors(
         .collect();
     let mut errs = Vec::new();
     for (i, w) in spec.widgets.iter().enumerate() {
-        match sources.get(&w.query.data_source) {
-            None => errs.push((
-                w.id.clone(),
-                FieldError::new(
-                    format!("spec.widgets[{i}].query.dataSource"),
-                    format!("no data source named {:?}", w.query.data_source),
-                ),
+        let err = |field: &str, message: String, blocking: bool| WidgetError {
+            widget: w.id.clone(),
+            error: FieldError::new(format!("spec.widgets[{i}].query.{field}"), message),
+            blocking,
+        };
+        let Some(src) = sources.get(&w.query.data_source) else {
+            let m = format!("no data source named {:?}", w.query.data_source);
+            errs.push(err("dataSource", m, true));
+            continue;
+        };
+        if let Err(e) = state.engine.check(src.spec.source_type, &w.query.sql) {
+            errs.push(err("sql", e.to_string(), true));
+            continue;
+        }
+        let resolved = crate::bi::datasources::resolve(state, scope, src)?;
+        match state.engine.describe(&resolved, &w.query.sql).await {
+            Ok(()) => {}
+            Err(EngineError::Query(m)) => errs.push(err("sql", m, false)),
+            Err(e) => errs.push(err(
+                "dataSource",
+                format!("data source {:?} cannot be checked: {e}", src.name),
+                false,
             )),
-            Some(src) => {
-                if let Err(e) = state.engine.check(src.spec.source_type, &w.query.sql) {
-                    errs.push((
-                        w.id.clone(),
-                        FieldError::new(format!("spec.widgets[{i}].query.sql"), e.to_string()),
-                    ));
-                }
-            }
         }
     }
     Ok(errs)
+}
+
+fn recorded(errs: &[WidgetError]) -> Vec<String> {
+    errs.iter()
+        .map(|e| format!("{}: {}", e.widget, e.error.message))
+        .collect()
+}
+
+/// Validates the dashboards reading `source` again (its schema changed), recording what broke
+/// or healed. Never refuses: the dashboards exist already.
+pub async fn revalidate(state: &AppState, scope: &TenantScope, source: &str) -> ApiResult<()> {
+    for d in state.store.list_as::<DashboardRecord>(scope).await? {
+        if !d.spec.widgets.iter().any(|w| w.query.data_source == source) {
+            continue;
+        }
+        let now = recorded(&widget_errors(state, scope, &d.spec).await?);
+        if now == d.validation_errors {
+            continue;
+        }
+        tracing::info!(tenant = scope.tenant(), dashboard = %d.name, errors = now.len(), "dashboard validated again after a schema change");
+        state
+            .writer
+            .modify::<DashboardRecord>(scope, &Actor::System, &d.name, |rec| {
+                rec.validation_errors = now.clone()
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Writes a dashboard on top of `existing` (what the caller read; `None` to create). API writes
@@ -88,16 +133,17 @@ pub async fn save(
         return Err(ApiError::Invalid(spec_errs));
     }
     let widget_errs = widget_errors(state, scope, &rec.spec).await?;
-    if origin == Origin::Api && !widget_errs.is_empty() {
+    if origin == Origin::Api && widget_errs.iter().any(|e| e.blocking) {
         return Err(ApiError::Invalid(
-            widget_errs.into_iter().map(|(_, e)| e).collect(),
+            widget_errs
+                .into_iter()
+                .filter(|e| e.blocking)
+                .map(|e| e.error)
+                .collect(),
         ));
     }
     let rec = DashboardRecord {
-        validation_errors: widget_errs
-            .iter()
-            .map(|(id, e)| format!("{id}: {}", e.message))
-            .collect(),
+        validation_errors: recorded(&widget_errs),
         ..rec
     };
     let expect = existing.map_or(Expect::Absent, |e| Expect::Revision(e.meta.revision));

@@ -135,11 +135,20 @@ fn sqlite_path(state: &AppState, rec: &DataSourceRecord, p: &str) -> ApiResult<P
     }
 }
 
-pub fn engine_error(e: EngineError) -> ApiError {
+/// An engine error as the API answers it, naming the data source when it is the source that
+/// failed (not the statement).
+pub fn engine_error(source: &str) -> impl Fn(EngineError) -> ApiError + '_ {
+    move |e| engine_error_of(source, e)
+}
+
+fn engine_error_of(source: &str, e: EngineError) -> ApiError {
     match e {
         EngineError::Refused(m) => ApiError::QueryRefused(m),
         EngineError::Timeout(_) => ApiError::Timeout(e.to_string()),
-        EngineError::Connect(_) => ApiError::Upstream(e.to_string()),
+        EngineError::Connect(_) => ApiError::DataSource {
+            name: source.to_string(),
+            detail: e.to_string(),
+        },
         EngineError::Query(m) => ApiError::BadRequest {
             field: Some("sql".into()),
             detail: format!("the data source rejected the query: {m}"),

@@ -9,6 +9,7 @@ use nexbii_crds::DataSourceType;
 
 pub mod domain;
 pub mod model;
+pub mod status;
 
 pub use domain::{engine_error, resolve};
 pub use model::{DataSourceInput, DataSourceRecord, DataSourceView};
@@ -26,6 +27,7 @@ use crate::{
     state::SharedState,
     store::{Collection, ListQuery, Origin, Store, StoreExt},
 };
+use status::SourceStatus;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
@@ -35,6 +37,7 @@ pub fn routes() -> Router<SharedState> {
             get(get_one).put(update).delete(delete),
         )
         .route("/api/v1/datasources/{name}/test", post(test))
+        .route("/api/v1/datasources/{name}/sync", post(sync))
         .route("/api/v1/datasources/{name}/schema", get(schema))
 }
 
@@ -52,8 +55,16 @@ pub async fn list(
         .store
         .page_as::<DataSourceRecord>(&caller.scope, &page.query()?)
         .await?;
+    let mut items = Vec::with_capacity(page.items.len());
+    for rec in &page.items {
+        let status = state
+            .store
+            .get_as::<SourceStatus>(&caller.scope, &rec.name)
+            .await?;
+        items.push(DataSourceView::with_status(rec, status));
+    }
     Ok(Paged {
-        items: page.items.iter().map(Into::into).collect(),
+        items,
         next: page.next,
     })
 }
@@ -114,6 +125,7 @@ pub async fn create(
         },
     )
     .await?;
+    status::check_later(state.clone(), caller.scope.clone(), rec.clone());
     Ok((StatusCode::CREATED, Json((&rec).into())))
 }
 
@@ -127,7 +139,14 @@ pub async fn get_one(
     Path(name): Path<String>,
 ) -> ApiResult<Tagged<DataSourceView>> {
     let rec = domain::load(&state, &caller.scope, &name).await?;
-    Ok(Tagged(rec.meta.revision, (&rec).into()))
+    let status = state
+        .store
+        .get_as::<SourceStatus>(&caller.scope, &name)
+        .await?;
+    Ok(Tagged(
+        rec.meta.revision,
+        DataSourceView::with_status(&rec, status),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/v1/datasources/{name}", tag = "datasources",
@@ -167,6 +186,7 @@ pub async fn update(
         },
     )
     .await?;
+    status::check_later(state.clone(), caller.scope.clone(), rec.clone());
     Ok(Json((&rec).into()))
 }
 
@@ -205,7 +225,7 @@ pub async fn test(
         .engine
         .test_connection(&src)
         .await
-        .map_err(engine_error)?;
+        .map_err(engine_error(&name))?;
     Ok(Json(res))
 }
 
@@ -219,5 +239,29 @@ pub async fn schema(
     caller.require(Role::Editor)?;
     let rec = domain::load(&state, &caller.scope, &name).await?;
     let src = resolve(&state, &caller.scope, &rec)?;
-    Ok(Json(state.engine.schema(&src).await.map_err(engine_error)?))
+    Ok(Json(
+        state
+            .engine
+            .schema(&src)
+            .await
+            .map_err(engine_error(&name))?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/datasources/{name}/sync", tag = "datasources", params(("name" = String, Path)),
+    responses((status = 200, body = SourceStatus, description = "the check ran; `connected` and `lastError` say how it went"),
+        (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn sync(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<SourceStatus>> {
+    caller.require(Role::Editor)?;
+    let rec = domain::load(&state, &caller.scope, &name).await?;
+    let (status, changed) = status::check(&state, &caller.scope, &rec).await?;
+    if changed {
+        crate::bi::dashboards::domain::revalidate(&state, &caller.scope, &name).await?;
+    }
+    Ok(Json(status))
 }

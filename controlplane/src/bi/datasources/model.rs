@@ -55,6 +55,15 @@ pub struct DataSourceView {
     pub created_at: chrono::DateTime<Utc>,
     pub updated_at: chrono::DateTime<Utc>,
     pub updated_by: String,
+    /// The last connection and schema check; absent until the first one finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<super::status::SourceStatus>,
+}
+
+impl DataSourceView {
+    pub fn with_status(r: &DataSourceRecord, status: Option<super::status::SourceStatus>) -> Self {
+        Self { status, ..r.into() }
+    }
 }
 
 impl From<&DataSourceRecord> for DataSourceView {
@@ -68,6 +77,7 @@ impl From<&DataSourceRecord> for DataSourceView {
             created_at: r.meta.created_at,
             updated_at: r.meta.updated_at,
             updated_by: r.meta.updated_by.clone(),
+            status: None,
         }
     }
 }

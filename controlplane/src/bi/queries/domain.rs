@@ -63,7 +63,11 @@ pub async fn execute(
         access,
         use_cache: call.use_cache,
     };
-    state.engine.run_query(req).await.map_err(engine_error)
+    state
+        .engine
+        .run_query(req)
+        .await
+        .map_err(engine_error(call.data_source))
 }
 
 /// A saved query must name an existing source and pass the guard.

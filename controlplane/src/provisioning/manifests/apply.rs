@@ -73,6 +73,7 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
     };
     run.tenants().await?;
     run.datasources().await?;
+    run.check_sources().await?;
     run.dashboards().await?;
     run.policies().await?;
     run.schedules().await?;
@@ -246,6 +247,40 @@ impl Run<'_> {
                 .await
             {
                 Ok(_) => self.out.datasources += 1,
+                Err(e) => self.out.problems.push(format!("DataSource/{name}: {e}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every declared source (concurrently: an unreachable host costs one connect
+    /// timeout, not one per source); a source that does not answer is a problem with its reason.
+    async fn check_sources(&mut self) -> anyhow::Result<()> {
+        let state = self.state;
+        let mut jobs = Vec::new();
+        for (tenant, d) in &self.declared {
+            let scope = self.scopes[tenant].clone();
+            for name in d.datasources.iter().cloned() {
+                if let Some(rec) = state
+                    .store
+                    .get_as::<DataSourceRecord>(&scope, &name)
+                    .await?
+                {
+                    let scope = scope.clone();
+                    jobs.push(async move {
+                        let res = datasources::status::check(state, &scope, &rec).await;
+                        (name, res)
+                    });
+                }
+            }
+        }
+        for (name, res) in futures::future::join_all(jobs).await {
+            match res {
+                Ok((status, _)) if status.connected && status.last_error.is_none() => {}
+                Ok((status, _)) => self.out.problems.push(format!(
+                    "DataSource/{name}: {}",
+                    status.last_error.as_deref().unwrap_or("not connected")
+                )),
                 Err(e) => self.out.problems.push(format!("DataSource/{name}: {e}")),
             }
         }
