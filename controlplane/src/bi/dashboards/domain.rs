@@ -2,7 +2,7 @@
 //! widget through the query pipeline, in parallel).
 use std::{collections::HashMap, sync::Arc};
 
-use nexbii_crds::{validate::variable_ref, DashboardSpec, FieldError, Publication};
+use nexbii_crds::{validate::variable_ref, DashboardSpec, FieldError, Publication, Widget};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use crate::{
     },
     engine::{EngineError, QueryResult},
     http::{ApiError, ApiResult, Problem},
-    state::AppState,
+    state::{AppState, SharedState},
     store::{write::Actor, Expect, Origin, StoreExt, TenantScope},
 };
 
@@ -210,6 +210,45 @@ pub fn resolve_variables(
     Ok(out)
 }
 
+/// Runs one widget's query through the pipeline with the dashboard's variables.
+pub async fn render_widget(
+    state: &AppState,
+    caller: &Caller,
+    w: &Widget,
+    vars: &HashMap<String, Value>,
+    refresh: bool,
+) -> WidgetData {
+    let params: Vec<Value> = w
+        .query
+        .params
+        .iter()
+        .map(|p| {
+            variable_ref(p)
+                .map(|v| vars.get(v).cloned().unwrap_or(Value::Null))
+                .unwrap_or_else(|| p.clone())
+        })
+        .collect();
+    let call = QueryCall {
+        data_source: &w.query.data_source,
+        sql: &w.query.sql,
+        params: &params,
+        limit: None,
+        use_cache: !refresh,
+    };
+    match execute(state, &caller.scope, &caller.access(), call).await {
+        Ok(r) => WidgetData {
+            id: w.id.clone(),
+            result: Some(r),
+            error: None,
+        },
+        Err(e) => WidgetData {
+            id: w.id.clone(),
+            result: None,
+            error: Some(e.to_problem()),
+        },
+    }
+}
+
 /// Runs every widget's query in parallel; a failing widget carries its problem, the rest render.
 pub async fn render(
     state: &AppState,
@@ -218,40 +257,27 @@ pub async fn render(
     vars: &HashMap<String, Value>,
     refresh: bool,
 ) -> Vec<WidgetData> {
-    let access = caller.access();
-    let jobs = d.spec.widgets.iter().map(|w| {
-        let params: Vec<Value> = w
-            .query
-            .params
-            .iter()
-            .map(|p| {
-                variable_ref(p)
-                    .map(|v| vars.get(v).cloned().unwrap_or(Value::Null))
-                    .unwrap_or_else(|| p.clone())
-            })
-            .collect();
-        let access = &access;
-        async move {
-            let call = QueryCall {
-                data_source: &w.query.data_source,
-                sql: &w.query.sql,
-                params: &params,
-                limit: None,
-                use_cache: !refresh,
-            };
-            match execute(state, &caller.scope, access, call).await {
-                Ok(r) => WidgetData {
-                    id: w.id.clone(),
-                    result: Some(r),
-                    error: None,
-                },
-                Err(e) => WidgetData {
-                    id: w.id.clone(),
-                    result: None,
-                    error: Some(e.to_problem()),
-                },
-            }
-        }
-    });
+    let jobs = d
+        .spec
+        .widgets
+        .iter()
+        .map(|w| render_widget(state, caller, w, vars, refresh));
     futures::future::join_all(jobs).await
+}
+
+/// Every widget's result as it completes (fastest first), for streamed responses.
+pub fn render_as_completed(
+    state: SharedState,
+    caller: Caller,
+    d: Arc<DashboardRecord>,
+    vars: Arc<HashMap<String, Value>>,
+    refresh: bool,
+) -> impl futures::Stream<Item = WidgetData> + Send + 'static {
+    let jobs: futures::stream::FuturesUnordered<_> = (0..d.spec.widgets.len())
+        .map(|i| {
+            let (state, caller, d, vars) = (state.clone(), caller.clone(), d.clone(), vars.clone());
+            async move { render_widget(&state, &caller, &d.spec.widgets[i], &vars, refresh).await }
+        })
+        .collect();
+    jobs
 }

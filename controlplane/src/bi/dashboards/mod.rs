@@ -1,9 +1,10 @@
 //! Dashboards: CRUD on the `Dashboard` spec and rendering.
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     extract::{Path, Query, State},
-    http::StatusCode,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -38,6 +39,10 @@ pub fn routes() -> Router<SharedState> {
             get(get_one).put(update).delete(delete),
         )
         .route("/api/v1/dashboards/{name}/data", get(data))
+        .route(
+            "/api/v1/dashboards/{name}/widgets/{id}/data",
+            get(widget_data),
+        )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -182,24 +187,106 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+const NDJSON: &str = "application/x-ndjson";
+const SSE: &str = "text/event-stream";
+
+/// How the client wants a dashboard's data: one JSON document, or widgets as they complete.
+fn streamed_as(headers: &HeaderMap) -> Option<&'static str> {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    [NDJSON, SSE].into_iter().find(|t| accept.contains(t))
+}
+
 #[utoipa::path(get, path = "/api/v1/dashboards/{name}/data", tag = "dashboards",
-    params(("name" = String, Path), ("refresh" = Option<bool>, Query, description = "bypass the cache")),
-    responses((status = 200, body = DashboardData), (status = 404, body = Problem), (status = 422, body = Problem)), security(("bearer" = [])))]
+    params(("name" = String, Path), ("refresh" = Option<bool>, Query, description = "bypass the cache"),
+        ("Accept" = Option<String>, Header, description = "`application/x-ndjson` or `text/event-stream` to receive each widget as it completes")),
+    responses(
+        (status = 200, description = "every widget, or each widget as it completes", content(
+            (DashboardData = "application/json"),
+            (WidgetData = "application/x-ndjson"),
+            (WidgetData = "text/event-stream"))),
+        (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
 pub async fn data(
     State(state): State<SharedState>,
     caller: Caller,
     Path(name): Path<String>,
+    headers: HeaderMap,
     Query(mut q): Query<HashMap<String, String>>,
-) -> ApiResult<Json<DashboardData>> {
+) -> ApiResult<Response> {
     let started = std::time::Instant::now();
     let d = domain::load_visible(&state, &caller, &name).await?;
     let refresh = q.remove("refresh").is_some_and(|v| v == "true" || v == "1");
     let vars = domain::resolve_variables(&d.spec, &q)?;
+    if let Some(kind) = streamed_as(&headers) {
+        let widgets =
+            domain::render_as_completed(state.clone(), caller, d, Arc::new(vars), refresh);
+        return Ok(stream_widgets(kind, widgets));
+    }
     let widgets = domain::render(&state, &caller, &d, &vars, refresh).await;
     Ok(Json(DashboardData {
         name,
         variables: vars,
         widgets,
         elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-    }))
+    })
+    .into_response())
+}
+
+/// One line (NDJSON) or one `widget` event (SSE) per widget, then an `end` event for SSE.
+fn stream_widgets(
+    kind: &'static str,
+    widgets: impl futures::Stream<Item = WidgetData> + Send + 'static,
+) -> Response {
+    use futures::StreamExt;
+    let frame = move |w: &WidgetData| {
+        let json = serde_json::to_string(w).unwrap_or_default();
+        match kind {
+            SSE => format!("event: widget\ndata: {json}\n\n"),
+            _ => format!("{json}\n"),
+        }
+    };
+    let body = widgets.map(move |w| Ok::<_, std::convert::Infallible>(frame(&w)));
+    let body = match kind {
+        SSE => body
+            .chain(futures::stream::once(async {
+                Ok("event: end\ndata: {}\n\n".to_string())
+            }))
+            .boxed(),
+        _ => body.boxed(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/dashboards/{name}/widgets/{id}/data", tag = "dashboards",
+    params(("name" = String, Path), ("id" = String, Path), ("refresh" = Option<bool>, Query, description = "bypass the cache")),
+    responses((status = 200, body = WidgetData), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn widget_data(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path((name, id)): Path<(String, String)>,
+    Query(mut q): Query<HashMap<String, String>>,
+) -> ApiResult<Json<WidgetData>> {
+    let d = domain::load_visible(&state, &caller, &name).await?;
+    let w = d
+        .spec
+        .widgets
+        .iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("widget {id} of dashboard {name}")))?;
+    let refresh = q.remove("refresh").is_some_and(|v| v == "true" || v == "1");
+    let vars = domain::resolve_variables(&d.spec, &q)?;
+    Ok(Json(
+        domain::render_widget(&state, &caller, w, &vars, refresh).await,
+    ))
 }
