@@ -11,7 +11,7 @@ use crate::{
         ApiResult, Problem,
     },
     state::SharedState,
-    store::{Collection, Entity, Meta, Origin, StoreExt},
+    store::{Meta, Origin, StoreExt},
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -24,17 +24,10 @@ pub struct ScheduleRecord {
     pub meta: Meta,
 }
 
-impl Entity for ScheduleRecord {
-    const COLLECTION: Collection = Collection::BackupSchedules;
-    fn id(&self) -> &str {
-        &self.name
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    ScheduleRecord,
+    BackupSchedules,
+    name,
     fn validate(&self) -> Vec<nexbii_crds::FieldError> {
         self.spec.validate()
     }
@@ -51,12 +44,9 @@ pub async fn schedules(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Paged<ScheduleRecord>> {
     caller.require(Role::Admin)?;
-    let page = state
+    Ok(state
         .store
         .page_as::<ScheduleRecord>(&caller.scope, &page.query()?)
-        .await?;
-    Ok(Paged {
-        items: page.items,
-        next: page.next,
-    })
+        .await?
+        .into())
 }

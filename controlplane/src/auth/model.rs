@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::store::{fields, Collection, Entity, Meta};
+use crate::store::{fields, Meta};
 
 #[derive(
     Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, ToSchema,
@@ -42,17 +42,10 @@ pub struct UserRecord {
     pub meta: Meta,
 }
 
-impl Entity for UserRecord {
-    const COLLECTION: Collection = Collection::Users;
-    fn id(&self) -> &str {
-        &self.username
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    UserRecord,
+    Users,
+    username,
     fn fields(&self) -> Map<String, Value> {
         fields(json!({"role": self.role, "disabled": self.disabled}))
     }
@@ -72,17 +65,10 @@ pub struct SessionRecord {
     pub meta: Meta,
 }
 
-impl Entity for SessionRecord {
-    const COLLECTION: Collection = Collection::Sessions;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    SessionRecord,
+    Sessions,
+    id,
     fn fields(&self) -> Map<String, Value> {
         fields(json!({"username": self.username, "revoked": self.revoked}))
     }

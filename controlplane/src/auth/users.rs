@@ -141,14 +141,12 @@ pub async fn list_users(
     Query(page): Query<PageParams>,
 ) -> ApiResult<Paged<UserView>> {
     caller.require(Role::Admin)?;
-    let page = state
+    let page: Paged<UserRecord> = state
         .store
         .page_as::<UserRecord>(&caller.scope, &page.query()?)
-        .await?;
-    Ok(Paged {
-        items: page.items.into_iter().map(Into::into).collect(),
-        next: page.next,
-    })
+        .await?
+        .into();
+    Ok(page.map(Into::into))
 }
 
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,

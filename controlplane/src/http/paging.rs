@@ -9,7 +9,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD as B64, Engine as _};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult};
-use crate::store::ListQuery;
+use crate::store::{ListQuery, TypedPage};
 
 pub const NEXT_CURSOR: &str = "x-next-cursor";
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -55,6 +55,25 @@ pub struct Paged<T> {
     pub items: Vec<T>,
     /// The store's cursor (an id); encoded on the way out.
     pub next: Option<String>,
+}
+
+impl<T> From<TypedPage<T>> for Paged<T> {
+    fn from(p: TypedPage<T>) -> Self {
+        Self {
+            items: p.items,
+            next: p.next,
+        }
+    }
+}
+
+impl<T> Paged<T> {
+    /// The same page with each item shown another way.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(f).collect(),
+            next: self.next,
+        }
+    }
 }
 
 impl<T: Serialize> IntoResponse for Paged<T> {

@@ -198,6 +198,27 @@ pub trait Entity: Serialize + DeserializeOwned + Send + Sync {
     }
 }
 
+/// Implements [`Entity`] for a record with a `meta: Meta` field and a string id field;
+/// further trait items (`fields`, `validate`) follow the id.
+#[macro_export]
+macro_rules! entity {
+    ($t:ty, $coll:ident, $id:ident $(, $($item:item)*)?) => {
+        impl $crate::store::Entity for $t {
+            const COLLECTION: $crate::store::Collection = $crate::store::Collection::$coll;
+            fn id(&self) -> &str {
+                &self.$id
+            }
+            fn meta(&self) -> &$crate::store::Meta {
+                &self.meta
+            }
+            fn meta_mut(&mut self) -> &mut $crate::store::Meta {
+                &mut self.meta
+            }
+            $($($item)*)?
+        }
+    };
+}
+
 /// The object form of a `json!({...})` literal, for [`Entity::fields`].
 pub fn fields(v: Value) -> Map<String, Value> {
     match v {

@@ -71,14 +71,11 @@ pub async fn list(
             serde_json::to_value(Publication::Published).unwrap_or_default(),
         );
     }
-    let page = state
+    Ok(state
         .store
         .page_as::<DashboardRecord>(&caller.scope, &q)
-        .await?;
-    Ok(Paged {
-        items: page.items,
-        next: page.next,
-    })
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/api/v1/dashboards", tag = "dashboards", request_body = DashboardInput,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::store::{fields, Collection, Entity, Meta, Origin};
+use crate::store::{fields, Meta, Origin};
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -21,17 +21,10 @@ pub struct DashboardRecord {
     pub meta: Meta,
 }
 
-impl Entity for DashboardRecord {
-    const COLLECTION: Collection = Collection::Dashboards;
-    fn id(&self) -> &str {
-        &self.name
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    DashboardRecord,
+    Dashboards,
+    name,
     fn fields(&self) -> Map<String, Value> {
         fields(json!({
             "publication": self.spec.publication,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::store::{fields, Collection, Entity, Meta, Origin};
+use crate::store::{fields, Meta, Origin};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -24,17 +24,10 @@ pub struct DataSourceRecord {
     pub meta: Meta,
 }
 
-impl Entity for DataSourceRecord {
-    const COLLECTION: Collection = Collection::DataSources;
-    fn id(&self) -> &str {
-        &self.name
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    DataSourceRecord,
+    DataSources,
+    name,
     fn fields(&self) -> Map<String, Value> {
         fields(json!({"type": self.spec.source_type, "origin": self.origin}))
     }

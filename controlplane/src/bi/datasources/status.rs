@@ -13,7 +13,7 @@ use crate::{
     engine::SchemaInfo,
     http::ApiResult,
     state::AppState,
-    store::{write::Actor, Collection, Entity, Expect, Meta, Store, StoreExt, TenantScope},
+    store::{write::Actor, Expect, Meta, Store, StoreExt, TenantScope},
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -45,18 +45,7 @@ pub struct SourceStatus {
     pub meta: Meta,
 }
 
-impl Entity for SourceStatus {
-    const COLLECTION: Collection = Collection::DataSourceStatus;
-    fn id(&self) -> &str {
-        &self.name
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
-}
+crate::entity! { SourceStatus, DataSourceStatus, name }
 
 fn digest(schema: &SchemaInfo) -> String {
     let mut h = Sha256::new();

@@ -102,14 +102,11 @@ pub async fn list(
     caller: Caller,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Paged<SavedQuery>> {
-    let page = state
+    Ok(state
         .store
         .page_as::<SavedQuery>(&caller.scope, &page.query()?)
-        .await?;
-    Ok(Paged {
-        items: page.items,
-        next: page.next,
-    })
+        .await?
+        .into())
 }
 
 #[utoipa::path(post, path = "/api/v1/queries", tag = "queries", request_body = SavedQueryInput,

@@ -3,7 +3,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use crate::store::{fields, Collection, Entity, Meta};
+use crate::store::{fields, Meta};
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -21,17 +21,10 @@ pub struct SavedQuery {
     pub meta: Meta,
 }
 
-impl Entity for SavedQuery {
-    const COLLECTION: Collection = Collection::SavedQueries;
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn meta(&self) -> &Meta {
-        &self.meta
-    }
-    fn meta_mut(&mut self) -> &mut Meta {
-        &mut self.meta
-    }
+crate::entity! {
+    SavedQuery,
+    SavedQueries,
+    id,
     fn fields(&self) -> Map<String, Value> {
         fields(json!({"owner": self.owner, "dataSource": self.data_source}))
     }
