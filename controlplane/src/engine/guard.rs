@@ -52,7 +52,7 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "release_lock",
 ];
 
-fn dialect_for(t: DataSourceType) -> Box<dyn Dialect> {
+pub(super) fn dialect_for(t: DataSourceType) -> Box<dyn Dialect> {
     match t {
         DataSourceType::Postgresql => Box::new(PostgreSqlDialect {}),
         DataSourceType::Mysql => Box::new(MySqlDialect {}),
@@ -286,14 +286,14 @@ fn cap_edit(
 
 /// Maps the tokenizer's 1-based line/column (counted in chars, lines split on `\n`) to byte
 /// offsets.
-struct ByteOffsets {
+pub(super) struct ByteOffsets {
     /// Byte offset of each line's start, and the char-to-byte table of each line.
     lines: Vec<Vec<usize>>,
     len: usize,
 }
 
 impl ByteOffsets {
-    fn new(text: &str) -> Self {
+    pub(super) fn new(text: &str) -> Self {
         let mut lines = vec![Vec::new()];
         for (i, c) in text.char_indices() {
             lines.last_mut().expect("one line").push(i);
@@ -307,7 +307,7 @@ impl ByteOffsets {
         }
     }
 
-    fn at(&self, loc: Location) -> usize {
+    pub(super) fn at(&self, loc: Location) -> usize {
         let line = (loc.line as usize).saturating_sub(1);
         let col = (loc.column as usize).saturating_sub(1);
         match self.lines.get(line) {

@@ -20,6 +20,7 @@ mod invalidate;
 mod mongo;
 mod mysql;
 pub mod pipeline;
+pub mod placeholders;
 mod postgres;
 mod sqlite;
 
@@ -202,7 +203,7 @@ pub struct Engine {
     /// Stage-2 policies of the query pipeline, in order.
     policies: Vec<Arc<dyn QueryPolicy>>,
     /// Guard verdicts by statement digest: dashboards send the same statements over and over.
-    verdicts: moka::sync::Cache<[u8; 32], Result<String, String>>,
+    verdicts: moka::sync::Cache<[u8; 32], Result<pipeline::Checked, String>>,
 }
 
 impl Engine {
@@ -262,6 +263,9 @@ impl Engine {
 
     /// Checks the statement without running it.
     pub fn check(&self, source_type: DataSourceType, text: &str) -> Result<String, EngineError> {
+        let native =
+            placeholders::to_native(text, source_type).map_err(|r| EngineError::Refused(r.0))?;
+        let text = native.sql.as_str();
         match source_type {
             DataSourceType::Mongodb => guard::check_mongo(text)
                 .map(|q| serde_json::json!({"c": q.collection, "p": q.pipeline}).to_string()),
@@ -316,6 +320,9 @@ impl Engine {
     /// Checks a statement against the source without running it (tables, columns, types).
     pub async fn describe(&self, src: &ResolvedSource, text: &str) -> Result<(), EngineError> {
         self.check(src.spec.source_type, text)?;
+        let native = placeholders::to_native(text, src.spec.source_type)
+            .map_err(|r| EngineError::Refused(r.0))?;
+        let text = native.sql.as_str();
         let conn = self.conn(src)?;
         let timeout = Duration::from_secs(src.spec.pool.connect_timeout_seconds.max(1) as u64);
         tokio::time::timeout(timeout, async {

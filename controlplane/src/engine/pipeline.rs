@@ -46,6 +46,8 @@ pub struct QueryRequest<'a> {
 pub struct Checked {
     /// Normalized statement (the cache key's text).
     pub normalized: String,
+    /// The statement in the source's placeholder style, and how to order the parameters.
+    pub native: super::placeholders::Native,
 }
 
 /// How the query runs for this caller. Policies refine it; results are cached per plan.
@@ -89,8 +91,9 @@ impl Engine {
             self.metrics.cache_misses.inc();
         }
         let started = Instant::now();
+        let params = checked.native.params(req.params);
         let res = self
-            .execute(req.source, req.text, req.params, req.limits)
+            .execute(req.source, &checked.native.sql, &params, req.limits)
             .await
             .map_err(|e| e.redact(req.source.password.as_deref()));
         let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -139,14 +142,14 @@ impl Engine {
         h.update(req.text.as_bytes());
         let key: [u8; 32] = h.finalize().into();
         let verdict = self.verdicts.get_with(key, || {
-            self.check(t, req.text).map_err(|e| match e {
+            let native = super::placeholders::to_native(req.text, t).map_err(|r| r.0)?;
+            let normalized = self.check(t, req.text).map_err(|e| match e {
                 EngineError::Refused(m) => m,
                 other => other.to_string(),
-            })
+            })?;
+            Ok(Checked { normalized, native })
         });
-        verdict
-            .map(|normalized| Checked { normalized })
-            .map_err(EngineError::Refused)
+        verdict.map_err(EngineError::Refused)
     }
 
     /// Stage 2.
