@@ -165,6 +165,11 @@ async fn broken_sources_and_dashboards_are_reported_not_loaded_silently() {
         (StatusCode::BAD_REQUEST, json!("sql")),
         "{b}"
     );
+    assert_eq!(b["type"], "https://nexbii.io/problems/query-failed");
+    assert_eq!(
+        b["position"], 18,
+        "the character PostgreSQL pointed at: {b}"
+    );
 
     // Dashboards carry what is wrong with which widget.
     let (_, d) = admin.get("/api/v1/dashboards/broken").await;

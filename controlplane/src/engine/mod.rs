@@ -37,6 +37,9 @@ pub enum EngineError {
     Connect(String),
     #[error("query failed: {0}")]
     Query(String),
+    /// A statement error with the 1-based character position the database pointed at.
+    #[error("query failed: {0} (at character {1})")]
+    QueryAt(String, usize),
     #[error("invalid data source configuration: {0}")]
     Config(String),
 }
@@ -59,6 +62,7 @@ impl EngineError {
         match self {
             Self::Connect(m) => Self::Connect(r(m)),
             Self::Query(m) => Self::Query(r(m)),
+            Self::QueryAt(m, at) => Self::QueryAt(r(m), at),
             Self::Config(m) => Self::Config(r(m)),
             other => other,
         }
@@ -415,7 +419,18 @@ pub(crate) fn query_err(e: sqlx::Error) -> EngineError {
         sqlx::Error::Database(db) if refuses_connection(db.as_ref()) => {
             EngineError::Connect(db.message().to_string())
         }
-        sqlx::Error::Database(db) => EngineError::Query(db.message().to_string()),
+        sqlx::Error::Database(db) => {
+            let position = db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|pg| match pg.position() {
+                    Some(sqlx::postgres::PgErrorPosition::Original(at)) => Some(at),
+                    _ => None,
+                });
+            match position {
+                Some(at) => EngineError::QueryAt(db.message().to_string(), at),
+                None => EngineError::Query(db.message().to_string()),
+            }
+        }
         other => EngineError::Query(other.to_string()),
     }
 }

@@ -20,6 +20,13 @@ pub enum ApiError {
     /// Well-formed but semantically invalid input (422), one entry per field.
     #[error("invalid fields: {}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
+    /// The database refused the statement (400, field `sql`), with the 1-based character
+    /// position it pointed at when it gave one.
+    #[error("{detail}")]
+    Sql {
+        detail: String,
+        position: Option<usize>,
+    },
     /// A statement the read-only guard refused before it reached the database (400).
     #[error("query refused: {0}")]
     QueryRefused(String),
@@ -62,6 +69,9 @@ pub struct Problem {
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ProblemField>,
+    /// For statement errors: the 1-based character position the database pointed at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -77,7 +87,9 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest { .. } | Self::QueryRefused(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest { .. } | Self::QueryRefused(_) | Self::Sql { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -95,6 +107,7 @@ impl ApiError {
     fn slug(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad-request",
+            Self::Sql { .. } => "query-failed",
             Self::Invalid(_) => "validation-failed",
             Self::QueryRefused(_) => "query-refused",
             Self::Unauthorized(_) => "unauthorized",
@@ -115,6 +128,7 @@ impl ApiError {
         let (field, errors) = match self {
             Self::BadRequest { field, .. } => (field.clone(), vec![]),
             Self::DataSource { .. } => (Some("dataSource".to_string()), vec![]),
+            Self::Sql { .. } => (Some("sql".to_string()), vec![]),
             Self::Invalid(errs) => (
                 errs.first().map(|e| e.field.clone()),
                 errs.iter()
@@ -126,7 +140,12 @@ impl ApiError {
             ),
             _ => (None, vec![]),
         };
+        let position = match self {
+            Self::Sql { position, .. } => *position,
+            _ => None,
+        };
         Problem {
+            position,
             type_: format!("https://nexbii.io/problems/{}", self.slug()),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),

@@ -63,7 +63,9 @@ async fn widget_errors(
         let resolved = crate::bi::datasources::resolve(state, scope, src)?;
         match state.engine.describe(&resolved, &w.query.sql).await {
             Ok(()) => {}
-            Err(EngineError::Query(m)) => errs.push(err("sql", m, false)),
+            Err(EngineError::Query(m) | EngineError::QueryAt(m, _)) => {
+                errs.push(err("sql", m, false))
+            }
             Err(e) => errs.push(err(
                 "dataSource",
                 format!("data source {:?} cannot be checked: {e}", src.name),

@@ -149,9 +149,13 @@ fn engine_error_of(source: &str, e: EngineError) -> ApiError {
             name: source.to_string(),
             detail: e.to_string(),
         },
-        EngineError::Query(m) => ApiError::BadRequest {
-            field: Some("sql".into()),
+        EngineError::Query(m) => ApiError::Sql {
             detail: format!("the data source rejected the query: {m}"),
+            position: None,
+        },
+        EngineError::QueryAt(m, at) => ApiError::Sql {
+            detail: format!("the data source rejected the query at character {at}: {m}"),
+            position: Some(at),
         },
         EngineError::Config(_) => ApiError::invalid("spec", e.to_string()),
     }
