@@ -12,6 +12,7 @@ pub mod engine;
 pub mod governance;
 pub mod http;
 pub mod metrics;
+pub mod migrate;
 pub mod provisioning;
 pub mod sample_data;
 pub mod server;

@@ -3,7 +3,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nexbii_controlplane::{
-    crypto::Keys, provisioning::manifests, sample_data, server, state, store,
+    crypto::Keys, migrate, provisioning::manifests, sample_data, server, state, store,
 };
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -117,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);
+            migrate::upgrade_legacy_records(&state).await?;
             if let Some(dir) = args.manifests {
                 manifests::load_and_apply(&state, &dir).await?;
                 tokio::spawn(manifests::watch(

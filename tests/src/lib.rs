@@ -136,6 +136,28 @@ impl TestServer {
         self.login(name, "admin", password).await
     }
 
+    /// A tenant whose admin (password `password`) has the sample sales database as the
+    /// API-created SQLite source `sales`.
+    pub async fn tenant_with_sales(&self, tenant: &str, password: &str) -> Client2 {
+        let admin = self.tenant(tenant, password).await;
+        let root = &self.state.settings.sqlite_root;
+        std::fs::create_dir_all(root).unwrap();
+        let file = format!("{tenant}.db");
+        if !root.join(&file).exists() {
+            nexbii_controlplane::sample_data::generate(&root.join(&file))
+                .await
+                .unwrap();
+        }
+        let (s, b) = admin
+            .post(
+                "/api/v1/datasources",
+                json!({"name": "sales", "spec": {"type": "sqlite", "path": file}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        admin
+    }
+
     pub async fn login(&self, tenant: &str, user: &str, password: &str) -> Client2 {
         let (status, body) = self
             .call(

@@ -11,21 +11,7 @@ const PW: &str = "admin-password-123";
 
 /// A tenant with the sample sales database as API-created SQLite source `sales`.
 async fn with_sales(server: &TestServer, tenant: &str) -> nexbii_tests::Client2 {
-    let admin = server.tenant(tenant, PW).await;
-    let root = &server.state.settings.sqlite_root;
-    std::fs::create_dir_all(root).unwrap();
-    let file = format!("{tenant}.db");
-    if !root.join(&file).exists() {
-        sample_data::generate(&root.join(&file)).await.unwrap();
-    }
-    let (s, b) = admin
-        .post(
-            "/api/v1/datasources",
-            json!({"name": "sales", "spec": {"type": "sqlite", "path": file}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    admin
+    server.tenant_with_sales(tenant, PW).await
 }
 
 fn dashboard(sql2: &str, publication: &str) -> Value {

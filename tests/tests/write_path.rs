@@ -38,21 +38,7 @@ fn query(name: &str, sql: &str) -> Value {
 }
 
 async fn with_sales(server: &TestServer, tenant: &str) -> nexbii_tests::Client2 {
-    let admin = server.tenant(tenant, PW).await;
-    let root = &server.state.settings.sqlite_root;
-    std::fs::create_dir_all(root).unwrap();
-    let file = format!("{tenant}.db");
-    nexbii_controlplane::sample_data::generate(&root.join(&file))
-        .await
-        .unwrap();
-    let (s, b) = admin
-        .post(
-            "/api/v1/datasources",
-            json!({"name": "sales", "spec": {"type": "sqlite", "path": file}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    admin
+    server.tenant_with_sales(tenant, PW).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
