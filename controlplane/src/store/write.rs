@@ -85,7 +85,8 @@ pub struct Writer {
 
 enum Op<'a> {
     Put(&'a Value, serde_json::Map<String, Value>),
-    Delete,
+    /// Carries the record as read before, so hooks get it without a second read.
+    Delete(Value),
 }
 
 /// Times kept to the millisecond, the precision both stores hold.
@@ -183,13 +184,14 @@ impl Writer {
             return Ok(None);
         };
         let rev = revision.unwrap_or(before.meta().revision);
+        let doc = serde_json::to_value(&before).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let removed = self
             .commit(
                 scope,
                 actor,
                 T::COLLECTION,
                 id,
-                Op::Delete,
+                Op::Delete(doc),
                 Expect::Revision(rev),
                 now(),
             )
@@ -211,9 +213,10 @@ impl Writer {
     ) -> WriteResult<bool> {
         let access = WriteAccess(());
         let wants_before = !self.hooks.is_empty() && expect != Expect::Absent;
-        let before = match wants_before {
-            true => self.store.get(scope, coll, id).await?,
-            false => None,
+        let before = match &op {
+            Op::Delete(doc) => Some(doc.clone()),
+            Op::Put(..) if wants_before => self.store.get(scope, coll, id).await?,
+            Op::Put(..) => None,
         };
         let (kind, revision, after) = match op {
             Op::Put(doc, fields) => {
@@ -235,7 +238,7 @@ impl Writer {
                 };
                 (kind, revision, Some(doc.clone()))
             }
-            Op::Delete => {
+            Op::Delete(_) => {
                 let rev = match expect {
                     Expect::Revision(r) => Some(r),
                     Expect::Absent => None,

@@ -45,6 +45,7 @@ async fn widget_errors(
         .map(|d| (d.name.clone(), d))
         .collect();
     let mut errs = Vec::new();
+    let mut unreachable: HashMap<String, String> = HashMap::new();
     for (i, w) in spec.widgets.iter().enumerate() {
         let err = |field: &str, message: String, blocking: bool| WidgetError {
             widget: w.id.clone(),
@@ -60,17 +61,22 @@ async fn widget_errors(
             errs.push(err("sql", e.to_string(), true));
             continue;
         }
+        // A source that did not answer is not asked again for the next widget.
+        if let Some(why) = unreachable.get(&src.name) {
+            errs.push(err("dataSource", why.clone(), false));
+            continue;
+        }
         let resolved = crate::bi::datasources::resolve(state, scope, src)?;
         match state.engine.describe(&resolved, &w.query.sql).await {
             Ok(()) => {}
             Err(EngineError::Query(m) | EngineError::QueryAt(m, _)) => {
                 errs.push(err("sql", m, false))
             }
-            Err(e) => errs.push(err(
-                "dataSource",
-                format!("data source {:?} cannot be checked: {e}", src.name),
-                false,
-            )),
+            Err(e) => {
+                let why = format!("data source {:?} cannot be checked: {e}", src.name);
+                unreachable.insert(src.name.clone(), why.clone());
+                errs.push(err("dataSource", why, false));
+            }
         }
     }
     Ok(errs)

@@ -55,14 +55,19 @@ pub async fn list(
         .store
         .page_as::<DataSourceRecord>(&caller.scope, &page.query()?)
         .await?;
-    let mut items = Vec::with_capacity(page.items.len());
-    for rec in &page.items {
-        let status = state
-            .store
-            .get_as::<SourceStatus>(&caller.scope, &rec.name)
-            .await?;
-        items.push(DataSourceView::with_status(rec, status));
-    }
+    // One read for every status: a tenant has few sources (its quota), a page may list them all.
+    let mut statuses: std::collections::HashMap<String, SourceStatus> = state
+        .store
+        .list_as::<SourceStatus>(&caller.scope)
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    let items = page
+        .items
+        .iter()
+        .map(|rec| DataSourceView::with_status(rec, statuses.remove(&rec.name)))
+        .collect();
     Ok(Paged {
         items,
         next: page.next,
