@@ -160,6 +160,13 @@ async fn tenant_becomes_owned_objects_tracks_spec_and_is_garbage_collected() {
         Some(1),
         "embedded storage forces one replica"
     );
+    // The Deployment is applied before the Service, PDB and NetworkPolicy; the NetworkPolicy is
+    // last, so once it exists every owned object does.
+    let policies: Api<NetworkPolicy> = Api::namespaced(c.clone(), &ns);
+    eventually("network policy", || async {
+        policies.get_opt("acme-nexbii").await.ok()?
+    })
+    .await;
     let hash1 = d
         .spec
         .template
