@@ -27,6 +27,9 @@ pub struct GovernancePolicySpec {
     /// What a role sees of data at each sensitivity level.
     #[serde(default)]
     pub masking: Vec<MaskingRule>,
+    /// Row-level security: which rows of a table each caller reads.
+    #[serde(default)]
+    pub row_filters: RowFiltersSpec,
     #[serde(default)]
     pub approvals: ApprovalsSpec,
     #[serde(default)]
@@ -109,10 +112,16 @@ pub struct CustomRule {
 #[serde(rename_all = "camelCase")]
 pub enum MaskAction {
     None,
+    /// Keeps a few characters at the ends (`j***@example.com`, `****1111`).
     Partial,
+    /// A keyed, stable digest: equal values stay equal, so joins and counts still work.
     Hash,
+    /// The value is replaced by `***`.
     Redact,
+    /// The value becomes null.
     Nullify,
+    /// The query is refused (403 naming the column).
+    Refuse,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -124,6 +133,69 @@ pub struct MaskingRule {
     /// Roles that see the clear value.
     #[serde(default)]
     pub exempt_roles: Vec<String>,
+}
+
+/// Row filters, applied by rewriting every reference to a filtered table into a read through
+/// its filter (joins, subqueries, CTEs and set operations included).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RowFiltersSpec {
+    /// A caller to whom no filter of a filtered table applies reads no rows of it (fail closed).
+    #[serde(default = "d_true")]
+    pub default_deny: bool,
+    /// Roles that read every row of every table.
+    #[serde(default)]
+    pub exempt_roles: Vec<String>,
+    #[serde(default)]
+    pub filters: Vec<RowFilter>,
+}
+impl Default for RowFiltersSpec {
+    fn default() -> Self {
+        Self {
+            default_deny: true,
+            exempt_roles: Vec::new(),
+            filters: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub enum RowFilterKind {
+    /// Applies to the callers it names (`subjects`).
+    #[default]
+    Regular,
+    /// Applies to every caller except those it names.
+    Base,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RowFilter {
+    #[schemars(pattern(IDENT))]
+    pub name: String,
+    /// The DataSource whose table is filtered.
+    #[schemars(length(min = 1, max = 63))]
+    pub data_source: String,
+    /// `table` or `schema.table` (a name without schema matches the table in any schema).
+    #[schemars(length(min = 1, max = 255))]
+    pub table: String,
+    #[serde(default)]
+    pub kind: RowFilterKind,
+    /// Usernames or `role:<name>` entries.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// A SQL boolean expression over the table's columns. `{{user.username}}`, `{{user.role}}`
+    /// and `{{user.attributes.<key>}}` stand for the caller's values (inserted as literals;
+    /// a missing attribute matches no row).
+    #[schemars(length(min = 1, max = 4000))]
+    pub clause: String,
+    /// Filters with the same group key are ORed; groups (and filters without a key) are ANDed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_key: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

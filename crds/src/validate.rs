@@ -178,6 +178,21 @@ impl Validate for GovernancePolicySpec {
                 ));
             }
         }
+        let mut names = HashSet::new();
+        for (i, f) in self.row_filters.filters.iter().enumerate() {
+            if !names.insert(&f.name) {
+                errs.push(FieldError::new(
+                    format!("spec.rowFilters.filters[{i}].name"),
+                    "duplicate name",
+                ));
+            }
+            if f.clause.trim().is_empty() {
+                errs.push(FieldError::new(
+                    format!("spec.rowFilters.filters[{i}].clause"),
+                    "must not be empty",
+                ));
+            }
+        }
         let mut levels = HashSet::new();
         for (i, m) in self.masking.iter().enumerate() {
             if !levels.insert(m.level) {
