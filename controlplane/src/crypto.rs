@@ -136,6 +136,16 @@ impl Keys {
         String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
     }
 
+    /// A key for another purpose, derived from the signing key (HMAC-SHA256 over the purpose,
+    /// so keys of different purposes and tenants are unrelated and the signing key stays put).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac =
+            <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.signing).expect("any key length");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     pub fn encoding_key(&self) -> jsonwebtoken::EncodingKey {
         jsonwebtoken::EncodingKey::from_secret(&self.signing)
     }

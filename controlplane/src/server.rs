@@ -44,10 +44,12 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
         state.clone(),
         std::time::Duration::from_secs(5),
     ));
+    let crawls = tokio::spawn(governance::crawl_worker(state.clone()));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sync.abort();
+    crawls.abort();
     served
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Metrics,
     pub settings: Settings,
+    /// Crawls and per-tenant catalog views of the governance area.
+    pub governance: Arc<crate::governance::GovernanceState>,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
     pub login_failures: moka::future::Cache<(String, String), u32>,
 }
@@ -29,14 +31,28 @@ impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
         let store = Arc::new(CachedStore::new(store, settings.store_cache_ttl));
-        let engine = Arc::new(Engine::new(
-            metrics.clone(),
-            settings.cache_ttl,
-            settings.cache_max_cells,
+        let governance = Arc::new(crate::governance::GovernanceState::new(
+            settings.store_cache_ttl.max(Duration::from_secs(2)),
         ));
+        let enforce = crate::governance::enforce::Enforce {
+            store: store.clone(),
+            governance: governance.clone(),
+            keys: keys.clone(),
+        };
+        let engine = Arc::new(
+            Engine::new(
+                metrics.clone(),
+                settings.cache_ttl,
+                settings.cache_max_cells,
+            )
+            .with_policy(Arc::new(enforce)),
+        );
         let writer = Writer::new(
             store.clone() as DynStore,
-            vec![Arc::new(ForgetChangedSources(engine.clone()))],
+            vec![
+                Arc::new(ForgetChangedSources(engine.clone())),
+                Arc::new(crate::governance::ForgetCatalogViews(governance.clone())),
+            ],
         );
         Arc::new(Self {
             engine,
@@ -45,6 +61,7 @@ impl AppState {
             keys,
             metrics,
             settings,
+            governance,
             login_failures: moka::future::Cache::builder()
                 .time_to_idle(Duration::from_secs(15 * 60))
                 .max_capacity(100_000)

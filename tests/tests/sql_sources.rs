@@ -354,6 +354,19 @@ async fn second_line(t: &Target, admin: &Client2, table: &str, user: &str, passw
         json!({"maxConnections": 1, "maxConcurrentQueries": 1, "connectTimeoutSeconds": 5});
     let (s, body) = admin.post("/api/v1/datasources", body).await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
+    // A new source is crawled for the catalog at once; with its single query slot, a query
+    // arriving meanwhile waits and runs with the time that is left. Let the crawl finish so
+    // the session settings below are the ones a query gets on an idle source.
+    let mut synced = false;
+    for _ in 0..100 {
+        let (_, ds) = admin.get("/api/v1/datasources/one").await;
+        if !ds["status"]["catalogSyncedAt"].is_null() {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(synced, "the catalog crawl of a new source completes");
 
     let refused_by_db = |body: &Value| {
         let detail = body["detail"].as_str().unwrap_or_default().to_lowercase();

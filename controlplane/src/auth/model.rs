@@ -38,6 +38,9 @@ pub struct UserRecord {
     pub disabled: bool,
     #[serde(default)]
     pub last_login_at: Option<DateTime<Utc>>,
+    /// Facts about the user that row filters refer to (`{{user.attributes.region}}`).
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
     #[serde(flatten)]
     pub meta: Meta,
 }

@@ -1,4 +1,6 @@
 //! User management: create, list, change, delete (admins), with hashed passwords.
+use std::collections::BTreeMap;
+
 use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
@@ -32,6 +34,8 @@ pub struct UserView {
     pub disabled: bool,
     pub created_at: chrono::DateTime<Utc>,
     pub last_login_at: Option<chrono::DateTime<Utc>>,
+    /// What row filters know about the user (`{{user.attributes.<key>}}`).
+    pub attributes: BTreeMap<String, String>,
     pub revision: u64,
 }
 
@@ -44,6 +48,7 @@ impl From<UserRecord> for UserView {
             disabled: u.disabled,
             created_at: u.meta.created_at,
             last_login_at: u.last_login_at,
+            attributes: u.attributes,
             revision: u.meta.revision,
         }
     }
@@ -57,6 +62,8 @@ pub struct CreateUser {
     pub email: Option<String>,
     pub role: Role,
     pub password: String,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -70,6 +77,34 @@ pub struct UpdateUser {
     pub password: Option<String>,
     #[serde(default)]
     pub disabled: Option<bool>,
+    /// Replaces the user's attributes.
+    #[serde(default)]
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+/// Attribute keys are identifiers (they appear in filter placeholders); values are short text.
+fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
+    if a.len() > 50 {
+        return Err(ApiError::invalid("attributes", "at most 50 attributes"));
+    }
+    for (k, v) in a {
+        let ident = k.len() <= 63
+            && k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ident {
+            return Err(ApiError::invalid(
+                format!("attributes.{k}"),
+                "keys are letters, digits and _, starting with a letter (at most 63)",
+            ));
+        }
+        if v.len() > 1000 {
+            return Err(ApiError::invalid(
+                format!("attributes.{k}"),
+                "at most 1000 characters",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_password(pw: &str, min: u32) -> ApiResult<()> {
@@ -122,6 +157,7 @@ pub async fn create_user_record(
         password_hash: hashed(password).await?,
         disabled: false,
         last_login_at: None,
+        attributes: Default::default(),
         meta: Meta::default(),
     };
     Ok(state
@@ -161,6 +197,7 @@ pub async fn create_user(
     let tenant = state.tenant(&caller.scope).await?;
     check_username(&req.username)?;
     check_password(&req.password, tenant.spec.auth.password_min_length)?;
+    check_attributes(&req.attributes)?;
     let count = state
         .store
         .count(
@@ -175,16 +212,20 @@ pub async fn create_user(
             tenant.spec.limits.max_users
         )));
     }
-    let user = create_user_record(
-        &state,
-        &caller.scope,
-        &caller.actor(),
-        &req.username,
-        req.email,
-        req.role,
-        req.password,
-    )
-    .await?;
+    let user = UserRecord {
+        username: req.username,
+        email: req.email,
+        role: req.role,
+        password_hash: hashed(req.password).await?,
+        disabled: false,
+        last_login_at: None,
+        attributes: req.attributes,
+        meta: Meta::default(),
+    };
+    let user = state
+        .writer
+        .save(&caller.scope, &caller.actor(), user, Expect::Absent)
+        .await?;
     tracing::info!(tenant = caller.scope.tenant(), by = %caller.username, user = %user.username, role = user.role.as_str(), "user created");
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -229,6 +270,10 @@ pub async fn update_user(
     }
     if let Some(d) = req.disabled {
         user.disabled = d;
+    }
+    if let Some(a) = req.attributes {
+        check_attributes(&a)?;
+        user.attributes = a;
     }
     let user = state
         .writer

@@ -16,6 +16,7 @@ use crate::{metrics::Metrics, store::TenantScope};
 
 pub mod convert;
 pub mod guard;
+pub mod introspect;
 mod invalidate;
 mod mongo;
 mod mysql;
@@ -25,12 +26,15 @@ mod postgres;
 mod sqlite;
 
 pub use invalidate::ForgetChangedSources;
-pub use pipeline::{Access, Checked, Plan, QueryPolicy, QueryRequest};
+pub use pipeline::{Access, Checked, MaskedColumn, OutputMask, Plan, QueryPolicy, QueryRequest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("{0}")]
     Refused(String),
+    /// A governance policy does not let this caller run the query (403).
+    #[error("{0}")]
+    Denied(String),
     #[error("query exceeded the {0:?} timeout")]
     Timeout(Duration),
     #[error("cannot connect to data source: {0}")]
@@ -48,6 +52,7 @@ impl EngineError {
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Self::Refused(_) => "refused",
+            Self::Denied(_) => "denied",
             Self::Timeout(_) => "timeout",
             _ => "error",
         }
@@ -123,6 +128,9 @@ pub struct QueryResult {
     /// When a cached result was stored; absent on a fresh result.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cached_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Columns whose values were masked for this caller, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub masked: Vec<MaskedColumn>,
 }
 
 /// Result rows, encoded to JSON once: a cached result is answered without encoding its rows

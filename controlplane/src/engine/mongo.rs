@@ -2,6 +2,7 @@
 //! bound by replacing `{"$param": N}` nodes with the N-th JSON value (structure, not text).
 use std::time::Duration;
 
+use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use futures::StreamExt;
 use mongodb::{
     bson::{doc, Bson, Document},
@@ -9,9 +10,10 @@ use mongodb::{
     Client, Database,
 };
 use nexbii_crds::TlsMode;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{
+    convert::{exact_decimal, float_json, instant_text},
     guard, ColumnDef, ColumnInfo, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
     TableInfo,
 };
@@ -120,21 +122,124 @@ fn mongo_err(e: mongodb::error::Error, limits: &QueryLimits) -> EngineError {
     }
 }
 
+/// MongoDB's name for a BSON type (its `$type` alias).
 fn type_name(b: &Bson) -> &'static str {
     match b {
         Bson::Double(_) => "double",
         Bson::String(_) => "string",
         Bson::Document(_) => "object",
         Bson::Array(_) => "array",
-        Bson::Boolean(_) => "bool",
-        Bson::Null => "null",
-        Bson::Int32(_) => "int",
-        Bson::Int64(_) => "long",
-        Bson::DateTime(_) => "date",
+        Bson::Binary(_) => "binData",
+        Bson::Undefined => "undefined",
         Bson::ObjectId(_) => "objectId",
+        Bson::Boolean(_) => "bool",
+        Bson::DateTime(_) => "date",
+        Bson::Null => "null",
+        Bson::RegularExpression(_) => "regex",
+        Bson::DbPointer(_) => "dbPointer",
+        Bson::JavaScriptCode(_) => "javascript",
+        Bson::Symbol(_) => "symbol",
+        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
+        Bson::Int32(_) => "int",
+        Bson::Timestamp(_) => "timestamp",
+        Bson::Int64(_) => "long",
         Bson::Decimal128(_) => "decimal",
-        _ => "other",
+        Bson::MinKey => "minKey",
+        Bson::MaxKey => "maxKey",
     }
+}
+
+/// One BSON value as plain JSON, by the same rules as SQL values (see `convert`): ObjectId as
+/// its hex string, dates as RFC 3339 in UTC, Decimal128 as an exact decimal, binary as
+/// base64, int/long as exact integers, doubles as numbers (NaN and the infinities as
+/// strings), a regex as `/pattern/options`, a timestamp as `{"t", "i"}`, JavaScript as its
+/// code (`{"code", "scope"}` with a scope); documents and arrays hold values converted the
+/// same way. `Err` says why a value has no JSON form (minKey, maxKey, dbPointer).
+fn bson_json(b: &Bson) -> Result<Value, String> {
+    Ok(match b {
+        Bson::Double(f) => float_json(*f),
+        Bson::String(s) | Bson::Symbol(s) | Bson::JavaScriptCode(s) => Value::String(s.clone()),
+        Bson::Document(d) => Value::Object(
+            d.iter()
+                .map(|(k, v)| Ok((k.clone(), bson_json(v)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Bson::Array(items) => Value::Array(items.iter().map(bson_json).collect::<Result<_, _>>()?),
+        Bson::Boolean(v) => Value::Bool(*v),
+        Bson::Null | Bson::Undefined => Value::Null,
+        Bson::Int32(n) => json!(n),
+        Bson::Int64(n) => json!(n),
+        Bson::Decimal128(d) => exact_decimal(&d.to_string()),
+        Bson::ObjectId(id) => json!(id.to_hex()),
+        Bson::DateTime(t) => {
+            let ms = t.timestamp_millis();
+            let at = chrono::DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| format!("the date {ms} ms from 1970 is out of range"))?;
+            json!(instant_text(at))
+        }
+        Bson::Binary(bin) => json!(B64.encode(&bin.bytes)),
+        Bson::RegularExpression(re) => json!(format!("/{}/{}", re.pattern, re.options)),
+        Bson::Timestamp(ts) => json!({"t": ts.time, "i": ts.increment}),
+        Bson::JavaScriptCodeWithScope(c) => json!({
+            "code": c.code,
+            "scope": bson_json(&Bson::Document(c.scope.clone()))?,
+        }),
+        Bson::MinKey | Bson::MaxKey | Bson::DbPointer(_) => {
+            return Err(format!(
+                "holds a {} value, which NexBII cannot convert",
+                type_name(b)
+            ))
+        }
+    })
+}
+
+/// Result columns: the union of top-level keys in first-seen order, each typed by the BSON
+/// types of its non-null values (`int|double` when documents disagree, `null` when every value
+/// is null or missing).
+fn columns_of(docs: &[Document]) -> Vec<ColumnInfo> {
+    let mut columns: Vec<(String, Vec<&'static str>)> = Vec::new();
+    for d in docs {
+        for (k, v) in d {
+            let i = match columns.iter().position(|(name, _)| name == k) {
+                Some(i) => i,
+                None => {
+                    columns.push((k.clone(), Vec::new()));
+                    columns.len() - 1
+                }
+            };
+            let ty = type_name(v);
+            let types = &mut columns[i].1;
+            if !matches!(v, Bson::Null | Bson::Undefined) && !types.contains(&ty) {
+                types.push(ty);
+            }
+        }
+    }
+    columns
+        .into_iter()
+        .map(|(name, types)| ColumnInfo {
+            name,
+            type_name: if types.is_empty() {
+                "null".into()
+            } else {
+                types.join("|")
+            },
+        })
+        .collect()
+}
+
+fn rows_of(docs: &[Document], columns: &[ColumnInfo]) -> Result<Vec<Vec<Value>>, EngineError> {
+    docs.iter()
+        .map(|d| {
+            columns
+                .iter()
+                .map(|c| match d.get(&c.name) {
+                    None => Ok(Value::Null),
+                    Some(v) => bson_json(v)
+                        .map_err(|why| EngineError::Query(format!("field \"{}\" {why}", c.name))),
+                })
+                .collect()
+        })
+        .collect()
 }
 
 pub(super) async fn run(
@@ -173,32 +278,8 @@ pub(super) async fn run(
     let (docs, truncated) = tokio::time::timeout(limits.timeout + Duration::from_secs(2), work)
         .await
         .map_err(|_| EngineError::Timeout(limits.timeout))??;
-    // Columns: the union of top-level keys, in first-seen order.
-    let mut columns: Vec<ColumnInfo> = Vec::new();
-    for d in &docs {
-        for (k, v) in d {
-            if !columns.iter().any(|c| &c.name == k) {
-                columns.push(ColumnInfo {
-                    name: k.clone(),
-                    type_name: type_name(v).into(),
-                });
-            }
-        }
-    }
-    let rows = docs
-        .into_iter()
-        .map(|d| {
-            columns
-                .iter()
-                .map(|c| {
-                    d.get(&c.name)
-                        .cloned()
-                        .map(Bson::into_relaxed_extjson)
-                        .unwrap_or(Value::Null)
-                })
-                .collect()
-        })
-        .collect();
+    let columns = columns_of(&docs);
+    let rows = rows_of(&docs, &columns)?;
     Ok(Fetched {
         columns,
         rows,
@@ -286,6 +367,77 @@ mod tests {
             with_row_cap(vec![doc! { "$limit": 5 }, unwind.clone()], 1001),
             vec![doc! { "$limit": 5 }, unwind, doc! { "$limit": 1001_i64 }]
         );
+    }
+
+    #[test]
+    fn bson_values_become_plain_json() {
+        use mongodb::bson::{
+            oid::ObjectId, spec::BinarySubtype, Binary, Decimal128, JavaScriptCodeWithScope, Regex,
+            Timestamp,
+        };
+        let id = ObjectId::parse_str("65f0c0ffee00000000000001").unwrap();
+        let dec = |s: &str| Bson::Decimal128(s.parse::<Decimal128>().unwrap());
+        let d = doc! {
+            "id": id,
+            "price": dec("19.99"),
+            "big": dec("12345678901234567890.123456789"),
+            "at": Bson::DateTime(mongodb::bson::DateTime::from_millis(1_714_978_089_500)),
+            "bin": Binary { subtype: BinarySubtype::Generic, bytes: vec![0, 255, 1] },
+            "re": Regex { pattern: "^a.*".into(), options: "i".into() },
+            "ts": Timestamp { time: 1_714_978_089, increment: 7 },
+            "long": 9_007_199_254_740_993_i64,
+            "nan": f64::NAN,
+            "nested": {"when": Bson::DateTime(mongodb::bson::DateTime::from_millis(0)), "ids": [id, Bson::Null]},
+            "code": Bson::JavaScriptCodeWithScope(JavaScriptCodeWithScope { code: "x + 1".into(), scope: doc! {"x": 1} }),
+        };
+        assert_eq!(
+            bson_json(&Bson::Document(d)).unwrap(),
+            json!({
+                "id": "65f0c0ffee00000000000001",
+                "price": 19.99,
+                "big": "12345678901234567890.123456789",
+                "at": "2024-05-06T06:48:09.500+00:00",
+                "bin": "AP8B",
+                "re": "/^a.*/i",
+                "ts": {"t": 1_714_978_089, "i": 7},
+                "long": 9_007_199_254_740_993_i64,
+                "nan": "NaN",
+                "nested": {"when": "1970-01-01T00:00:00+00:00", "ids": ["65f0c0ffee00000000000001", null]},
+                "code": {"code": "x + 1", "scope": {"x": 1}},
+            })
+        );
+        let err = bson_json(&Bson::Array(vec![Bson::MaxKey])).unwrap_err();
+        assert!(err.contains("maxKey"), "{err}");
+
+        // Column types: one BSON type, several, or none but null.
+        let docs = [
+            doc! {"a": 1, "b": Bson::Null, "c": "x"},
+            doc! {"a": 2.5, "b": Bson::Null, "d": true},
+        ];
+        let cols = columns_of(&docs);
+        let named: Vec<(&str, &str)> = cols
+            .iter()
+            .map(|c| (c.name.as_str(), c.type_name.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("a", "int|double"),
+                ("b", "null"),
+                ("c", "string"),
+                ("d", "bool")
+            ]
+        );
+        assert_eq!(
+            rows_of(&docs, &cols).unwrap(),
+            vec![
+                vec![json!(1), json!(null), json!("x"), json!(null)],
+                vec![json!(2.5), json!(null), json!(null), json!(true)],
+            ]
+        );
+        let bad = [doc! {"k": Bson::MinKey}];
+        let err = rows_of(&bad, &columns_of(&bad)).unwrap_err().to_string();
+        assert!(err.contains("field \"k\" holds a minKey value"), "{err}");
     }
 
     #[test]

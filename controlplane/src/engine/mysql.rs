@@ -25,7 +25,7 @@ use sqlx::{
 };
 
 use super::{
-    convert::{bind_all, columns_of, mysql_row, take_rows},
+    convert::{bind_all, mysql_columns, take_rows, MySqlRows},
     query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
@@ -186,20 +186,32 @@ async fn run_one(
     limits: &QueryLimits,
     preset: Duration,
     mariadb: Option<bool>,
-) -> Result<Fetched, sqlx::Error> {
+) -> Result<Fetched, EngineError> {
+    let err = |e: sqlx::Error| map_err(e, limits);
     if millis(limits.timeout) != millis(preset) {
         // Less time is left than the connection's limit (see `MysqlPool`).
         let mariadb = match mariadb {
             Some(m) => m,
-            None => is_mariadb(conn).await?,
+            None => is_mariadb(conn).await.map_err(err)?,
         };
         conn.execute(sqlx::raw_sql(&time_limit(mariadb, millis(limits.timeout))))
-            .await?;
+            .await
+            .map_err(err)?;
     }
-    let stmt = (&mut *conn).prepare(sql).await?;
-    let columns = columns_of(&stmt);
+    let stmt = (&mut *conn).prepare(sql).await.map_err(err)?;
+    let mut convert = MySqlRows::default();
     let q = bind_all::<MySql>(stmt.query(), params);
-    let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, mysql_row).await?;
+    let (rows, truncated) = take_rows(
+        q.fetch(&mut *conn),
+        limits.row_limit,
+        |r| convert.row(r),
+        err,
+    )
+    .await?;
+    // Without a row, the prepared statement's description is all there is.
+    let columns = convert
+        .described()
+        .unwrap_or_else(|| mysql_columns(stmt.columns()));
     Ok(Fetched {
         columns,
         rows,
@@ -223,7 +235,7 @@ pub(super) async fn run(
     )
     .await
     {
-        Ok(r) => r.map_err(|e| map_err(e, &limits)),
+        Ok(r) => r,
         Err(_) => {
             drop(conn.detach());
             Err(EngineError::Timeout(limits.timeout))

@@ -51,15 +51,52 @@ pub struct Checked {
 }
 
 /// How the query runs for this caller. Policies refine it; results are cached per plan.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Plan {
     /// Results are shared only between callers with the same partition.
     pub cache_partition: String,
+    /// The statement to run instead of the caller's (row filters rewrite it); same
+    /// placeholders, same output columns.
+    pub sql: Option<String>,
+    /// Output columns to mask, by position (SQL) or name (MongoDB).
+    pub masks: Vec<OutputMask>,
+    /// How many output columns the masks were planned for; a result with another count
+    /// (the catalog was out of date) gets `fallback` on every column.
+    pub expected_columns: Option<usize>,
+    /// The action for columns that could not be matched to the plan (fail closed).
+    pub fallback: Option<OutputMask>,
+    /// Key of stable, keyed hashes (`hash` masking).
+    pub hash_key: Vec<u8>,
+}
+
+/// One output column's masking.
+#[derive(Clone, Debug)]
+pub struct OutputMask {
+    pub index: usize,
+    pub name: String,
+    pub action: nexbii_crds::MaskAction,
+    /// Reported to the caller.
+    pub why: MaskedColumn,
+}
+
+/// A masked column as the response reports it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MaskedColumn {
+    pub column: String,
+    #[schema(value_type = String)]
+    pub action: nexbii_crds::MaskAction,
+    /// Sensitivity level that governs it.
+    #[schema(value_type = String)]
+    pub level: nexbii_crds::SensitivityLevel,
+    /// Why: the classified source columns it derives from, or "lineage unresolved".
+    pub reason: String,
 }
 
 /// A stage-2 decision maker: may refuse the query or refine its plan.
+#[async_trait::async_trait]
 pub trait QueryPolicy: Send + Sync {
-    fn plan(
+    async fn plan(
         &self,
         req: &QueryRequest<'_>,
         checked: &Checked,
@@ -78,7 +115,13 @@ impl Engine {
                 return Err(e);
             }
         };
-        let plan = self.policy(&req, &checked)?;
+        let plan = match self.policy(&req, &checked).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.record(&req, Err(&e), 0.0);
+                return Err(e);
+            }
+        };
         let key = cache_key(&req, &checked, &plan);
         if req.use_cache {
             if let Some(hit) = self.cache.get(&key).await {
@@ -92,8 +135,9 @@ impl Engine {
         }
         let started = Instant::now();
         let params = checked.native.params(req.params);
+        let sql = plan.sql.as_deref().unwrap_or(&checked.native.sql);
         let res = self
-            .execute(req.source, &checked.native.sql, &params, req.limits)
+            .execute(req.source, sql, &params, req.limits)
             .await
             .map_err(|e| e.redact(req.source.password.as_deref()));
         let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -153,12 +197,13 @@ impl Engine {
     }
 
     /// Stage 2.
-    fn policy(&self, req: &QueryRequest<'_>, checked: &Checked) -> Result<Plan, EngineError> {
+    async fn policy(&self, req: &QueryRequest<'_>, checked: &Checked) -> Result<Plan, EngineError> {
         let mut plan = Plan {
             cache_partition: format!("role={}", req.access.role),
+            ..Default::default()
         };
         for p in &self.policies {
-            p.plan(req, checked, &mut plan)?;
+            p.plan(req, checked, &mut plan).await?;
         }
         Ok(plan)
     }
@@ -195,8 +240,9 @@ impl Engine {
 }
 
 /// Stage 5.
-fn post_process(mut fetched: Fetched, _plan: &Plan, execution_ms: f64) -> QueryResult {
+fn post_process(mut fetched: Fetched, plan: &Plan, execution_ms: f64) -> QueryResult {
     infer_unknown_types(&mut fetched);
+    let masked = apply_masks(&mut fetched, plan);
     QueryResult {
         row_count: fetched.rows.len(),
         columns: fetched.columns,
@@ -206,7 +252,58 @@ fn post_process(mut fetched: Fetched, _plan: &Plan, execution_ms: f64) -> QueryR
         execution_ms,
         cached: false,
         cached_at: None,
+        masked,
     }
+}
+
+/// Masks the planned columns in place; reports what was masked. Masks are matched by position
+/// when the result has the planned shape, by name when they carry no position (MongoDB); a
+/// result of another shape gets the fallback on every column.
+fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
+    if plan.masks.is_empty() && plan.fallback.is_none() {
+        return Vec::new();
+    }
+    let shape_ok = plan.expected_columns.is_none_or(|n| n == f.columns.len());
+    let mut per_column: Vec<Option<&OutputMask>> = vec![None; f.columns.len()];
+    for (i, c) in f.columns.iter().enumerate() {
+        per_column[i] = if !shape_ok {
+            plan.fallback.as_ref()
+        } else if plan.expected_columns.is_some() {
+            plan.masks.iter().find(|m| m.index == i)
+        } else {
+            plan.masks
+                .iter()
+                .find(|m| m.name == c.name)
+                .or(plan.fallback.as_ref())
+        };
+    }
+    let mut reported = Vec::new();
+    for (i, m) in per_column.iter().enumerate() {
+        let Some(m) = m.filter(|m| m.action != nexbii_crds::MaskAction::None) else {
+            continue;
+        };
+        for row in f.rows.iter_mut() {
+            if let Some(v) = row.get_mut(i) {
+                *v = crate::governance::mask::apply(m.action, v, &plan.hash_key);
+            }
+        }
+        reported.push(MaskedColumn {
+            column: f.columns[i].name.clone(),
+            ..m.why.clone()
+        });
+    }
+    reported
+}
+
+/// The plan's effect on the result: what runs and what is masked. Part of every cache key, so a
+/// masked result is never served to a caller who sees clear values, and the other way round.
+fn plan_signature(plan: &Plan) -> String {
+    let mut sig = plan.sql.clone().unwrap_or_default();
+    for m in plan.masks.iter().chain(plan.fallback.iter()) {
+        sig.push_str(&format!("\u{1f}{}:{}:{:?}", m.index, m.name, m.action));
+    }
+    sig.push_str(&format!("\u{1f}{:?}", plan.expected_columns));
+    sig
 }
 
 fn cache_key(req: &QueryRequest<'_>, checked: &Checked, plan: &Plan) -> [u8; 32] {
@@ -220,6 +317,7 @@ fn cache_key(req: &QueryRequest<'_>, checked: &Checked, plan: &Plan) -> [u8; 32]
         &Value::Array(req.params.to_vec()).to_string(),
         &req.limits.row_limit.to_string(),
         &plan.cache_partition,
+        &plan_signature(plan),
     ] {
         // Length-prefix every part so ("ab","c") and ("a","bc") differ.
         h.update((part.len() as u64).to_le_bytes());
@@ -258,8 +356,14 @@ mod tests {
 
     /// Refuses any statement that mentions a table.
     struct DenyTable(&'static str);
+    #[async_trait::async_trait]
     impl QueryPolicy for DenyTable {
-        fn plan(&self, _: &QueryRequest<'_>, c: &Checked, _: &mut Plan) -> Result<(), EngineError> {
+        async fn plan(
+            &self,
+            _: &QueryRequest<'_>,
+            c: &Checked,
+            _: &mut Plan,
+        ) -> Result<(), EngineError> {
             if c.normalized.contains(self.0) {
                 return Err(EngineError::Refused(format!("{} is restricted", self.0)));
             }
@@ -269,8 +373,14 @@ mod tests {
 
     /// Gives every user their own cached results.
     struct PerUser;
+    #[async_trait::async_trait]
     impl QueryPolicy for PerUser {
-        fn plan(&self, r: &QueryRequest<'_>, _: &Checked, p: &mut Plan) -> Result<(), EngineError> {
+        async fn plan(
+            &self,
+            r: &QueryRequest<'_>,
+            _: &Checked,
+            p: &mut Plan,
+        ) -> Result<(), EngineError> {
             p.cache_partition = format!("user={}", r.access.user);
             Ok(())
         }

@@ -32,7 +32,7 @@ use sqlx::{
 };
 
 use super::{
-    convert::{columns_of, pg_row, take_rows},
+    convert::{columns_of, take_rows, PgRows},
     query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
@@ -211,22 +211,32 @@ async fn run_one(
     params: &[Value],
     limits: &QueryLimits,
     preset: Duration,
-) -> Result<Fetched, sqlx::Error> {
+) -> Result<Fetched, EngineError> {
+    let err = |e: sqlx::Error| map_err(e, limits);
     if millis(limits.timeout) != millis(preset) {
         // Less time is left than the connection's startup timeout (see `PgSource`).
         let ms = millis(limits.timeout);
         conn.execute(sqlx::raw_sql(&format!("SET statement_timeout = {ms}")))
-            .await?;
+            .await
+            .map_err(err)?;
     }
     // Cached per connection: a round trip only the first time this connection sees `sql`.
-    let stmt = (&mut *conn).prepare(sql).await?;
+    let stmt = (&mut *conn).prepare(sql).await.map_err(err)?;
     let columns = columns_of(&stmt);
+    // A column NexBII cannot convert fails here, before the statement runs.
+    let convert = PgRows::new(stmt.columns())?;
     let types: Vec<String> = match stmt.parameters() {
         Some(sqlx::Either::Left(types)) => types.iter().map(|t| t.name().to_string()).collect(),
         _ => Vec::new(),
     };
-    let q = bind_typed(stmt.query(), params, &types).map_err(sqlx::Error::Protocol)?;
-    let (rows, truncated) = take_rows(q.fetch(&mut *conn), limits.row_limit, pg_row).await?;
+    let q = bind_typed(stmt.query(), params, &types).map_err(|m| err(sqlx::Error::Protocol(m)))?;
+    let (rows, truncated) = take_rows(
+        q.fetch(&mut *conn),
+        limits.row_limit,
+        |r| convert.row(r),
+        err,
+    )
+    .await?;
     Ok(Fetched {
         columns,
         rows,
@@ -247,7 +257,7 @@ async fn guarded(
     )
     .await
     {
-        Ok(r) => r.map_err(|e| map_err(e, &limits)),
+        Ok(r) => r,
         Err(_) => {
             // The connection is mid-statement; never hand it back to the pool.
             drop(conn.detach());

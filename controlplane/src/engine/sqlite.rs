@@ -8,7 +8,7 @@ use sqlx::{
 };
 
 use super::{
-    convert::{bind_all, columns_of, sqlite_row, take_rows},
+    convert::{bind_all, columns_of, take_rows, SqliteRows},
     query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
@@ -37,19 +37,25 @@ pub(super) async fn run(
 ) -> Result<Fetched, EngineError> {
     let mut conn = pool.acquire().await.map_err(query_err)?;
     let work = async {
-        let stmt = (&mut *conn).prepare(sql).await?;
+        let stmt = (&mut *conn).prepare(sql).await.map_err(query_err)?;
         let columns = columns_of(&stmt);
+        let convert = SqliteRows::new(stmt.columns());
         let q = bind_all::<Sqlite>(stmt.query(), params);
-        let (rows, truncated) =
-            take_rows(q.fetch(&mut *conn), limits.row_limit, sqlite_row).await?;
-        Ok::<_, sqlx::Error>(Fetched {
+        let (rows, truncated) = take_rows(
+            q.fetch(&mut *conn),
+            limits.row_limit,
+            |r| convert.row(r),
+            query_err,
+        )
+        .await?;
+        Ok::<_, EngineError>(Fetched {
             columns,
             rows,
             truncated,
         })
     };
     match tokio::time::timeout(limits.timeout, work).await {
-        Ok(r) => r.map_err(query_err),
+        Ok(r) => r,
         Err(_) => {
             drop(conn.detach());
             Err(EngineError::Timeout(limits.timeout))

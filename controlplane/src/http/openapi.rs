@@ -10,7 +10,7 @@ use crate::{
     auth::{sessions, users, Role},
     bi::{dashboards, datasources, queries},
     engine,
-    governance::policies,
+    governance::{catalog, lineage_api, policies},
     provisioning::operator_api,
     store::{Meta, Origin},
 };
@@ -47,16 +47,20 @@ impl Modify for Bearer {
         queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved,
         dashboards::list, dashboards::create, dashboards::get_one, dashboards::update, dashboards::delete, dashboards::data, dashboards::widget_data,
         datasources::sync,
+        catalog::sync, catalog::cancel, catalog::classify, catalog::list_tables, catalog::get_table,
+        catalog::patch_table, catalog::patch_column, catalog::dictionary, catalog::search,
+        lineage_api::analyze, lineage_api::graph, lineage_api::impact,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,
         engine::QueryResult, engine::ColumnInfo, engine::ConnectionTest, engine::SchemaInfo,
+        engine::MaskedColumn,
     )),
     modifiers(&Bearer),
     tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
-        (name = "governance"), (name = "admin"), (name = "provisioning"))
+        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

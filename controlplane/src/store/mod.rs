@@ -77,12 +77,14 @@ pub enum Collection {
     Dashboards,
     GovernancePolicies,
     BackupSchedules,
+    /// The catalog: one record per table of each data source.
+    CatalogTables,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 10] = [
+    pub const ALL: [Collection; 11] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -92,6 +94,7 @@ impl Collection {
         Self::Dashboards,
         Self::GovernancePolicies,
         Self::BackupSchedules,
+        Self::CatalogTables,
         Self::Scratch,
     ];
 
@@ -106,6 +109,7 @@ impl Collection {
             Self::Dashboards => "dashboards",
             Self::GovernancePolicies => "governance_policies",
             Self::BackupSchedules => "backup_schedules",
+            Self::CatalogTables => "catalog_tables",
             Self::Scratch => "scratch",
         }
     }

@@ -144,6 +144,7 @@ pub fn engine_error(source: &str) -> impl Fn(EngineError) -> ApiError + '_ {
 fn engine_error_of(source: &str, e: EngineError) -> ApiError {
     match e {
         EngineError::Refused(m) => ApiError::QueryRefused(m),
+        EngineError::Denied(m) => ApiError::Forbidden(m),
         EngineError::Timeout(_) => ApiError::Timeout(e.to_string()),
         EngineError::Connect(_) => ApiError::DataSource {
             name: source.to_string(),

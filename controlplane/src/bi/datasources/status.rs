@@ -41,6 +41,12 @@ pub struct SourceStatus {
     /// Digest of the discovered schema: a change means dependent dashboards are re-validated.
     #[serde(default)]
     pub schema_digest: String,
+    /// When the catalog crawl of this source last completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_synced_at: Option<DateTime<Utc>>,
+    /// Catalog columns with a sensitivity, by level (from the last crawl or override).
+    #[serde(default)]
+    pub classified: std::collections::BTreeMap<String, usize>,
     #[serde(flatten)]
     pub meta: Meta,
 }
@@ -88,6 +94,11 @@ pub async fn check(
             .as_ref()
             .map(|p| p.schema_digest.clone())
             .unwrap_or_default(),
+        catalog_synced_at: previous.as_ref().and_then(|p| p.catalog_synced_at),
+        classified: previous
+            .as_ref()
+            .map(|p| p.classified.clone())
+            .unwrap_or_default(),
         meta: previous
             .as_ref()
             .map(|p| p.meta.clone())
@@ -104,6 +115,8 @@ pub async fn check(
                     status.columns = s.tables.iter().map(|t| t.columns.len() as u32).sum();
                     status.schema_synced_at = Some(Utc::now());
                     status.schema_digest = digest(&s);
+                    // The catalog follows every successful schema read (in the background).
+                    state.governance.request_crawl(scope, &rec.name);
                 }
                 Err(e) => status.last_error = Some(e.to_string()),
             }
@@ -219,6 +232,8 @@ mod tests {
             columns: 0,
             schema_synced_at: None,
             schema_digest: String::new(),
+            catalog_synced_at: None,
+            classified: Default::default(),
             meta: Meta::default(),
         }
     }
