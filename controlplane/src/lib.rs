@@ -9,6 +9,7 @@ pub mod bi;
 pub mod config;
 pub mod crypto;
 pub mod engine;
+pub mod events;
 pub mod governance;
 pub mod http;
 pub mod metrics;

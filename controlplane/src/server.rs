@@ -8,7 +8,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    admin, auth, bi, governance,
+    admin, auth, bi, events, governance,
     http::{self, middleware::route_of, ApiError},
     provisioning,
     state::SharedState,
@@ -20,6 +20,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(auth::routes())
         .merge(bi::routes())
         .merge(governance::routes())
+        .merge(events::routes())
         .merge(admin::routes())
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -10,6 +10,7 @@ use crate::{
     store::{cached::CachedStore, ListQuery, StoreExt, TenantScope},
 };
 
+pub mod approvals;
 pub mod catalog;
 pub mod classify;
 pub mod enforce;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/governance/policies", get(policies::list))
         .merge(catalog::routes())
         .merge(lineage_api::routes())
+        .merge(approvals::routes())
 }
 
 /// What governance keeps in memory per instance: running crawls, and per-tenant views of the

@@ -79,12 +79,15 @@ pub enum Collection {
     BackupSchedules,
     /// The catalog: one record per table of each data source.
     CatalogTables,
+    Approvals,
+    /// The in-app inbox.
+    Notifications,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 11] = [
+    pub const ALL: [Collection; 13] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -95,6 +98,8 @@ impl Collection {
         Self::GovernancePolicies,
         Self::BackupSchedules,
         Self::CatalogTables,
+        Self::Approvals,
+        Self::Notifications,
         Self::Scratch,
     ];
 
@@ -110,6 +115,8 @@ impl Collection {
             Self::GovernancePolicies => "governance_policies",
             Self::BackupSchedules => "backup_schedules",
             Self::CatalogTables => "catalog_tables",
+            Self::Approvals => "approvals",
+            Self::Notifications => "notifications",
             Self::Scratch => "scratch",
         }
     }
