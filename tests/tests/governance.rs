@@ -1016,3 +1016,77 @@ async fn approvals_hold_restricted_queries_and_publications() {
     let (s, _) = vic.get("/api/v1/dashboards/kpis").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn masking_holds_on_mongodb() {
+    use mongodb::bson::doc;
+    let dbname = unique("nexbii_gov_");
+    let client = mongodb::Client::with_uri_str(nexbii_tests::mongo_url())
+        .await
+        .unwrap();
+    let db = client.database(&dbname);
+    let people: Vec<_> = (0..4)
+        .map(|i| doc! {"_id": i as i32, "email": EMAILS[i], "city": format!("City {i}"), "score": i as i32})
+        .collect();
+    db.collection("people").insert_many(people).await.unwrap();
+    let server = TestServer::start().await;
+    let tenant = unique("mgo");
+    let dir = tempfile::tempdir().unwrap();
+    apply_policy(
+        &server,
+        dir.path(),
+        &tenant,
+        &masking_policy(&tenant, "hash"),
+    )
+    .await;
+    let admin = server.login(&tenant, "admin", "admin-password-123").await;
+    let (s, b) = admin
+        .post(
+            "/api/v1/datasources",
+            json!({"name": "m", "spec": {"type": "mongodb", "host": "127.0.0.1",
+            "port": 27017, "database": dbname, "tls": {"mode": "disable"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    sync(&admin, "m").await;
+    let (_, t) = admin
+        .get("/api/v1/catalog/datasources/m/tables/people")
+        .await;
+    let email = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "email")
+        .unwrap();
+    assert_eq!(email["classification"]["level"], "confidential", "{t}");
+    let editor = user(&server, &admin, &tenant, "ed", "editor", json!({})).await;
+    let pipelines = [
+        json!({"collection": "people", "pipeline": [{"$sort": {"_id": 1}}]}),
+        json!({"collection": "people", "pipeline": [{"$project": {"mail": "$email", "city": 1}}]}),
+        json!({"collection": "people", "pipeline": [{"$group": {"_id": "$email", "n": {"$sum": 1}}}]}),
+        json!({"collection": "people", "pipeline": [{"$group": {"_id": null, "all": {"$push": "$email"}}}]}),
+    ];
+    for p in &pipelines {
+        let (s, b) = editor.run("m", &p.to_string(), json!([])).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {b}");
+        for clear in EMAILS {
+            assert!(
+                !b["rows"].to_string().contains(clear),
+                "{p} leaked {clear}: {b}"
+            );
+        }
+        assert!(!b["masked"].as_array().unwrap().is_empty(), "{p}: {b}");
+    }
+    let count = json!({"collection": "people", "pipeline": [{"$group": {"_id": "$city", "n": {"$sum": 1}}}]});
+    let (_, b) = editor.run("m", &count.to_string(), json!([])).await;
+    assert!(
+        b.get("masked").is_none(),
+        "no classified value in the result: {b}"
+    );
+    let (_, b) = admin.run("m", &pipelines[0].to_string(), json!([])).await;
+    assert!(
+        b["rows"].to_string().contains(EMAILS[0]),
+        "admins are exempt for confidential data: {b}"
+    );
+    db.drop().await.unwrap();
+}

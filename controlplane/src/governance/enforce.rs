@@ -214,7 +214,9 @@ pub fn masking_plan(
             )
         });
     let expected = by_position.then_some(lin.outputs.len());
-    refuse_or(masks, fallback, expected)
+    let mut plan = refuse_or(masks, fallback, expected)?;
+    plan.names = lin.outputs.iter().map(|o| o.name.clone()).collect();
+    Ok(plan)
 }
 
 fn fallback_mask(level: SensitivityLevel, action: MaskAction, reason: &str) -> OutputMask {
@@ -236,6 +238,8 @@ pub struct MaskPlan {
     pub masks: Vec<OutputMask>,
     pub fallback: Option<OutputMask>,
     pub expected: Option<usize>,
+    /// The outputs' names (matched by name when not by position).
+    pub names: Vec<String>,
 }
 
 /// A `refuse` action on any output refuses the whole query, naming the column.
@@ -273,6 +277,7 @@ fn refuse_or(
         masks,
         fallback,
         expected,
+        names: Vec::new(),
     })
 }
 
@@ -387,6 +392,7 @@ impl QueryPolicy for Enforce {
         plan.masks = m.masks;
         plan.fallback = m.fallback;
         plan.expected_columns = m.expected;
+        plan.planned_names = m.names;
         if !plan.masks.is_empty() || plan.fallback.is_some() {
             plan.hash_key = self
                 .keys

@@ -52,10 +52,27 @@ pub fn action_for(rules: &[&MaskingRule], level: SensitivityLevel, role: &str) -
 }
 
 /// What a value becomes. `key` makes hashes stable per tenant and unguessable elsewhere.
+/// Arrays and documents (MongoDB `$push`, PostgreSQL `array_agg`, JSON columns) are masked
+/// element by element, so no clear value survives inside a container.
 pub fn apply(action: MaskAction, value: &Value, key: &[u8]) -> Value {
-    if value.is_null() {
-        return Value::Null;
+    match value {
+        Value::Null => Value::Null,
+        Value::Array(items) if action != MaskAction::Nullify && action != MaskAction::Refuse => {
+            Value::Array(items.iter().map(|v| apply(action, v, key)).collect())
+        }
+        Value::Object(fields) if action != MaskAction::Nullify && action != MaskAction::Refuse => {
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), apply(action, v, key)))
+                    .collect(),
+            )
+        }
+        _ => apply_scalar(action, value, key),
     }
+}
+
+fn apply_scalar(action: MaskAction, value: &Value, key: &[u8]) -> Value {
     match action {
         MaskAction::None => value.clone(),
         MaskAction::Partial => Value::String(partial(&text(value))),
@@ -157,6 +174,16 @@ mod tests {
         assert_eq!(apply(MaskAction::Redact, &json!(42), key), json!("***"));
         assert_eq!(apply(MaskAction::Nullify, &json!("x"), key), Value::Null);
         assert_eq!(apply(MaskAction::Hash, &Value::Null, key), Value::Null);
+        assert_eq!(
+            apply(MaskAction::Partial, &json!(["ann@x.org", "bob@y.org"]), key),
+            json!(["a***@x.org", "b***@y.org"]),
+            "arrays element by element"
+        );
+        assert_eq!(
+            apply(MaskAction::Redact, &json!({"a": ["s"], "b": 1}), key),
+            json!({"a": ["***"], "b": "***"})
+        );
+        assert_eq!(apply(MaskAction::Nullify, &json!([1, 2]), key), Value::Null);
         let (a, b) = (hash("123-45-6789", key), hash("123-45-6789", key));
         assert_eq!(a, b, "stable");
         assert_ne!(a, hash("123-45-6789", b"other key"), "keyed");
