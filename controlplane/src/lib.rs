@@ -12,6 +12,7 @@ pub mod engine;
 pub mod events;
 pub mod governance;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod migrate;
 pub mod provisioning;

@@ -46,11 +46,13 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
         std::time::Duration::from_secs(5),
     ));
     let crawls = tokio::spawn(governance::crawl_worker(state.clone()));
+    let deliveries = tokio::spawn(events::webhooks::worker(state.clone()));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sync.abort();
     crawls.abort();
+    deliveries.abort();
     served
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Metrics,
     pub settings: Settings,
+    /// Webhook deliveries waiting to start.
+    pub deliveries: crate::jobs::Queue,
     /// Crawls and per-tenant catalog views of the governance area.
     pub governance: Arc<crate::governance::GovernanceState>,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
@@ -62,6 +64,7 @@ impl AppState {
             metrics,
             settings,
             governance,
+            deliveries: Default::default(),
             login_failures: moka::future::Cache::builder()
                 .time_to_idle(Duration::from_secs(15 * 60))
                 .max_capacity(100_000)

@@ -38,7 +38,7 @@ pub fn routes() -> Router<SharedState> {
 pub struct GovernanceState {
     pub crawls: catalog::crawl::Crawls,
     /// Crawl requests from data-source syncs, worked off one at a time by [`crawl_worker`].
-    crawl_queue: catalog::crawl::Queue,
+    crawl_queue: crate::jobs::Queue,
     tables: moka::sync::Cache<TenantScope, Arc<Vec<CatalogTable>>>,
     indexes: moka::sync::Cache<TenantScope, Arc<CatalogIndex>>,
     views: moka::sync::Cache<(TenantScope, String), Arc<enforce::SourceView>>,

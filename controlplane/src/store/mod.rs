@@ -82,12 +82,14 @@ pub enum Collection {
     Approvals,
     /// The in-app inbox.
     Notifications,
+    Webhooks,
+    WebhookDeliveries,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 13] = [
+    pub const ALL: [Collection; 15] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -100,6 +102,8 @@ impl Collection {
         Self::CatalogTables,
         Self::Approvals,
         Self::Notifications,
+        Self::Webhooks,
+        Self::WebhookDeliveries,
         Self::Scratch,
     ];
 
@@ -117,6 +121,8 @@ impl Collection {
             Self::CatalogTables => "catalog_tables",
             Self::Approvals => "approvals",
             Self::Notifications => "notifications",
+            Self::Webhooks => "webhooks",
+            Self::WebhookDeliveries => "webhook_deliveries",
             Self::Scratch => "scratch",
         }
     }

@@ -20,7 +20,7 @@ pub use model::{ApprovalRecord, ApprovalStatus, ApprovalSubject, Verdict};
 
 use crate::{
     auth::{Caller, Role, UserRecord},
-    events::{notify, Notice},
+    events::{emit, Notice},
     governance::PolicyRecord,
     http::{
         paging::{PageParams, Paged},
@@ -194,7 +194,8 @@ async fn tell_approvers(
         ),
         link: Some(format!("/api/v1/approvals/{}", rec.id)),
     };
-    notify(state, scope, &to, &notice).await
+    let data = serde_json::json!({"approval": rec.id, "requester": rec.requester, "subject": rec.subject, "level": rec.current_level});
+    emit(state, scope, &to, &notice, data).await
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -427,7 +428,15 @@ async fn after_decision(
         ),
         link: Some(format!("/api/v1/approvals/{}", rec.id)),
     };
-    notify(state, scope, std::slice::from_ref(&rec.requester), &notice).await
+    let data = serde_json::json!({"approval": rec.id, "requester": rec.requester, "subject": rec.subject, "status": rec.status});
+    emit(
+        state,
+        scope,
+        std::slice::from_ref(&rec.requester),
+        &notice,
+        data,
+    )
+    .await
 }
 
 #[utoipa::path(post, path = "/api/v1/approvals/{id}/approve", tag = "approvals", params(("id" = String, Path)),
