@@ -103,18 +103,7 @@ async fn approval_events_reach_signed_webhooks_with_retries() {
         .await;
     assert!(applied.problems.is_empty(), "{:?}", applied.problems);
     let admin = server.login(&tenant, "admin", "admin-password-123").await;
-    let root = &server.state.settings.sqlite_root;
-    std::fs::create_dir_all(root).unwrap();
-    nexbii_controlplane::sample_data::generate(&root.join("s.db"))
-        .await
-        .unwrap();
-    let (s, b) = admin
-        .post(
-            "/api/v1/datasources",
-            json!({"name": "sales", "spec": {"type": "sqlite", "path": "s.db"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    server.add_sales(&admin, "s.db").await;
     let (s, _) = admin
         .post("/api/v1/catalog/datasources/sales/sync", json!({}))
         .await;

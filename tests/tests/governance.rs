@@ -825,18 +825,7 @@ async fn approvals_hold_restricted_queries_and_publications() {
     let dir = tempfile::tempdir().unwrap();
     apply_policy(&server, dir.path(), &tenant, &approval_policy(&tenant)).await;
     let admin = server.login(&tenant, "admin", "admin-password-123").await;
-    let root = &server.state.settings.sqlite_root;
-    std::fs::create_dir_all(root).unwrap();
-    nexbii_controlplane::sample_data::generate(&root.join("s.db"))
-        .await
-        .unwrap();
-    let (s, b) = admin
-        .post(
-            "/api/v1/datasources",
-            json!({"name": "sales", "spec": {"type": "sqlite", "path": "s.db"}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
+    server.add_sales(&admin, "s.db").await;
     sync(&admin, "sales").await;
     let ann = user(&server, &admin, &tenant, "ann", "editor", json!({})).await;
     let bob = user(&server, &admin, &tenant, "bob", "editor", json!({})).await;
