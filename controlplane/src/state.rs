@@ -33,8 +33,10 @@ impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
         let store = Arc::new(CachedStore::new(store, settings.store_cache_ttl));
+        // Catalog views are rebuilt from every table record of a tenant: kept longer than
+        // single records (changes made here are seen at once; other replicas' within 10 s).
         let governance = Arc::new(crate::governance::GovernanceState::new(
-            settings.store_cache_ttl.max(Duration::from_secs(2)),
+            settings.store_cache_ttl.max(Duration::from_secs(10)),
         ));
         let enforce = crate::governance::enforce::Enforce {
             store: store.clone(),

@@ -98,6 +98,24 @@ impl Crawls {
         })
     }
 
+    /// Waits (up to two minutes) for a running crawl of the same source to finish, so a crawl
+    /// asked for now reflects the source as it is now.
+    async fn start_when_free(
+        &self,
+        scope: &TenantScope,
+        source: &str,
+    ) -> ApiResult<CrawlGuard<'_>> {
+        for _ in 0..1200 {
+            if let Some(g) = self.start(scope, source) {
+                return Ok(g);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(ApiError::Conflict(format!(
+            "a catalog sync of {source} has been running for two minutes; try again later"
+        )))
+    }
+
     /// Asks a running crawl to stop after its current tables. `false` when none runs.
     pub fn cancel(&self, scope: &TenantScope, source: &str) -> bool {
         let key = (scope.tenant().to_string(), source.to_string());
@@ -144,10 +162,8 @@ pub async fn crawl(
     let guard = state
         .governance
         .crawls
-        .start(scope, &rec.name)
-        .ok_or_else(|| {
-            ApiError::Conflict(format!("a catalog sync of {} is already running", rec.name))
-        })?;
+        .start_when_free(scope, &rec.name)
+        .await?;
     let src = sources::resolve(state, scope, rec)?;
     let engine_err = sources::engine_error(&rec.name);
     let schema = state.engine.schema(&src).await.map_err(&engine_err)?;
