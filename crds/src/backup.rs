@@ -26,6 +26,8 @@ pub struct BackupScheduleSpec {
     /// Cron expression (5 fields: minute hour day-of-month month day-of-week), evaluated in UTC.
     #[schemars(length(min = 9, max = 200), pattern(r"^(\S+\s+){4}\S+$"))]
     pub schedule: String,
+    /// No backup is triggered, and the operator changes and deletes nothing for this object,
+    /// while true (status shows `Suspended`).
     #[serde(default)]
     pub suspend: bool,
     #[serde(default)]

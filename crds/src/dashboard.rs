@@ -50,6 +50,11 @@ pub struct DashboardSpec {
     pub refresh_interval_seconds: Option<u32>,
     #[serde(default)]
     pub publication: Publication,
+    /// Pauses the operator for this object: while true it changes and deletes nothing for it
+    /// (status shows `Suspended`). The control plane ignores the field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
+    pub suspend: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -62,6 +62,11 @@ pub struct DataSourceSpec {
     #[serde(default = "d_sync")]
     #[schemars(range(min = 0, max = 604800))]
     pub schema_sync_interval_seconds: u32,
+    /// Pauses the operator for this object: while true it changes and deletes nothing for it
+    /// (status shows `Suspended`). The control plane ignores the field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
+    pub suspend: bool,
 }
 fn d_sync() -> u32 {
     3600

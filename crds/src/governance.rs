@@ -34,6 +34,11 @@ pub struct GovernancePolicySpec {
     pub approvals: ApprovalsSpec,
     #[serde(default)]
     pub audit: AuditSpec,
+    /// Pauses the operator for this object: while true it changes and deletes nothing for it
+    /// (status shows `Suspended`). The control plane ignores the field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
+    pub suspend: bool,
 }
 
 #[derive(

@@ -37,7 +37,39 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
     ]
     .into_iter()
     .map(without_status_defaults)
+    .map(with_name_rule)
     .collect()
+}
+
+/// Every object of these kinds is an id inside a tenant's instance (and a Tenant's name is the
+/// instance's tenant id and a label value), so names are DNS-1123 labels of at most 63
+/// characters; the apiserver alone would accept any DNS-1123 subdomain of up to 253.
+fn with_name_rule(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    let mut v = serde_json::to_value(&crd).expect("CRD serializes");
+    if let Some(versions) = v
+        .pointer_mut("/spec/versions")
+        .and_then(|x| x.as_array_mut())
+    {
+        for ver in versions {
+            if let Some(props) = ver
+                .pointer_mut("/schema/openAPIV3Schema/properties")
+                .and_then(|p| p.as_object_mut())
+            {
+                props.insert(
+                    "metadata".into(),
+                    serde_json::json!({
+                        "type": "object",
+                        "properties": {"name": {
+                            "type": "string",
+                            "maxLength": 63,
+                            "pattern": common::DNS_LABEL,
+                        }},
+                    }),
+                );
+            }
+        }
+    }
+    serde_json::from_value(v).expect("CRD round-trips")
 }
 
 /// Status is written only by controllers, so schema defaults there serve no one, and

@@ -19,6 +19,8 @@ use crate::common::{Condition, SecretKeyRef, COLOR, HOSTNAME, IDENT};
     status = "TenantStatus",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Endpoint","type":"string","jsonPath":".status.endpoint"}"#,
+    printcolumn = r#"{"name":"Instance","type":"string","priority":1,"jsonPath":".status.instanceName"}"#,
+    printcolumn = r#"{"name":"Suspended","type":"boolean","priority":1,"jsonPath":".spec.suspend"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -41,6 +43,11 @@ pub struct TenantSpec {
     pub auth: AuthSettings,
     #[serde(default)]
     pub instance: InstanceSpec,
+    /// Pauses the operator for this object: while true it changes and deletes nothing for it
+    /// (status shows `Suspended`). The control plane ignores the field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(extend("default" = false))]
+    pub suspend: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -322,4 +329,13 @@ pub struct TenantStatus {
     /// Result of the instance's own `/readyz`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_plane_ready: Option<bool>,
+    /// Name of the Deployment, Service, ConfigMap, ServiceAccount, NetworkPolicy, Ingress and
+    /// PodDisruptionBudget made for this Tenant: `<name>-nexbii`, or, where that is no valid
+    /// Service name (too long, leading digit), a shortened form ending in a hash of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_name: Option<String>,
+    /// Name of the generated Secret (signing and encryption keys, operator token, bootstrap
+    /// password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_secret_name: Option<String>,
 }

@@ -6,11 +6,11 @@ use std::{str::FromStr, sync::Arc, time::Instant};
 use croner::Cron;
 use kube::runtime::controller::Action;
 use nexbii_crds::BackupSchedule;
-use serde_json::json;
+use serde_json::Map;
 
 use crate::{
-    conditions::{merge, triple, Phase},
-    context::{object_key, patch_status, validate_spec, Ctx, Error, Result},
+    conditions::{Outcome, Phase},
+    context::{object_key, validate_spec, Ctx, Error, KubeContext, Result},
 };
 
 pub const KIND: &str = "BackupSchedule";
@@ -25,67 +25,55 @@ pub fn next_run(
         .map_err(|e| e.to_string())
 }
 
-async fn reconcile_inner(b: &BackupSchedule, ctx: &Ctx) -> Result<Action> {
+fn reconcile_inner(b: &BackupSchedule) -> Result<Outcome> {
+    if b.spec.suspend {
+        return Ok(Outcome::suspended());
+    }
     validate_spec(&b.spec)?;
     let next = next_run(&b.spec.schedule, chrono::Utc::now()).map_err(|e| Error::Stalled {
         reason: "InvalidSchedule",
         message: format!("{:?}: {e}", b.spec.schedule),
     })?;
-    let (phase, reason, message) = if b.spec.suspend {
-        (
-            Phase::Ready,
-            "Suspended",
-            "schedule suspended; no backups are triggered".to_string(),
-        )
-    } else {
-        (
-            Phase::Stalled,
-            "BackupApiUnavailable",
-            format!("schedule is valid (next run {}), but the control plane has no backup API yet; no backup was taken", next.to_rfc3339()),
-        )
-    };
-    let old = b
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    if old
-        .iter()
-        .find(|c| c.type_ == "Stalled")
-        .map(|c| c.reason.as_str())
-        != Some(reason)
-    {
-        ctx.event(b, phase == Phase::Stalled, reason, message.clone())
-            .await;
-    }
-    let gen = b.metadata.generation;
-    patch_status(&ctx.client, b, json!({"conditions": merge(&old, triple(phase, reason, &message, gen)), "observedGeneration": gen})).await?;
-    Ok(Action::requeue(ctx.settings.resync))
+    Ok(Outcome::stalled(
+        "BackupApiUnavailable",
+        format!("schedule is valid (next run {}), but the control plane has no backup API yet; no backup was taken", next.to_rfc3339()),
+    ))
 }
 
 pub async fn reconcile(b: Arc<BackupSchedule>, ctx: Arc<Ctx>) -> Result<Action> {
     let started = Instant::now();
     ctx.metrics.reconciles.with_label_values(&[KIND]).inc();
-    let res = reconcile_inner(&b, &ctx).await;
+    let key = object_key(KIND, b.as_ref());
+    let res = reconcile_inner(&b);
+    let outcome = match &res {
+        Ok(o) => o.clone(),
+        Err(e) => e.outcome(),
+    };
+    let reported = ctx
+        .report(KIND, b.as_ref(), &outcome, vec![], Map::new())
+        .await;
     ctx.metrics
         .duration
         .with_label_values(&[KIND])
         .observe(started.elapsed().as_secs_f64());
-    match &res {
-        Ok(_) => ctx.reset(&object_key(KIND, b.as_ref())),
-        Err(Error::Stalled { reason, message }) => {
-            ctx.event(b.as_ref(), true, reason, message.clone()).await;
-            let old = b
-                .status
-                .as_ref()
-                .map(|s| s.conditions.clone())
-                .unwrap_or_default();
-            let gen = b.metadata.generation;
-            let _ = patch_status(&ctx.client, b.as_ref(), json!({"conditions": merge(&old, triple(Phase::Stalled, reason, message, gen)), "observedGeneration": gen})).await;
+    match res {
+        Ok(o) => {
+            reported.what(|| format!("write status of {key}"))?;
+            ctx.reset(&key);
+            Ok(if o.phase == Phase::Suspended {
+                Action::await_change()
+            } else {
+                // The next run time in the message moves on.
+                Action::requeue(ctx.settings.resync)
+            })
         }
-        Err(_) => {}
+        Err(e) => {
+            if let Err(se) = reported {
+                tracing::warn!(object = %key, error = %se, "writing status failed");
+            }
+            Err(e)
+        }
     }
-    res
 }
 
 pub fn error_policy(b: Arc<BackupSchedule>, err: &Error, ctx: Arc<Ctx>) -> Action {

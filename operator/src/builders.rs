@@ -32,28 +32,12 @@ use nexbii_crds::{StorageKind, Tenant, TenantSpec};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::names::Names;
+
 pub const FIELD_MANAGER: &str = "nexbii-operator";
 pub const CONTAINER_PORT: i32 = 8080;
 const MANIFESTS_DIR: &str = "/etc/nexbii/manifests";
 const DATA_DIR: &str = "/var/lib/nexbii";
-
-/// Names of everything made for one tenant.
-pub struct Names {
-    pub base: String,
-    pub keys_secret: String,
-    pub bootstrap_secret: String,
-    pub data_pvc: String,
-}
-
-pub fn names(tenant: &str) -> Names {
-    let base = format!("{tenant}-nexbii");
-    Names {
-        keys_secret: format!("{base}-keys"),
-        bootstrap_secret: format!("{base}-bootstrap"),
-        data_pvc: format!("{base}-data"),
-        base,
-    }
-}
 
 /// Keys in the generated Secret; written once, never rotated by a reconcile.
 pub mod keys {
@@ -68,25 +52,30 @@ fn tenant_name(t: &Tenant) -> String {
     t.metadata.name.clone().unwrap_or_default()
 }
 
-pub fn labels(tenant: &str) -> BTreeMap<String, String> {
+/// Names of everything made for `t` (see [`Names`]).
+pub fn names(t: &Tenant) -> Names {
+    Names::for_tenant(&tenant_name(t))
+}
+
+pub fn labels(n: &Names) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/name".into(),
             "nexbii-controlplane".into(),
         ),
-        ("app.kubernetes.io/instance".into(), tenant.into()),
+        ("app.kubernetes.io/instance".into(), n.label.clone()),
         ("app.kubernetes.io/managed-by".into(), FIELD_MANAGER.into()),
-        ("nexbii.io/tenant".into(), tenant.into()),
+        ("nexbii.io/tenant".into(), n.label.clone()),
     ])
 }
 
-fn selector(tenant: &str) -> BTreeMap<String, String> {
+fn selector(n: &Names) -> BTreeMap<String, String> {
     BTreeMap::from([
         (
             "app.kubernetes.io/name".into(),
             "nexbii-controlplane".into(),
         ),
-        ("app.kubernetes.io/instance".into(), tenant.into()),
+        ("app.kubernetes.io/instance".into(), n.label.clone()),
     ])
 }
 
@@ -105,7 +94,7 @@ fn meta(t: &Tenant, name: &str) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
         namespace: t.metadata.namespace.clone(),
-        labels: Some(labels(&tenant_name(t))),
+        labels: Some(labels(&names(t))),
         owner_references: Some(vec![owner_reference(t)]),
         ..Default::default()
     }
@@ -125,7 +114,7 @@ pub fn keys_secret(
     values: &BTreeMap<String, String>,
 ) -> k8s_openapi::api::core::v1::Secret {
     k8s_openapi::api::core::v1::Secret {
-        metadata: meta(t, &names(&tenant_name(t)).keys_secret),
+        metadata: meta(t, &names(t).keys_secret),
         type_: Some("Opaque".into()),
         data: Some(
             values
@@ -138,19 +127,25 @@ pub fn keys_secret(
 }
 
 /// The Tenant as the control plane's manifests folder expects it (spec only, no status).
+/// `suspend` concerns the operator alone; leaving it out keeps the config hash, and so the
+/// pods, unchanged when it is toggled.
 pub fn tenant_manifest(t: &Tenant) -> String {
+    let mut spec = serde_json::to_value(&t.spec).expect("tenant spec serializes");
+    if let Some(o) = spec.as_object_mut() {
+        o.remove("suspend");
+    }
     let doc = json!({
         "apiVersion": nexbii_crds::API_VERSION,
         "kind": "Tenant",
         "metadata": {"name": tenant_name(t)},
-        "spec": t.spec,
+        "spec": spec,
     });
     serde_yaml::to_string(&doc).expect("tenant serializes")
 }
 
 pub fn config_map(t: &Tenant) -> ConfigMap {
     ConfigMap {
-        metadata: meta(t, &names(&tenant_name(t)).base),
+        metadata: meta(t, &names(t).base),
         data: Some(BTreeMap::from([(
             "tenant.yaml".to_string(),
             tenant_manifest(t),
@@ -177,7 +172,7 @@ pub fn bootstrap_secret(
         })
         .collect();
     k8s_openapi::api::core::v1::Secret {
-        metadata: meta(t, &names(&tenant_name(t)).bootstrap_secret),
+        metadata: meta(t, &names(t).bootstrap_secret),
         type_: Some("Opaque".into()),
         data: Some(BTreeMap::from([(
             "secrets.yaml".to_string(),
@@ -189,7 +184,7 @@ pub fn bootstrap_secret(
 
 pub fn service_account(t: &Tenant) -> ServiceAccount {
     ServiceAccount {
-        metadata: meta(t, &names(&tenant_name(t)).base),
+        metadata: meta(t, &names(t).base),
         // The control plane never talks to the Kubernetes API.
         automount_service_account_token: Some(false),
         ..Default::default()
@@ -260,8 +255,7 @@ pub fn deployment(
     config_hash: &str,
     with_bootstrap_secret: bool,
 ) -> Deployment {
-    let tenant = tenant_name(t);
-    let n = names(&tenant);
+    let n = names(t);
     let spec = &t.spec;
     let embedded = spec.instance.storage.kind == StorageKind::Embedded;
     let mut env_vars = vec![
@@ -373,7 +367,7 @@ pub fn deployment(
         spec: DeploymentSpec {
             replicas: Some(effective_replicas(spec)),
             selector: LabelSelector {
-                match_labels: Some(selector(&tenant)),
+                match_labels: Some(selector(&n)),
                 ..Default::default()
             },
             // A ReadWriteOnce volume cannot be attached to the old and new pod at once.
@@ -383,7 +377,7 @@ pub fn deployment(
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: Some(labels(&tenant)),
+                    labels: Some(labels(&n)),
                     annotations: Some(BTreeMap::from([(
                         "nexbii.io/config-hash".to_string(),
                         config_hash.to_string(),
@@ -432,7 +426,7 @@ pub fn data_pvc(t: &Tenant) -> Option<PersistentVolumeClaim> {
     }
     let emb = s.embedded.clone().unwrap_or_default();
     Some(PersistentVolumeClaim {
-        metadata: meta(t, &names(&tenant_name(t)).data_pvc),
+        metadata: meta(t, &names(t).data_pvc),
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".into()]),
             storage_class_name: emb.storage_class_name,
@@ -450,13 +444,13 @@ pub fn data_pvc(t: &Tenant) -> Option<PersistentVolumeClaim> {
 }
 
 pub fn service(t: &Tenant) -> Service {
-    let tenant = tenant_name(t);
+    let n = names(t);
     let exp = &t.spec.instance.exposure;
     Service {
-        metadata: meta(t, &names(&tenant).base),
+        metadata: meta(t, &n.base),
         spec: Some(ServiceSpec {
             type_: Some(format!("{:?}", exp.service_type)),
-            selector: Some(selector(&tenant)),
+            selector: Some(selector(&n)),
             ports: Some(vec![ServicePort {
                 name: Some("http".into()),
                 port: exp.port as i32,
@@ -471,10 +465,10 @@ pub fn service(t: &Tenant) -> Service {
 }
 
 pub fn ingress(t: &Tenant) -> Option<Ingress> {
-    let tenant = tenant_name(t);
+    let n = names(t);
     let spec = t.spec.instance.exposure.ingress.as_ref()?;
     Some(Ingress {
-        metadata: meta(t, &names(&tenant).base),
+        metadata: meta(t, &n.base),
         spec: Some(IngressSpec {
             ingress_class_name: spec.class_name.clone(),
             tls: spec.tls_secret_name.as_ref().map(|s| {
@@ -491,7 +485,7 @@ pub fn ingress(t: &Tenant) -> Option<Ingress> {
                         path_type: "Prefix".into(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
-                                name: names(&tenant).base,
+                                name: n.base.clone(),
                                 port: Some(ServiceBackendPort {
                                     name: Some("http".into()),
                                     ..Default::default()
@@ -514,12 +508,12 @@ pub fn pod_disruption_budget(t: &Tenant, api_version: &str) -> Option<Value> {
     if effective_replicas(&t.spec) <= 1 {
         return None;
     }
-    let tenant = tenant_name(t);
+    let n = names(t);
     Some(json!({
         "apiVersion": api_version,
         "kind": "PodDisruptionBudget",
-        "metadata": meta(t, &names(&tenant).base),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(&tenant)}},
+        "metadata": meta(t, &n.base),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(&n)}},
     }))
 }
 
@@ -527,7 +521,7 @@ pub fn pod_disruption_budget(t: &Tenant, api_version: &str) -> Option<Value> {
 /// sync calls), and from anywhere when an Ingress exposes the tenant. Egress stays open because
 /// data sources live wherever the tenant's databases are.
 pub fn network_policy(t: &Tenant) -> NetworkPolicy {
-    let tenant = tenant_name(t);
+    let n = names(t);
     let mut from = vec![
         NetworkPolicyPeer {
             pod_selector: Some(LabelSelector::default()),
@@ -549,10 +543,10 @@ pub fn network_policy(t: &Tenant) -> NetworkPolicy {
         from = vec![];
     }
     NetworkPolicy {
-        metadata: meta(t, &names(&tenant).base),
+        metadata: meta(t, &n.base),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
-                match_labels: Some(selector(&tenant)),
+                match_labels: Some(selector(&n)),
                 ..Default::default()
             }),
             policy_types: Some(vec!["Ingress".into()]),
@@ -571,16 +565,232 @@ pub fn network_policy(t: &Tenant) -> NetworkPolicy {
 
 /// Where users reach the tenant: the Ingress host when there is one, else the Service.
 pub fn endpoint(t: &Tenant) -> String {
-    let tenant = tenant_name(t);
     let exp = &t.spec.instance.exposure;
     match &exp.ingress {
         Some(i) if i.tls_secret_name.is_some() => format!("https://{}", i.host),
         Some(i) => format!("http://{}", i.host),
         None => format!(
             "http://{}.{}.svc:{}",
-            names(&tenant).base,
+            names(t).base,
             t.metadata.namespace.as_deref().unwrap_or("default"),
             exp.port
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::{gen, NameRule};
+    use rand::{rngs::StdRng, SeedableRng};
+
+    fn tenant(name: &str, spec: Value) -> Tenant {
+        let mut t: Tenant = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1",
+            "kind": "Tenant", "metadata": {"name": name, "namespace": "ns", "uid": "u-1"},
+            "spec": spec}))
+        .unwrap();
+        t.metadata.generation = Some(1);
+        t
+    }
+
+    #[track_caller]
+    fn valid(rule: NameRule, what: &str, name: &str) {
+        assert!(rule.is_valid(name), "{what} {name:?} breaks {rule:?}");
+    }
+
+    #[track_caller]
+    fn valid_labels(what: &str, labels: Option<&BTreeMap<String, String>>) {
+        for v in labels.expect("labels").values() {
+            valid(NameRule::LabelValue, what, v);
+        }
+    }
+
+    /// Every name a builder puts in an object, checked against the rule its kind has, for
+    /// generated Tenant names: the CRD's (DNS labels up to 63: maximal length, leading digits,
+    /// dashes) and, should the CRD's name rule be missing, any DNS-1123 subdomain.
+    #[test]
+    fn every_builder_yields_valid_names_for_every_accepted_tenant_name() {
+        use NameRule::*;
+        let mut rng = StdRng::seed_from_u64(0x7465_6e61_6e74);
+        for i in 0..2_000 {
+            let name = gen::name(&mut rng, i);
+            // Every optional object present: Ingress, PodDisruptionBudget, bootstrap Secret.
+            let t = tenant(
+                &name,
+                json!({"displayName": "X", "instance": {"replicas": 3,
+                    "storage": {"kind": "mongodb", "mongodb": {"connectionSecretRef":
+                        {"name": "mongo", "key": "url"}, "database": "db"}},
+                    "exposure": {"ingress": {"host": "x.example.com", "tlsSecretName": "tls"}}}}),
+            );
+            let n = names(&t);
+            let cm = config_map(&t);
+            valid(
+                Dns1123Subdomain,
+                "ConfigMap",
+                cm.metadata.name.as_ref().unwrap(),
+            );
+            valid_labels("ConfigMap label", cm.metadata.labels.as_ref());
+            for s in [
+                keys_secret(&t, &BTreeMap::new()),
+                bootstrap_secret(&t, &BTreeMap::new()),
+            ] {
+                valid(
+                    Dns1123Subdomain,
+                    "Secret",
+                    s.metadata.name.as_ref().unwrap(),
+                );
+                valid_labels("Secret label", s.metadata.labels.as_ref());
+            }
+            let sa = service_account(&t);
+            valid(
+                Dns1123Subdomain,
+                "ServiceAccount",
+                sa.metadata.name.as_ref().unwrap(),
+            );
+
+            let d = deployment(&t, "img", "h", true);
+            valid(
+                Dns1123Subdomain,
+                "Deployment",
+                d.metadata.name.as_ref().unwrap(),
+            );
+            // Pods are named after the Deployment: keep it a label so they need no truncating.
+            valid(
+                Dns1123Label,
+                "Deployment",
+                d.metadata.name.as_ref().unwrap(),
+            );
+            valid_labels("Deployment label", d.metadata.labels.as_ref());
+            valid_labels("selector", d.spec.selector.match_labels.as_ref());
+            let tpl = &d.spec.template;
+            valid_labels("pod label", tpl.metadata.as_ref().unwrap().labels.as_ref());
+            let pod = tpl.spec.as_ref().unwrap();
+            valid(
+                Dns1123Subdomain,
+                "pod serviceAccountName",
+                pod.service_account_name.as_ref().unwrap(),
+            );
+            for c in &pod.containers {
+                valid(Dns1123Label, "container", &c.name);
+                for e in c.env.iter().flatten() {
+                    if let Some(r) = e
+                        .value_from
+                        .as_ref()
+                        .and_then(|v| v.secret_key_ref.as_ref())
+                    {
+                        valid(Dns1123Subdomain, "env Secret", &r.name);
+                    }
+                }
+                for p in c.ports.iter().flatten() {
+                    let pn = p.name.as_ref().unwrap();
+                    assert!(pn.len() <= 15 && Dns1123Label.is_valid(pn), "port {pn}");
+                }
+            }
+            for v in pod.volumes.iter().flatten() {
+                valid(Dns1123Label, "volume", &v.name);
+                for src in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+                    if let Some(c) = &src.config_map {
+                        valid(Dns1123Subdomain, "projected ConfigMap", &c.name);
+                    }
+                    if let Some(s) = &src.secret {
+                        valid(Dns1123Subdomain, "projected Secret", &s.name);
+                    }
+                }
+            }
+
+            let svc = service(&t);
+            valid(Dns1035Label, "Service", svc.metadata.name.as_ref().unwrap());
+            valid_labels(
+                "Service selector",
+                svc.spec.as_ref().unwrap().selector.as_ref(),
+            );
+            let ing = ingress(&t).unwrap();
+            valid(
+                Dns1123Subdomain,
+                "Ingress",
+                ing.metadata.name.as_ref().unwrap(),
+            );
+            let backend = &ing.spec.as_ref().unwrap().rules.as_ref().unwrap()[0]
+                .http
+                .as_ref()
+                .unwrap()
+                .paths[0]
+                .backend;
+            assert_eq!(
+                backend.service.as_ref().unwrap().name,
+                n.base,
+                "Ingress → Service"
+            );
+            let pdb = pod_disruption_budget(&t, "policy/v1").unwrap();
+            valid(
+                Dns1123Subdomain,
+                "PDB",
+                pdb["metadata"]["name"].as_str().unwrap(),
+            );
+            for v in pdb["spec"]["selector"]["matchLabels"]
+                .as_object()
+                .unwrap()
+                .values()
+            {
+                valid(LabelValue, "PDB selector", v.as_str().unwrap());
+            }
+            let np = network_policy(&t);
+            valid(
+                Dns1123Subdomain,
+                "NetworkPolicy",
+                np.metadata.name.as_ref().unwrap(),
+            );
+            valid_labels(
+                "NetworkPolicy selector",
+                np.spec
+                    .as_ref()
+                    .unwrap()
+                    .pod_selector
+                    .as_ref()
+                    .unwrap()
+                    .match_labels
+                    .as_ref(),
+            );
+
+            let embedded = tenant(&name, json!({"displayName": "X"}));
+            let pvc = data_pvc(&embedded).unwrap();
+            valid(Dns1123Subdomain, "PVC", pvc.metadata.name.as_ref().unwrap());
+            let d = deployment(&embedded, "img", "h", false);
+            let claim = d.spec.template.spec.unwrap().volumes.unwrap()[1]
+                .persistent_volume_claim
+                .clone()
+                .unwrap()
+                .claim_name;
+            assert_eq!(
+                Some(claim),
+                pvc.metadata.name,
+                "the Deployment mounts the claim"
+            );
+        }
+    }
+
+    #[test]
+    fn existing_names_and_pods_are_unchanged() {
+        let t = tenant("acme", json!({"displayName": "Acme"}));
+        assert_eq!(endpoint(&t), "http://acme-nexbii.ns.svc:8080");
+        let long = tenant(&"a".repeat(63), json!({"displayName": "L"}));
+        assert_eq!(
+            endpoint(&long),
+            format!("http://{}.ns.svc:8080", names(&long).base),
+            "the Service's own name"
+        );
+        assert_eq!(service(&t).metadata.name.as_deref(), Some("acme-nexbii"));
+        assert_eq!(
+            data_pvc(&t).unwrap().metadata.name.as_deref(),
+            Some("acme-nexbii-data")
+        );
+        // `suspend` is not part of what the pods read, so toggling it rolls nothing.
+        let mut suspended = t.clone();
+        suspended.spec.suspend = true;
+        assert_eq!(
+            config_hash(&t, &BTreeMap::new()),
+            config_hash(&suspended, &BTreeMap::new())
+        );
+        assert!(!tenant_manifest(&t).contains("suspend"));
     }
 }

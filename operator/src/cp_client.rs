@@ -12,6 +12,9 @@ pub enum ClientError {
     /// The instance refused the object; the message is the problem's detail.
     #[error("{0}")]
     Rejected(String),
+    /// A concurrent write won (409); trying again may succeed.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 #[derive(Clone)]
@@ -120,6 +123,8 @@ impl ControlPlane {
             || status == reqwest::StatusCode::NOT_FOUND
         {
             Err(ClientError::Unreachable(format!("{status}: {detail}")))
+        } else if status == reqwest::StatusCode::CONFLICT {
+            Err(ClientError::Conflict(detail))
         } else {
             Err(ClientError::Rejected(detail))
         }

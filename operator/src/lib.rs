@@ -6,6 +6,8 @@ pub mod context;
 pub mod cp_client;
 pub mod leader;
 pub mod metrics;
+pub mod names;
+pub mod owned;
 pub mod run;
 pub mod sync;
 pub mod tenant;

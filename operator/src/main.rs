@@ -51,6 +51,9 @@ struct RunArgs {
     /// Period of drift-correcting resyncs, in seconds.
     #[arg(long, default_value_t = 300)]
     resync_seconds: u64,
+    /// Reconciles running at once, per kind.
+    #[arg(long, default_value_t = 16, env = "NEXBII_CONCURRENCY")]
+    concurrency: u16,
 }
 
 #[tokio::main]
@@ -71,7 +74,10 @@ async fn main() -> anyhow::Result<()> {
                 let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "nexbii-operator".into());
                 format!("{host}-{:06x}", rand::random::<u32>() & 0xffffff)
             });
-            let client = kube::Client::try_default().await?;
+            let metrics = nexbii_operator::metrics::Metrics::default();
+            let client = kube::client::ClientBuilder::try_from(kube::Config::infer().await?)?
+                .with_layer(&metrics.count_requests())
+                .build();
             run(
                 client,
                 RunConfig {
@@ -82,8 +88,9 @@ async fn main() -> anyhow::Result<()> {
                     lease_namespace: a.lease_namespace,
                     identity,
                     resync: Duration::from_secs(a.resync_seconds.max(10)),
+                    concurrency: a.concurrency.max(1),
                 },
-                nexbii_operator::metrics::Metrics::default(),
+                metrics,
             )
             .await?;
         }

@@ -1,19 +1,28 @@
 //! Wiring: metrics/health server, leader election, one controller per kind, graceful shutdown.
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    fmt::Debug,
+    hash::{DefaultHasher, Hash, Hasher},
+    net::SocketAddr,
+    sync::Arc,
+    time::Duration,
+};
 
 use axum::{routing::get, Router};
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::{
     apps::v1::Deployment,
     core::v1::{ConfigMap, Service},
     networking::v1::NetworkPolicy,
 };
 use kube::{
+    core::PartialObjectMeta,
     runtime::{
+        controller,
         events::{Recorder, Reporter},
-        watcher, Controller,
+        reflector::{self, Store},
+        watcher, Controller, PredicateConfig, WatchStreamExt,
     },
-    Api, Client, Resource,
+    Api, Client, Resource, ResourceExt,
 };
 use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
 use serde::de::DeserializeOwned;
@@ -36,6 +45,9 @@ pub struct RunConfig {
     pub lease_namespace: String,
     pub identity: String,
     pub resync: Duration,
+    /// Reconciles running at once, per kind. Bounded so that a burst of objects queues in the
+    /// operator instead of flooding the apiserver (and the operator's memory).
+    pub concurrency: u16,
 }
 
 fn api<K>(client: &Client, ns: &Option<String>) -> Api<K>
@@ -49,6 +61,46 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// What wakes a reconcile of a primary object: its spec (generation), its finalizers, its
+/// deletion. Status writes (the operator's own) and metadata-only edits do not.
+fn spec_changes<K: Resource>(o: &K) -> Option<u64> {
+    let m = o.meta();
+    let mut h = DefaultHasher::new();
+    (m.generation, &m.finalizers, m.deletion_timestamp.is_some()).hash(&mut h);
+    Some(h.finish())
+}
+
+/// The watch of a primary kind: a reflector store for the controller (without managedFields,
+/// which nothing reads and which make up much of a small object), `on_delete` for each deleted
+/// object, and only the changes [`spec_changes`] lets through.
+fn primary<K>(
+    api: Api<K>,
+    on_delete: impl Fn(&K) + Send + 'static,
+) -> (
+    Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let stream = watcher(api, watcher::Config::default())
+        .modify(|o: &mut K| o.meta_mut().managed_fields = None)
+        .reflect(writer)
+        .inspect(move |ev| {
+            if let Ok(watcher::Event::Delete(o)) = ev {
+                on_delete(o);
+            }
+        })
+        .applied_objects()
+        .predicate_filter(spec_changes, PredicateConfig::default());
+    (reader, stream)
+}
+
+fn no_ready<K>(_: &K) -> Option<i32> {
+    None
 }
 
 /// `policy/v1` PodDisruptionBudgets arrived in Kubernetes 1.21; older servers have v1beta1.
@@ -127,16 +179,52 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         recorder,
     ));
     let ns = cfg.namespace;
+    let config = controller::Config::default().concurrency(cfg.concurrency);
+    let o = ctx.owned.clone();
+    let (reader, stream) = primary(api::<Tenant>(&client, &ns), move |t: &Tenant| {
+        if let Some(uid) = t.uid() {
+            o.forget_tenant(&uid);
+        }
+    });
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexbii-operator");
-    let tenants = Controller::new(api::<Tenant>(&client, &ns), watcher::Config::default())
-        .owns(api::<Deployment>(&client, &ns), owned.clone())
-        .owns(api::<Service>(&client, &ns), owned.clone())
-        .owns(api::<ConfigMap>(&client, &ns), owned.clone())
-        .owns(api::<NetworkPolicy>(&client, &ns), owned)
+    let o = &ctx.owned;
+    let tenants = Controller::for_stream(stream, reader)
+        .owns_stream(o.clone().filter(
+            watcher(api::<Deployment>(&client, &ns), owned.clone()),
+            |d: &Deployment| {
+                Some(
+                    d.status
+                        .as_ref()
+                        .and_then(|s| s.ready_replicas)
+                        .unwrap_or(0),
+                )
+            },
+        ))
+        .owns_stream(o.clone().filter(
+            watcher(
+                api::<PartialObjectMeta<Service>>(&client, &ns),
+                owned.clone(),
+            ),
+            no_ready,
+        ))
+        .owns_stream(o.clone().filter(
+            watcher(
+                api::<PartialObjectMeta<ConfigMap>>(&client, &ns),
+                owned.clone(),
+            ),
+            no_ready,
+        ))
+        .owns_stream(o.clone().filter(
+            watcher(api::<PartialObjectMeta<NetworkPolicy>>(&client, &ns), owned),
+            no_ready,
+        ))
+        .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(tenant::reconcile, tenant::error_policy, ctx.clone())
         .for_each(|_| async {});
-    let datasources = Controller::new(api::<DataSource>(&client, &ns), watcher::Config::default())
+    let (reader, stream) = primary(api::<DataSource>(&client, &ns), |_: &DataSource| {});
+    let datasources = Controller::for_stream(stream, reader)
+        .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(
             sync::reconcile_datasource,
@@ -144,7 +232,9 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             ctx.clone(),
         )
         .for_each(|_| async {});
-    let dashboards = Controller::new(api::<Dashboard>(&client, &ns), watcher::Config::default())
+    let (reader, stream) = primary(api::<Dashboard>(&client, &ns), |_: &Dashboard| {});
+    let dashboards = Controller::for_stream(stream, reader)
+        .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(
             sync::reconcile_dashboard,
@@ -152,24 +242,25 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             ctx.clone(),
         )
         .for_each(|_| async {});
-    let policies = Controller::new(
+    let (reader, stream) = primary(
         api::<GovernancePolicy>(&client, &ns),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(shutdown(rx.clone()))
-    .run(
-        sync::reconcile_policy,
-        sync::error_policy("GovernancePolicy"),
-        ctx.clone(),
-    )
-    .for_each(|_| async {});
-    let schedules = Controller::new(
-        api::<BackupSchedule>(&client, &ns),
-        watcher::Config::default(),
-    )
-    .graceful_shutdown_on(shutdown(rx.clone()))
-    .run(backup::reconcile, backup::error_policy, ctx.clone())
-    .for_each(|_| async {});
+        |_: &GovernancePolicy| {},
+    );
+    let policies = Controller::for_stream(stream, reader)
+        .with_config(config.clone())
+        .graceful_shutdown_on(shutdown(rx.clone()))
+        .run(
+            sync::reconcile_policy,
+            sync::error_policy("GovernancePolicy"),
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+    let (reader, stream) = primary(api::<BackupSchedule>(&client, &ns), |_: &BackupSchedule| {});
+    let schedules = Controller::for_stream(stream, reader)
+        .with_config(config)
+        .graceful_shutdown_on(shutdown(rx.clone()))
+        .run(backup::reconcile, backup::error_policy, ctx.clone())
+        .for_each(|_| async {});
     tokio::join!(tenants, datasources, dashboards, policies, schedules);
     metrics.leader.set(0);
     if !*rx.borrow() {

@@ -3,7 +3,7 @@
 //! A finalizer removes the object from the instance when the resource is deleted.
 use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
 
-use k8s_openapi::{api::core::v1::Secret, NamespaceResourceScope};
+use k8s_openapi::NamespaceResourceScope;
 use kube::{
     runtime::{
         controller::Action,
@@ -11,14 +11,14 @@ use kube::{
     },
     Api, Resource, ResourceExt,
 };
-use nexbii_crds::{Condition, Dashboard, DataSource, GovernancePolicy};
+use nexbii_crds::{Dashboard, DataSource, GovernancePolicy};
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::{
     builders,
-    conditions::{cond, merge},
-    context::{object_key, patch_status, secret_value, validate_spec, Ctx, Error, Result},
+    conditions::{cond, Outcome},
+    context::{object_key, read_secret, validate_spec, Ctx, Error, KubeContext, Result},
     cp_client::ClientError,
 };
 
@@ -27,6 +27,7 @@ pub const FINALIZER: &str = "nexbii.io/instance-cleanup";
 fn instance_err(e: ClientError) -> Error {
     match e {
         ClientError::Unreachable(m) => Error::Instance(m),
+        ClientError::Conflict(m) => Error::InstanceConflict(m),
         ClientError::Rejected(m) => Error::Stalled {
             reason: "RejectedByInstance",
             message: m,
@@ -34,39 +35,28 @@ fn instance_err(e: ClientError) -> Error {
     }
 }
 
-/// Status conditions for a sync failure: not synced, not ready, with the reason.
-async fn write_failure<K>(ctx: &Ctx, obj: &K, old: &[Condition], err: &Error) -> Result<()>
-where
-    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-{
-    let gen = obj.meta().generation;
-    let msg = err.to_string();
-    let conds = vec![
-        cond("Synced", false, err.reason(), &msg, gen),
-        cond("Ready", false, err.reason(), &msg, gen),
-    ];
-    patch_status(
-        &ctx.client,
-        obj,
-        json!({"conditions": merge(old, conds), "observedGeneration": gen}),
-    )
-    .await?;
-    Ok(())
+/// What a successful push found.
+struct Pushed {
+    outcome: Outcome,
+    fields: Value,
+    action: Action,
 }
 
-/// Runs `apply` under the finalizer, records metrics, and on failure writes the conditions and
-/// an Event (once per distinct reason) before the error policy backs off.
+/// Runs `push` under the finalizer, records metrics, and reports every outcome (pushed,
+/// refused, unreachable, suspended, cleanup failed) through [`Ctx::report`] before the error
+/// policy backs off.
+///
+/// While `spec.suspend` is set nothing is pushed and no finalizer is added; deleting a
+/// suspended object releases it without touching the instance (suspended means the operator
+/// deletes nothing there either).
 async fn run<K, F, Fut>(
     kind: &'static str,
     path: &'static str,
     obj: Arc<K>,
     ctx: Arc<Ctx>,
     tenant: String,
-    old: Vec<Condition>,
-    apply: F,
+    suspended: bool,
+    push: F,
 ) -> Result<Action>
 where
     K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -78,45 +68,71 @@ where
         + Sync
         + 'static,
     F: FnOnce(Arc<K>) -> Fut,
-    Fut: Future<Output = Result<Action>>,
+    Fut: Future<Output = Result<Pushed>>,
 {
     let started = Instant::now();
     ctx.metrics.reconciles.with_label_values(&[kind]).inc();
     let ns = obj.namespace().unwrap_or_else(|| "default".into());
     let name = obj.name_any();
     let key = object_key(kind, obj.as_ref());
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let res = finalizer(&api, FINALIZER, obj.clone(), |event| async {
-        match event {
-            FinalizerEvent::Apply(o) => apply(o).await,
-            FinalizerEvent::Cleanup(_) => cleanup(&ctx, &ns, &tenant, path, &name).await,
-        }
-    })
-    .await
-    .map_err(|e| match e {
-        FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
-        other => Error::Finalizer(other.to_string()),
-    });
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let res = if suspended && !deleting {
+        ctx.report(
+            kind,
+            obj.as_ref(),
+            &Outcome::suspended(),
+            vec![],
+            Map::new(),
+        )
+        .await
+        .what(|| format!("write status of {key}"))
+        .map(|_| Action::await_change())
+    } else {
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+        finalizer(&api, FINALIZER, obj.clone(), |event| async {
+            match event {
+                FinalizerEvent::Apply(o) => {
+                    let p = push(o.clone()).await?;
+                    let gen = o.meta().generation;
+                    let synced = cond("Synced", true, "Synced", "pushed to the instance", gen);
+                    ctx.report(
+                        kind,
+                        o.as_ref(),
+                        &p.outcome,
+                        vec![synced],
+                        p.fields.as_object().cloned().unwrap_or_default(),
+                    )
+                    .await
+                    .what(|| format!("write status of {key}"))?;
+                    Ok(p.action)
+                }
+                FinalizerEvent::Cleanup(_) if suspended => Ok(Action::await_change()),
+                FinalizerEvent::Cleanup(_) => cleanup(&ctx, &ns, &tenant, path, &name).await,
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
+            other => Error::Finalizer(other.to_string()),
+        })
+    };
     ctx.metrics
         .duration
         .with_label_values(&[kind])
         .observe(started.elapsed().as_secs_f64());
     match &res {
         Ok(_) => ctx.reset(&key),
-        Err(err) if obj.meta().deletion_timestamp.is_none() => {
-            let previous = old
-                .iter()
-                .find(|c| c.type_ == "Synced")
-                .map(|c| c.reason.as_str());
-            if previous != Some(err.reason()) {
-                ctx.event(obj.as_ref(), true, err.reason(), err.to_string())
-                    .await;
-            }
-            if let Err(e) = write_failure(&ctx, obj.as_ref(), &old, err).await {
-                tracing::warn!(error = %e, "writing status failed");
+        Err(err) => {
+            let outcome = err.outcome();
+            let gen = obj.meta().generation;
+            let synced = cond("Synced", false, &outcome.reason, &outcome.message, gen);
+            if let Err(e) = ctx
+                .report(kind, obj.as_ref(), &outcome, vec![synced], Map::new())
+                .await
+            {
+                tracing::warn!(object = %key, error = %e, "writing status failed");
             }
         }
-        Err(_) => {}
     }
     res
 }
@@ -144,12 +160,8 @@ fn resync(ctx: &Ctx, seconds: Option<u32>) -> Action {
 }
 
 pub async fn reconcile_datasource(ds: Arc<DataSource>, ctx: Arc<Ctx>) -> Result<Action> {
-    let old = ds
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
     let tenant = ds.spec.tenant_ref.name.clone();
+    let suspended = ds.spec.suspend;
     let c = ctx.clone();
     run(
         "DataSource",
@@ -157,27 +169,12 @@ pub async fn reconcile_datasource(ds: Arc<DataSource>, ctx: Arc<Ctx>) -> Result<
         ds,
         ctx,
         tenant.clone(),
-        old.clone(),
+        suspended,
         |ds| async move {
             validate_spec(&ds.spec)?;
             let ns = ds.namespace().unwrap_or_default();
             let password = match &ds.spec.password_secret_ref {
-                Some(r) => {
-                    let secrets: Api<Secret> = Api::namespaced(c.client.clone(), &ns);
-                    Some(
-                        secrets
-                            .get_opt(&r.name)
-                            .await?
-                            .and_then(|s| secret_value(&s, &r.key))
-                            .ok_or_else(|| Error::Stalled {
-                                reason: "SecretNotFound",
-                                message: format!(
-                                    "Secret {ns}/{} with key {:?} not found",
-                                    r.name, r.key
-                                ),
-                            })?,
-                    )
-                }
+                Some(r) => Some(read_secret(&c.client, &ns, &r.name, &r.key).await?),
                 None => None,
             };
             let (_, cp) = c.control_plane(&ns, &tenant).await?;
@@ -185,51 +182,34 @@ pub async fn reconcile_datasource(ds: Arc<DataSource>, ctx: Arc<Ctx>) -> Result<
                 .put_datasource(&tenant, &ds.name_any(), &ds.spec, password.as_deref())
                 .await
                 .map_err(instance_err)?;
-            let gen = ds.metadata.generation;
-            let (ready_reason, ready_msg) = if r.connected {
-                (
+            let outcome = if r.connected {
+                Outcome::ready(
                     "Connected",
                     format!("{} tables, {} columns discovered", r.tables, r.columns),
                 )
             } else {
-                ("ConnectionFailed", r.error.clone().unwrap_or_default())
+                // Pushed, but the database cannot be used: wrong credentials, host down, ...
+                Outcome::stalled("ConnectionFailed", r.error.clone().unwrap_or_default())
             };
-            let was_connected = ds.status.as_ref().map(|s| s.connected).unwrap_or(false);
-            if !r.connected && (was_connected || ds.status.is_none()) {
-                c.event(ds.as_ref(), true, "ConnectionFailed", ready_msg.clone())
-                    .await;
-            }
-            let conds = vec![
-                cond("Synced", true, "Synced", "pushed to the instance", gen),
-                cond("Ready", r.connected, ready_reason, ready_msg, gen),
-            ];
-            patch_status(
-                &c.client,
-                ds.as_ref(),
-                json!({
-                    "conditions": merge(&old, conds),
-                    "observedGeneration": gen,
+            Ok(Pushed {
+                outcome,
+                fields: json!({
                     "connected": r.connected,
                     "lastSyncTime": r.synced_at,
                     "tablesDiscovered": r.tables,
                     "columnsDiscovered": r.columns,
                     "lastError": r.error,
                 }),
-            )
-            .await?;
-            Ok(resync(&c, Some(ds.spec.schema_sync_interval_seconds)))
+                action: resync(&c, Some(ds.spec.schema_sync_interval_seconds)),
+            })
         },
     )
     .await
 }
 
 pub async fn reconcile_dashboard(d: Arc<Dashboard>, ctx: Arc<Ctx>) -> Result<Action> {
-    let old = d
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
     let tenant = d.spec.tenant_ref.name.clone();
+    let suspended = d.spec.suspend;
     let c = ctx.clone();
     run(
         "Dashboard",
@@ -237,7 +217,7 @@ pub async fn reconcile_dashboard(d: Arc<Dashboard>, ctx: Arc<Ctx>) -> Result<Act
         d,
         ctx,
         tenant.clone(),
-        old.clone(),
+        suspended,
         |d| async move {
             validate_spec(&d.spec)?;
             let ns = d.namespace().unwrap_or_default();
@@ -246,56 +226,27 @@ pub async fn reconcile_dashboard(d: Arc<Dashboard>, ctx: Arc<Ctx>) -> Result<Act
                 .put_dashboard(&tenant, &d.name_any(), &d.spec)
                 .await
                 .map_err(instance_err)?;
-            let gen = d.metadata.generation;
-            let valid = r.validation_errors.is_empty();
-            let previous: Vec<String> = d
-                .status
-                .as_ref()
-                .map(|s| s.validation_errors.clone())
-                .unwrap_or_default();
-            if !valid && previous != r.validation_errors {
-                c.event(
-                    d.as_ref(),
-                    true,
-                    "InvalidQueries",
-                    r.validation_errors.join("; "),
-                )
-                .await;
-            }
-            let conds = vec![
-                cond("Synced", true, "Synced", "pushed to the instance", gen),
-                cond(
-                    "Ready",
-                    valid,
-                    if valid { "Valid" } else { "InvalidQueries" },
-                    r.validation_errors.join("; "),
-                    gen,
-                ),
-            ];
-            patch_status(
-                &c.client,
-                d.as_ref(),
-                json!({
-                    "conditions": merge(&old, conds),
-                    "observedGeneration": gen,
+            let outcome = if r.validation_errors.is_empty() {
+                Outcome::ready("Valid", "every widget query is valid")
+            } else {
+                Outcome::stalled("InvalidQueries", r.validation_errors.join("; "))
+            };
+            Ok(Pushed {
+                outcome,
+                fields: json!({
                     "url": format!("{}{}", builders::endpoint(&t), r.url),
                     "validationErrors": r.validation_errors,
                 }),
-            )
-            .await?;
-            Ok(resync(&c, None))
+                action: resync(&c, None),
+            })
         },
     )
     .await
 }
 
 pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result<Action> {
-    let old = p
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
     let tenant = p.spec.tenant_ref.name.clone();
+    let suspended = p.spec.suspend;
     let c = ctx.clone();
     run(
         "GovernancePolicy",
@@ -303,7 +254,7 @@ pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result
         p,
         ctx,
         tenant.clone(),
-        old.clone(),
+        suspended,
         |p| async move {
             validate_spec(&p.spec)?;
             let ns = p.namespace().unwrap_or_default();
@@ -311,18 +262,11 @@ pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result
             cp.put_policy(&tenant, &p.name_any(), &p.spec)
                 .await
                 .map_err(instance_err)?;
-            let gen = p.metadata.generation;
-            let conds = vec![
-                cond("Synced", true, "Synced", "pushed to the instance", gen),
-                cond("Ready", true, "Synced", "", gen),
-            ];
-            patch_status(
-                &c.client,
-                p.as_ref(),
-                json!({"conditions": merge(&old, conds), "observedGeneration": gen}),
-            )
-            .await?;
-            Ok(resync(&c, None))
+            Ok(Pushed {
+                outcome: Outcome::ready("Synced", "enforced by the instance"),
+                fields: json!({}),
+                action: resync(&c, None),
+            })
         },
     )
     .await

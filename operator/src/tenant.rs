@@ -1,33 +1,46 @@
 //! Tenant controller: generated Secret (once), owned objects by server-side apply, and status
 //! from the instance's own `/readyz`.
-use std::{collections::BTreeMap, sync::Arc, time::Instant};
+//!
+//! A reconcile applies everything only when the Tenant's generation was not applied yet, when
+//! an owned object was changed or deleted by someone else (see [`crate::owned`]), or once per
+//! resync period; otherwise it only asks the instance whether it is ready and refreshes the
+//! status. Every outcome, failures included, is reported through [`Ctx::report`].
+use std::{collections::BTreeMap, sync::Arc, time::Duration, time::Instant};
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount},
-    networking::v1::{Ingress, NetworkPolicy},
+    core::v1::{ConfigMap, PersistentVolumeClaim, Secret, ServiceAccount},
+    networking::v1::Ingress,
 };
 use kube::{
-    api::{ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
+    api::{
+        ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+        Preconditions,
+    },
     runtime::controller::Action,
     Api, ResourceExt,
 };
 use nexbii_crds::Tenant;
-use rand::RngCore;
-use serde_json::json;
+use rand::{Rng, RngCore};
+use serde_json::{json, Map, Value};
 
 use crate::{
     builders::{self, keys},
-    conditions::{merge, triple, Phase},
+    conditions::Outcome,
     context::{
-        apply, delete_if_present, object_key, patch_status, secret_value, validate_spec, Ctx,
-        Error, Result,
+        apply, controller_uid, delete_owned, object_key, read_secret, secret_value, validate_spec,
+        Ctx, Error, KubeContext, Result,
     },
     cp_client::ControlPlane,
+    names::Names,
 };
 
 pub const KIND: &str = "Tenant";
+
+/// How often a Tenant whose instance is not ready yet asks it again (plus up to 20 % jitter,
+/// so thousands of Tenants created together do not poll in step).
+const NOT_READY_POLL: Duration = Duration::from_secs(30);
 
 fn random_b64() -> String {
     let mut b = [0u8; 32];
@@ -44,22 +57,31 @@ fn random_password() -> String {
         .collect()
 }
 
+fn check_keys(existing: &Secret, name: &str) -> Result<()> {
+    if keys::ALL
+        .iter()
+        .all(|k| secret_value(existing, k).is_ok_and(|v| !v.is_empty()))
+    {
+        return Ok(());
+    }
+    Err(Error::Stalled {
+        reason: "GeneratedSecretIncomplete",
+        message: format!("Secret {name} exists but lacks generated keys; delete it to regenerate (stored credentials become unreadable)"),
+    })
+}
+
 /// Creates the generated Secret if it is missing. Existing values are never replaced: rotating
-/// the encryption key would make every stored credential unreadable.
-async fn ensure_keys(ctx: &Ctx, t: &Tenant, ns: &str) -> Result<()> {
+/// the encryption key would make every stored credential unreadable. `reported`: the operator
+/// has reported on this Tenant before, so the Secret is probably there and is read first;
+/// otherwise it is created straight away and read only if that finds one.
+async fn ensure_keys(ctx: &Ctx, t: &Tenant, ns: &str, names: &Names, reported: bool) -> Result<()> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let name = builders::names(&t.name_any()).keys_secret;
-    if let Some(existing) = secrets.get_opt(&name).await? {
-        if keys::ALL
-            .iter()
-            .all(|k| secret_value(&existing, k).is_some())
-        {
-            return Ok(());
+    let name = &names.keys_secret;
+    let read = || format!("read Secret {ns}/{name}");
+    if reported {
+        if let Some(existing) = secrets.get_opt(name).await.what(read)? {
+            return check_keys(&existing, name);
         }
-        return Err(Error::Stalled {
-            reason: "GeneratedSecretIncomplete",
-            message: format!("Secret {name} exists but lacks generated keys; delete it to regenerate (stored credentials become unreadable)"),
-        });
     }
     let values = BTreeMap::from([
         (keys::SIGNING.to_string(), random_b64()),
@@ -81,46 +103,38 @@ async fn ensure_keys(ctx: &Ctx, t: &Tenant, ns: &str) -> Result<()> {
             .await;
             Ok(())
         }
-        // Another reconcile created it first: theirs stands.
-        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
-        Err(e) => Err(e.into()),
+        // Already there (made earlier, or by a concurrent reconcile): it stands as it is.
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            check_keys(&secrets.get(name).await.what(read)?, name)
+        }
+        Err(e) => Err(e).what(|| format!("create Secret {ns}/{name}")),
     }
 }
 
-/// Reads every Secret the Tenant references; a missing one stalls the Tenant with its name.
+/// Reads every Secret the Tenant references; a missing or unreadable one stalls the Tenant.
 async fn referenced_secrets(
     ctx: &Ctx,
     t: &Tenant,
     ns: &str,
 ) -> Result<BTreeMap<(String, String), String>> {
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let mut refs = Vec::new();
     if let Some(m) = &t.spec.instance.storage.mongodb {
-        refs.push((m.connection_secret_ref.clone(), false));
-    }
-    for a in &t.spec.bootstrap_admins {
-        if let Some(r) = &a.password_secret_ref {
-            refs.push((r.clone(), true));
-        }
+        let r = &m.connection_secret_ref;
+        read_secret(&ctx.client, ns, &r.name, &r.key).await?;
     }
     let mut bootstrap = BTreeMap::new();
-    for (r, is_bootstrap) in refs {
-        let value = secrets
-            .get_opt(&r.name)
-            .await?
-            .and_then(|s| secret_value(&s, &r.key))
-            .ok_or_else(|| Error::Stalled {
-                reason: "SecretNotFound",
-                message: format!("Secret {ns}/{} with key {:?} not found", r.name, r.key),
-            })?;
-        if is_bootstrap {
-            bootstrap.insert((r.name.clone(), r.key.clone()), value);
-        }
+    for r in t
+        .spec
+        .bootstrap_admins
+        .iter()
+        .filter_map(|a| a.password_secret_ref.as_ref())
+    {
+        let value = read_secret(&ctx.client, ns, &r.name, &r.key).await?;
+        bootstrap.insert((r.name.clone(), r.key.clone()), value);
     }
     Ok(bootstrap)
 }
 
-async fn apply_pdb(ctx: &Ctx, t: &Tenant, ns: &str) -> Result<()> {
+async fn apply_pdb(ctx: &Ctx, t: &Tenant, ns: &str, names: &Names, reported: bool) -> Result<()> {
     let (group, version) = ctx
         .settings
         .pdb_api_version
@@ -131,45 +145,84 @@ async fn apply_pdb(ctx: &Ctx, t: &Tenant, ns: &str) -> Result<()> {
         "poddisruptionbudgets",
     );
     let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &ar);
-    let name = builders::names(&t.name_any()).base;
+    let name = &names.base;
     match builders::pod_disruption_budget(t, &ctx.settings.pdb_api_version) {
         Some(pdb) => {
-            api.patch(
-                &name,
-                &PatchParams::apply(builders::FIELD_MANAGER).force(),
-                &Patch::Apply(&pdb),
-            )
-            .await?;
+            let applied = api
+                .patch(
+                    name,
+                    &PatchParams::apply(builders::FIELD_MANAGER).force(),
+                    &Patch::Apply(&pdb),
+                )
+                .await
+                .what(|| format!("apply PodDisruptionBudget {ns}/{name}"))?;
+            ctx.owned.observe_own(&applied.metadata);
         }
-        None => match api.delete(&name, &Default::default()).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        },
+        // Never made for a Tenant not reported on yet (see `apply_all`).
+        None if !reported => {}
+        None => {
+            let what = || format!("delete PodDisruptionBudget {ns}/{name}");
+            let existing = api.get_opt(name).await.what(what)?;
+            if let Some(e) = existing.filter(|e| controller_uid(&e.metadata) == t.uid().as_deref())
+            {
+                let dp = DeleteParams {
+                    preconditions: Some(Preconditions {
+                        uid: e.uid(),
+                        resource_version: None,
+                    }),
+                    ..Default::default()
+                };
+                match api.delete(name, &dp).await {
+                    Ok(_) => {}
+                    Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => {}
+                    Err(e) => return Err(e).what(what),
+                }
+            }
+        }
     }
     Ok(())
 }
 
+/// Applies every owned object and removes the optional ones the spec no longer wants. When the
+/// operator has never reported on the Tenant (`reported` false) nothing it could remove can
+/// exist yet, so those checks (and the claim's existence check) are skipped: a new Tenant costs
+/// one request per object.
 async fn apply_all(
     ctx: &Ctx,
     t: &Tenant,
     ns: &str,
+    names: &Names,
     bootstrap: &BTreeMap<(String, String), String>,
+    reported: bool,
 ) -> Result<Deployment> {
     let c = &ctx.client;
-    let n = builders::names(&t.name_any());
-    apply(c, ns, &builders::config_map(t)).await?;
-    if bootstrap.is_empty() {
-        delete_if_present::<Secret>(c, ns, &n.bootstrap_secret).await?;
-    } else {
-        apply(c, ns, &builders::bootstrap_secret(t, bootstrap)).await?;
+    let uid = t.uid().unwrap_or_default();
+    let recorded = t.status.as_ref().and_then(|s| s.instance_name.as_deref());
+    if names.legacy_base != names.base && recorded != Some(names.base.as_str()) {
+        // Earlier versions used the plain name even where it is no valid Service name (and so
+        // failed at the Service): remove what they made under it before it competes with the
+        // objects under the new name.
+        delete_owned::<Deployment>(c, ns, &names.legacy_base, &uid).await?;
+        delete_owned::<ConfigMap>(c, ns, &names.legacy_base, &uid).await?;
+        delete_owned::<ServiceAccount>(c, ns, &names.legacy_base, &uid).await?;
     }
-    apply(c, ns, &builders::service_account(t)).await?;
+    apply(ctx, ns, &builders::config_map(t)).await?;
+    if !bootstrap.is_empty() {
+        apply(ctx, ns, &builders::bootstrap_secret(t, bootstrap)).await?;
+    } else if reported {
+        delete_owned::<Secret>(c, ns, &names.bootstrap_secret, &uid).await?;
+    }
+    apply(ctx, ns, &builders::service_account(t)).await?;
     if let Some(pvc) = builders::data_pvc(t) {
         // A bound claim's spec is mostly immutable: create it once, leave it alone afterwards.
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(c.clone(), ns);
-        if pvcs.get_opt(&n.data_pvc).await?.is_none() {
-            apply(c, ns, &pvc).await?;
+        let exists = reported
+            && Api::<PersistentVolumeClaim>::namespaced(c.clone(), ns)
+                .get_opt(&names.data_pvc)
+                .await
+                .what(|| format!("read PersistentVolumeClaim {ns}/{}", names.data_pvc))?
+                .is_some();
+        if !exists {
+            apply(ctx, ns, &pvc).await?;
         }
     }
     let image = t
@@ -180,124 +233,116 @@ async fn apply_all(
         .unwrap_or_else(|| ctx.settings.image.clone());
     let hash = builders::config_hash(t, bootstrap);
     let deployment = apply(
-        c,
+        ctx,
         ns,
         &builders::deployment(t, &image, &hash, !bootstrap.is_empty()),
     )
     .await?;
-    apply(c, ns, &builders::service(t)).await?;
+    apply(ctx, ns, &builders::service(t)).await?;
     match builders::ingress(t) {
         Some(i) => {
-            apply(c, ns, &i).await?;
+            apply(ctx, ns, &i).await?;
         }
-        None => delete_if_present::<Ingress>(c, ns, &n.base).await?,
+        None if reported => delete_owned::<Ingress>(c, ns, &names.base, &uid).await?,
+        None => {}
     }
-    apply_pdb(ctx, t, ns).await?;
-    apply(c, ns, &builders::network_policy(t)).await?;
+    apply_pdb(ctx, t, ns, names, reported).await?;
+    apply(ctx, ns, &builders::network_policy(t)).await?;
     Ok(deployment)
 }
 
-async fn write_status(
-    ctx: &Ctx,
-    t: &Tenant,
-    phase: Phase,
-    reason: &str,
-    message: &str,
-    extra: serde_json::Value,
-) -> Result<()> {
-    let old = t
-        .status
-        .as_ref()
-        .map(|s| s.conditions.clone())
-        .unwrap_or_default();
-    let gen = t.metadata.generation;
-    let mut status = json!({
-        "conditions": merge(&old, triple(phase, reason, message, gen)),
-        "observedGeneration": gen,
-    });
-    if let (Some(s), Some(e)) = (status.as_object_mut(), extra.as_object()) {
-        s.extend(e.clone());
-    }
-    patch_status(&ctx.client, t, status).await?;
-    Ok(())
+/// A finished reconcile: what to report and when to come back.
+struct Done {
+    outcome: Outcome,
+    fields: Map<String, Value>,
+    action: Action,
 }
 
-async fn reconcile_inner(t: &Tenant, ctx: &Ctx) -> Result<Action> {
+async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
     let ns = t.namespace().unwrap_or_else(|| "default".into());
-    validate_spec(&t.spec)?;
-    let bootstrap = referenced_secrets(ctx, t, &ns).await?;
-    ensure_keys(ctx, t, &ns).await?;
-    let first_time_for_generation =
-        t.status.as_ref().and_then(|s| s.observed_generation) != t.metadata.generation;
-    let deployment = apply_all(ctx, t, &ns, &bootstrap).await?;
-    if first_time_for_generation {
-        ctx.event(
-            t,
-            false,
-            "Applied",
-            format!(
-                "applied objects for generation {}",
-                t.metadata.generation.unwrap_or(0)
-            ),
-        )
-        .await;
+    let uid = t.uid().unwrap_or_default();
+    let generation = t.metadata.generation;
+    if t.spec.suspend {
+        // Whatever is deleted meanwhile must be re-applied once the Tenant is resumed.
+        ctx.owned.forget_applied(&uid);
+        return Ok(Done {
+            outcome: Outcome::suspended(),
+            fields: Map::new(),
+            action: Action::await_change(),
+        });
     }
-    let ready_replicas = deployment
-        .status
-        .as_ref()
-        .and_then(|s| s.ready_replicas)
-        .unwrap_or(0);
+    validate_spec(&t.spec)?;
+    let dirty = ctx.owned.take_dirty(&uid);
+    if dirty
+        || !ctx
+            .owned
+            .applied_recently(&uid, generation, ctx.settings.resync)
+    {
+        // Recorded again only once everything is applied, so a failure means a full retry.
+        ctx.owned.forget_applied(&uid);
+        let bootstrap = referenced_secrets(ctx, t, &ns).await?;
+        let reported = t
+            .status
+            .as_ref()
+            .is_some_and(|s| s.observed_generation.is_some());
+        ensure_keys(ctx, t, &ns, names, reported).await?;
+        let deployment = apply_all(ctx, t, &ns, names, &bootstrap, reported).await?;
+        ctx.metrics.applies.with_label_values(&[KIND]).inc();
+        let ready = deployment
+            .status
+            .as_ref()
+            .and_then(|s| s.ready_replicas)
+            .unwrap_or(0);
+        ctx.owned.set_ready(&uid, ready);
+        ctx.owned.record_applied(&uid, generation);
+    }
     // Ready means the instance answers its own /readyz through the address the operator uses.
     let probe = ControlPlane::new(ctx.http.clone(), &ctx.instance_url(t), "")
         .readyz()
         .await;
     let endpoint = builders::endpoint(t);
-    let (phase, reason, message, version, cp_ready) = match &probe {
+    let (outcome, version) = match probe {
         Ok(r) if r.status == "ready" => (
-            Phase::Ready,
-            "InstanceReady",
-            format!("control plane ready at {endpoint}"),
-            r.version.clone(),
-            true,
+            Outcome::ready(
+                "InstanceReady",
+                format!("control plane ready at {endpoint}"),
+            ),
+            r.version,
         ),
         Ok(r) => (
-            Phase::Reconciling,
-            "InstanceNotReady",
-            format!("control plane reports {}", r.status),
-            r.version.clone(),
-            false,
+            Outcome::reconciling(
+                "InstanceNotReady",
+                format!("control plane reports {}", r.status),
+            ),
+            r.version,
         ),
         Err(e) => (
-            Phase::Reconciling,
-            "InstanceNotReady",
-            format!("waiting for the control plane: {e}"),
+            Outcome::reconciling(
+                "InstanceNotReady",
+                format!("waiting for the control plane: {e}"),
+            ),
             None,
-            false,
         ),
     };
-    let was_ready = t
-        .status
-        .as_ref()
-        .and_then(|s| s.control_plane_ready)
-        .unwrap_or(false);
-    if cp_ready && !was_ready {
-        ctx.event(t, false, "InstanceReady", message.clone()).await;
-    }
-    write_status(
-        ctx,
-        t,
-        phase,
-        reason,
-        &message,
-        json!({"endpoint": endpoint, "version": version, "readyReplicas": ready_replicas, "controlPlaneReady": cp_ready}),
-    )
-    .await?;
+    let cp_ready = outcome.phase == crate::conditions::Phase::Ready;
+    let fields = json!({
+        "endpoint": endpoint,
+        "version": version,
+        "readyReplicas": ctx.owned.ready(&uid),
+        "controlPlaneReady": cp_ready,
+    });
     // Deployment changes wake us through the owned-object watch; the instance's own readiness
     // is only learnt by asking, so poll it — gently, since thousands of tenants may be waiting.
-    Ok(if cp_ready {
+    let action = if cp_ready {
         Action::requeue(ctx.settings.resync)
     } else {
-        Action::requeue(std::time::Duration::from_secs(30))
+        let jitter = rand::thread_rng().gen_range(0..=NOT_READY_POLL.as_millis() as u64 / 5);
+        Action::requeue(NOT_READY_POLL + Duration::from_millis(jitter))
+    };
+    Ok(Done {
+        outcome,
+        fields: fields.as_object().cloned().unwrap_or_default(),
+        action,
     })
 }
 
@@ -305,38 +350,35 @@ pub async fn reconcile(t: Arc<Tenant>, ctx: Arc<Ctx>) -> Result<Action> {
     let started = Instant::now();
     ctx.metrics.reconciles.with_label_values(&[KIND]).inc();
     let key = object_key(KIND, t.as_ref());
-    let res = reconcile_inner(&t, &ctx).await;
+    let names = builders::names(&t);
+    let res = reconcile_inner(&t, &ctx, &names).await;
+    let (outcome, mut fields) = match &res {
+        Ok(done) => (done.outcome.clone(), done.fields.clone()),
+        Err(e) => (e.outcome(), Map::new()),
+    };
+    // The name mapping is known whatever happened, and is what a user needs to look further.
+    fields.insert("instanceName".into(), json!(names.base));
+    fields.insert("keysSecretName".into(), json!(names.keys_secret));
+    let reported = ctx.report(KIND, t.as_ref(), &outcome, vec![], fields).await;
     ctx.metrics
         .duration
         .with_label_values(&[KIND])
         .observe(started.elapsed().as_secs_f64());
-    match &res {
-        Ok(_) => ctx.reset(&key),
-        Err(e @ Error::Stalled { reason, message }) => {
-            ctx.event(t.as_ref(), true, reason, message.clone()).await;
-            if let Err(se) =
-                write_status(&ctx, &t, Phase::Stalled, reason, message, json!({})).await
-            {
-                tracing::warn!(error = %se, "writing status failed");
-            }
-            tracing::info!(tenant = %key, error = %e, "stalled");
+    match res {
+        Ok(done) => {
+            reported.what(|| format!("write status of {key}"))?;
+            ctx.reset(&key);
+            Ok(done.action)
         }
         Err(e) => {
-            ctx.event(t.as_ref(), true, e.reason(), e.to_string()).await;
+            if let Err(se) = reported {
+                tracing::warn!(tenant = %key, error = %se, "writing status failed");
+            }
+            Err(e)
         }
     }
-    res
 }
 
 pub fn error_policy(t: Arc<Tenant>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ctx.on_error(KIND, &object_key(KIND, t.as_ref()), err)
 }
-
-/// Objects the Tenant controller owns and watches for drift.
-pub type Owned = (
-    Deployment,
-    Service,
-    ConfigMap,
-    ServiceAccount,
-    NetworkPolicy,
-);

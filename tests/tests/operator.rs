@@ -99,6 +99,7 @@ fn start_operator(c: &Client, ns: &str, identity: &str, instance_url: Option<Str
         lease_namespace: ns.to_string(),
         identity: identity.to_string(),
         resync: Duration::from_secs(30),
+        concurrency: 4,
     };
     tokio::spawn(run(c.clone(), cfg, metrics.clone()));
     metrics
@@ -694,4 +695,669 @@ async fn examples_and_chart_validate_against_the_real_schemas() {
         let err = dry_run(&c, &ns, &doc).await.expect_err(field);
         assert!(err.contains(field), "{field} not named in: {err}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Never silent: every outcome of every kind reaches status conditions and an Event.
+// ---------------------------------------------------------------------------------------------
+
+/// An instance address where nothing listens.
+const CLOSED_PORT: &str = "http://127.0.0.1:9";
+
+/// Waits until `name` reports condition `type_` True with `reason`, and checks the report is
+/// complete: the Ready / Reconciling / Stalled triple, each condition and the status carrying
+/// the object's generation and a message. Returns the status.
+async fn reported<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> Value
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let (generation, s) = eventually(&format!("{name}: {type_}={reason}"), || async {
+        let obj = api.get_opt(name).await.ok()??;
+        let v = serde_json::to_value(&obj).unwrap();
+        let s = v["status"].clone();
+        (condition(&s, type_)? == ("True".into(), reason.into())
+            && s["observedGeneration"] == v["metadata"]["generation"])
+            .then(|| (v["metadata"]["generation"].clone(), s))
+    })
+    .await;
+    for t in ["Ready", "Reconciling", "Stalled", type_] {
+        let c = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == t)
+            .unwrap_or_else(|| panic!("{name} lacks {t}: {s}"));
+        // While suspended, Ready is the last readiness seen, of the generation it was seen at.
+        if !(type_ == "Suspended" && t == "Ready") {
+            assert_eq!(c["observedGeneration"], generation, "{name} {t}: {s}");
+        }
+        assert!(
+            !c["message"].as_str().unwrap_or_default().is_empty(),
+            "{name} {t}: {s}"
+        );
+    }
+    s
+}
+
+/// Waits for an Event with `reason` about the object `name`; returns its type.
+async fn event_about(c: &Client, ns: &str, name: &str, reason: &str) -> String {
+    let events: Api<Event> = Api::namespaced(c.clone(), ns);
+    eventually(&format!("{reason} event about {name}"), || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items.into_iter().find_map(|e| {
+            (e.reason.as_deref() == Some(reason)
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+            .then(|| e.type_.unwrap_or_default())
+        })
+    })
+    .await
+}
+
+fn secret(name: &str, data: &[(&str, &[u8])]) -> Secret {
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| (k.to_string(), ByteString(v.to_vec())))
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+fn message(status: &Value, type_: &str) -> String {
+    status["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == type_))
+        .map(|c| c["message"].as_str().unwrap_or_default().to_string())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_tenant_failure_reaches_status_and_an_event() {
+    let (c, ns) = setup().await;
+    start_operator(&c, &ns, "op-1", Some(CLOSED_PORT.into()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret("binary", &[("password", &[0xff, 0xfe, 0x00])]),
+        )
+        .await
+        .unwrap();
+    let pp = PostParams::default();
+    let admin_with = |secret: &str, key: &str| {
+        json!({"displayName": "X", "bootstrapAdmins": [{"username": "admin",
+            "passwordSecretRef": {"name": secret, "key": key}}]})
+    };
+    let cases = [
+        // Semantic errors the schema cannot express.
+        (
+            "invalid",
+            json!({"displayName": "X", "instance": {"storage": {"kind": "mongodb"}}}),
+            "InvalidSpec",
+        ),
+        (
+            "nosecret",
+            admin_with("absent", "password"),
+            "SecretNotFound",
+        ),
+        ("nokey", admin_with("binary", "other"), "SecretKeyNotFound"),
+        (
+            "binary",
+            admin_with("binary", "password"),
+            "SecretMalformed",
+        ),
+        // The apiserver refuses the generated Deployment (422): requests above limits.
+        (
+            "refused",
+            json!({"displayName": "X", "instance": {"resources":
+                {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}}),
+            "ObjectRejected",
+        ),
+    ];
+    for (name, spec, _) in &cases {
+        tenants
+            .create(&pp, &tenant(name, spec.clone()))
+            .await
+            .unwrap();
+    }
+    for (name, _, reason) in &cases {
+        let s = reported(&tenants, name, "Stalled", reason).await;
+        assert_eq!(condition(&s, "Ready").unwrap().0, "False", "{name}: {s}");
+        assert_eq!(
+            event_about(&c, &ns, name, reason).await,
+            "Warning",
+            "{name}"
+        );
+    }
+    let s = status_of(&tenants, "refused").await;
+    let m = message(&s, "Stalled");
+    assert!(
+        m.contains("Deployment") && m.contains("refused-nexbii") && m.contains("cpu"),
+        "names the refused object and why: {m}"
+    );
+    assert!(message(&status_of(&tenants, "binary").await, "Stalled").contains("UTF-8"));
+    // The mapping to object names is reported even when nothing could be applied.
+    assert_eq!(
+        status_of(&tenants, "invalid").await["instanceName"],
+        json!("invalid-nexbii")
+    );
+
+    // A conflict: the Service name is taken by an object something else controls. The
+    // operator neither takes it over nor stays silent.
+    let holder = Api::<ConfigMap>::namespaced(c.clone(), &ns)
+        .create(
+            &pp,
+            &serde_json::from_value(json!({"metadata": {"name": "holder"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let services: Api<Service> = Api::namespaced(c.clone(), &ns);
+    services
+        .create(
+            &pp,
+            &serde_json::from_value(json!({"metadata": {"name": "clash-nexbii", "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "holder", "uid": holder.uid().unwrap(),
+                 "controller": true}]},
+                "spec": {"ports": [{"port": 80}]}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    tenants
+        .create(&pp, &tenant("clash", json!({"displayName": "Clash"})))
+        .await
+        .unwrap();
+    let s = reported(&tenants, "clash", "Stalled", "NameConflict").await;
+    assert!(message(&s, "Stalled").contains("ConfigMap holder"), "{s}");
+    assert_eq!(
+        event_about(&c, &ns, "clash", "NameConflict").await,
+        "Warning"
+    );
+    let svc = services.get("clash-nexbii").await.unwrap();
+    assert_eq!(
+        svc.metadata.owner_references.unwrap().len(),
+        1,
+        "not taken over"
+    );
+    // Once the name is free the Tenant proceeds (after its backoff).
+    services
+        .delete("clash-nexbii", &Default::default())
+        .await
+        .unwrap();
+
+    // An unreachable instance: everything applied, waiting, said so.
+    tenants
+        .create(&pp, &tenant("waiting", json!({"displayName": "W"})))
+        .await
+        .unwrap();
+    let s = reported(&tenants, "waiting", "Reconciling", "InstanceNotReady").await;
+    assert!(message(&s, "Reconciling").contains("127.0.0.1:9"), "{s}");
+    assert_eq!(s["controlPlaneReady"], json!(false));
+    assert_eq!(
+        event_about(&c, &ns, "waiting", "InstanceNotReady").await,
+        "Normal"
+    );
+    reported(&tenants, "clash", "Reconciling", "InstanceNotReady").await;
+
+    // The generated Secret, tampered with: the operator never regenerates keys on its own.
+    secrets
+        .create(&pp, &secret("spoilt-nexbii-keys", &[("signing-key", b"k")]))
+        .await
+        .unwrap();
+    tenants
+        .create(&pp, &tenant("spoilt", json!({"displayName": "S"})))
+        .await
+        .unwrap();
+    reported(&tenants, "spoilt", "Stalled", "GeneratedSecretIncomplete").await;
+    event_about(&c, &ns, "spoilt", "GeneratedSecretIncomplete").await;
+
+    // Fixing the spec clears the stall.
+    tenants
+        .patch(
+            "invalid",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"instance": {"storage": {"kind": "embedded"}}}})),
+        )
+        .await
+        .unwrap();
+    let s = reported(&tenants, "invalid", "Reconciling", "InstanceNotReady").await;
+    assert_eq!(condition(&s, "Stalled").unwrap().0, "False");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_resource_failure_reaches_status_and_an_event() {
+    let (c, ns) = setup().await;
+    start_operator(&c, &ns, "op-1", Some(CLOSED_PORT.into()));
+    let pp = PostParams::default();
+    // A Tenant whose instance never answers.
+    Api::<Tenant>::namespaced(c.clone(), &ns)
+        .create(&pp, &tenant("down", json!({"displayName": "Down"})))
+        .await
+        .unwrap();
+    Api::<Secret>::namespaced(c.clone(), &ns)
+        .create(&pp, &secret("creds", &[("user", b"u")]))
+        .await
+        .unwrap();
+    let doc = |kind: &str, name: &str, spec: Value| json!({"apiVersion": "nexbii.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec});
+    let pg = |tenant: &str, extra: Value| {
+        let mut spec = json!({"tenantRef": {"name": tenant}, "type": "postgresql",
+            "host": "db", "database": "d", "username": "u"});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        spec
+    };
+    let sources: Api<DataSource> = Api::namespaced(c.clone(), &ns);
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        (
+            "orphan",
+            pg("nobody", json!({})),
+            "Stalled",
+            "TenantNotFound",
+        ),
+        (
+            "nohost",
+            json!({"tenantRef": {"name": "down"}, "type": "postgresql", "database": "d", "username": "u"}),
+            "Stalled",
+            "InvalidSpec",
+        ),
+        (
+            "nokey",
+            pg(
+                "down",
+                json!({"passwordSecretRef": {"name": "creds", "key": "password"}}),
+            ),
+            "Stalled",
+            "SecretKeyNotFound",
+        ),
+        (
+            "unreachable",
+            pg("down", json!({})),
+            "Reconciling",
+            "InstanceUnreachable",
+        ),
+    ];
+    for (name, spec, _, _) in &cases {
+        sources
+            .create(
+                &pp,
+                &serde_json::from_value(doc("DataSource", name, spec.clone())).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    for (name, _, type_, reason) in &cases {
+        let s = reported(&sources, name, type_, reason).await;
+        assert_eq!(
+            condition(&s, "Synced").unwrap(),
+            ("False".into(), reason.to_string()),
+            "{name}: {s}"
+        );
+        assert_eq!(
+            event_about(&c, &ns, name, reason).await,
+            "Warning",
+            "{name}"
+        );
+    }
+
+    let dashboards: Api<Dashboard> = Api::namespaced(c.clone(), &ns);
+    dashboards
+        .create(
+            &pp,
+            &serde_json::from_value(doc(
+                "Dashboard",
+                "board",
+                json!({"tenantRef": {"name": "down"}, "title": "B"}),
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    dashboards
+        .create(
+            &pp,
+            &serde_json::from_value(doc(
+                "Dashboard",
+                "blank",
+                json!({"tenantRef": {"name": "down"}, "title": " "}),
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    reported(&dashboards, "board", "Reconciling", "InstanceUnreachable").await;
+    event_about(&c, &ns, "board", "InstanceUnreachable").await;
+    reported(&dashboards, "blank", "Stalled", "InvalidSpec").await;
+    event_about(&c, &ns, "blank", "InvalidSpec").await;
+
+    let policies: Api<GovernancePolicy> = Api::namespaced(c.clone(), &ns);
+    policies
+        .create(
+            &pp,
+            &serde_json::from_value(doc(
+                "GovernancePolicy",
+                "pol",
+                json!({"tenantRef": {"name": "nobody"}}),
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    reported(&policies, "pol", "Stalled", "TenantNotFound").await;
+    event_about(&c, &ns, "pol", "TenantNotFound").await;
+
+    let schedules: Api<BackupSchedule> = Api::namespaced(c.clone(), &ns);
+    schedules
+        .create(
+            &pp,
+            &serde_json::from_value(doc(
+                "BackupSchedule",
+                "hourly",
+                json!({"tenantRef": {"name": "down"}, "schedule": "99 * * * *",
+                    "destination": {"kind": "volume", "volume": {"path": "/b"}}}),
+            ))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    reported(&schedules, "hourly", "Stalled", "InvalidSchedule").await;
+    event_about(&c, &ns, "hourly", "InvalidSchedule").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Names
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn maximal_and_digit_led_tenant_names_become_valid_objects() {
+    let (c, ns) = setup().await;
+    let server = TestServer::start().await;
+    start_operator(&c, &ns, "op-1", Some(server.base.clone()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    // 63 characters, a leading digit, digits and dashes: everything the CRD accepts.
+    let long = format!("9-{}-{}", "a1".repeat(25), "b-c-d-e-f0");
+    assert_eq!(long.len(), 63);
+    for name in [long.as_str(), "7eleven"] {
+        tenants
+            .create(
+                &PostParams::default(),
+                &tenant(
+                    name,
+                    json!({"displayName": "N",
+                "instance": {"replicas": 2, "storage": {"kind": "mongodb", "mongodb":
+                    {"connectionSecretRef": {"name": "mongo", "key": "url"}, "database": "d"}},
+                    "exposure": {"ingress": {"host": "n.example.com"}}}}),
+                ),
+            )
+            .await
+            .unwrap();
+    }
+    Api::<Secret>::namespaced(c.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &secret("mongo", &[("url", b"mongodb://db")]),
+        )
+        .await
+        .unwrap();
+    for name in [long.as_str(), "7eleven"] {
+        let s = reported(&tenants, name, "Ready", "InstanceReady").await;
+        let base = s["instanceName"].as_str().unwrap().to_string();
+        assert!(
+            base.len() <= 63 && base.starts_with(|c: char| c.is_ascii_lowercase()),
+            "{base}"
+        );
+        assert_ne!(base, format!("{name}-nexbii"), "shortened: {base}");
+        // Every object exists under the reported names, and the pieces fit together.
+        let d = Api::<Deployment>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        let selector = d.spec.selector.match_labels.clone().unwrap();
+        let pod_labels = d.spec.template.metadata.clone().unwrap().labels.unwrap();
+        assert!(selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v)));
+        let svc = Api::<Service>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        assert_eq!(svc.spec.unwrap().selector.unwrap(), selector);
+        Api::<ConfigMap>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        Api::<ServiceAccount>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        Api::<NetworkPolicy>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        let ing = Api::<k8s_openapi::api::networking::v1::Ingress>::namespaced(c.clone(), &ns)
+            .get(&base)
+            .await
+            .unwrap();
+        let backend = ing.spec.unwrap().rules.unwrap()[0]
+            .http
+            .clone()
+            .unwrap()
+            .paths[0]
+            .backend
+            .service
+            .clone()
+            .unwrap();
+        assert_eq!(backend.name, base);
+        Api::<DynamicObject>::namespaced_with(
+            c.clone(),
+            &ns,
+            &api_resource("policy/v1beta1", "PodDisruptionBudget"),
+        )
+        .get(&base)
+        .await
+        .unwrap();
+        Api::<Secret>::namespaced(c.clone(), &ns)
+            .get(s["keysSecretName"].as_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(s["endpoint"], json!("http://n.example.com"));
+    }
+    // The CRDs accept exactly DNS labels of up to 63 characters as names.
+    for bad in [format!("{long}x"), "a.b".to_string()] {
+        let err = dry_run(
+            &c,
+            &ns,
+            &json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "Tenant",
+                "metadata": {"name": bad}, "spec": {"displayName": "X"}}),
+        )
+        .await
+        .expect_err("name refused");
+        assert!(err.contains("metadata.name"), "{err}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Suspend
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn suspended_objects_are_left_alone_until_resumed() {
+    let (c, ns) = setup().await;
+    start_operator(&c, &ns, "op-1", Some(CLOSED_PORT.into()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    let deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
+    let config_maps: Api<ConfigMap> = Api::namespaced(c.clone(), &ns);
+    tenants
+        .create(
+            &PostParams::default(),
+            &tenant("paused", json!({"displayName": "P"})),
+        )
+        .await
+        .unwrap();
+    reported(&tenants, "paused", "Reconciling", "InstanceNotReady").await;
+    let before = config_maps.get("paused-nexbii").await.unwrap().data;
+    let merge = |v: Value| Patch::Merge(v);
+    tenants
+        .patch(
+            "paused",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"suspend": true}})),
+        )
+        .await
+        .unwrap();
+    let s = reported(&tenants, "paused", "Suspended", "Suspended").await;
+    assert_eq!(condition(&s, "Reconciling").unwrap().0, "False");
+    assert_eq!(event_about(&c, &ns, "paused", "Suspended").await, "Normal");
+
+    // Neither a deleted Deployment nor a spec change is acted on.
+    deployments
+        .delete("paused-nexbii", &Default::default())
+        .await
+        .unwrap();
+    eventually("deployment deleted", || async {
+        deployments
+            .get_opt("paused-nexbii")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    tenants
+        .patch(
+            "paused",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"displayName": "Changed"}})),
+        )
+        .await
+        .unwrap();
+    reported(&tenants, "paused", "Suspended", "Suspended").await;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert!(
+        deployments
+            .get_opt("paused-nexbii")
+            .await
+            .unwrap()
+            .is_none(),
+        "not recreated while suspended"
+    );
+    assert_eq!(
+        config_maps.get("paused-nexbii").await.unwrap().data,
+        before,
+        "spec change not applied while suspended"
+    );
+
+    // Resumed: recreated, the pending change applied, and the status says so.
+    tenants
+        .patch(
+            "paused",
+            &PatchParams::default(),
+            &merge(json!({"spec": {"suspend": false}})),
+        )
+        .await
+        .unwrap();
+    eventually("deployment recreated", || async {
+        deployments.get_opt("paused-nexbii").await.ok()?
+    })
+    .await;
+    let s = reported(&tenants, "paused", "Reconciling", "InstanceNotReady").await;
+    assert_eq!(
+        condition(&s, "Suspended").unwrap(),
+        ("False".into(), "Resumed".into())
+    );
+    assert!(config_maps
+        .get("paused-nexbii")
+        .await
+        .unwrap()
+        .data
+        .unwrap()["tenant.yaml"]
+        .contains("Changed"));
+
+    // A suspended DataSource gets neither pushed nor a finalizer, so deleting it touches
+    // nothing in the instance; a suspended BackupSchedule is reported as such.
+    let sources: Api<DataSource> = Api::namespaced(c.clone(), &ns);
+    let ds: DataSource = serde_json::from_value(
+        json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "DataSource",
+        "metadata": {"name": "idle"}, "spec": {"tenantRef": {"name": "paused"}, "type": "sqlite",
+        "path": "x.db", "suspend": true}}),
+    )
+    .unwrap();
+    sources.create(&PostParams::default(), &ds).await.unwrap();
+    reported(&sources, "idle", "Suspended", "Suspended").await;
+    assert!(sources.get("idle").await.unwrap().finalizers().is_empty());
+    sources.delete("idle", &Default::default()).await.unwrap();
+    eventually("suspended datasource deleted", || async {
+        sources.get_opt("idle").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let schedules: Api<BackupSchedule> = Api::namespaced(c.clone(), &ns);
+    let b: BackupSchedule = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1",
+        "kind": "BackupSchedule", "metadata": {"name": "off"}, "spec": {"tenantRef": {"name": "paused"},
+        "schedule": "0 2 * * *", "suspend": true, "destination": {"kind": "volume", "volume": {"path": "/b"}}}}))
+    .unwrap();
+    schedules.create(&PostParams::default(), &b).await.unwrap();
+    reported(&schedules, "off", "Suspended", "Suspended").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale: the operator does not reconcile its own writes
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn own_writes_and_status_churn_cause_no_reapply_but_drift_does() {
+    let (c, ns) = setup().await;
+    let metrics = start_operator(&c, &ns, "op-1", Some(CLOSED_PORT.into()));
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    for i in 0..5 {
+        tenants
+            .create(
+                &PostParams::default(),
+                &tenant(&format!("quiet{i}"), json!({"displayName": "Q"})),
+            )
+            .await
+            .unwrap();
+    }
+    for i in 0..5 {
+        reported(
+            &tenants,
+            &format!("quiet{i}"),
+            "Reconciling",
+            "InstanceNotReady",
+        )
+        .await;
+    }
+    let applies = || metrics.applies.with_label_values(&["Tenant"]).get();
+    let writes = || metrics.status_writes.with_label_values(&["Tenant"]).get();
+    // The owned objects' creation echoes, the status writes and the Deployment controller's
+    // status updates have all arrived by now (kube-controller-manager runs with the cluster).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (a0, w0) = (applies(), writes());
+    assert!(
+        a0 <= 10,
+        "at most two applies per Tenant while converging: {a0}"
+    );
+    assert!(w0 <= 10, "at most two status writes per Tenant: {w0}");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(applies(), a0, "nothing re-applied once converged");
+    assert_eq!(writes(), w0, "an unchanged status is not written");
+
+    // Drift is still seen: a deleted owned object is recreated at once.
+    let services: Api<Service> = Api::namespaced(c.clone(), &ns);
+    services
+        .delete("quiet0-nexbii", &Default::default())
+        .await
+        .unwrap();
+    eventually("service recreated", || async {
+        services
+            .get_opt("quiet0-nexbii")
+            .await
+            .ok()?
+            .filter(|s| s.metadata.deletion_timestamp.is_none())
+    })
+    .await;
+    assert!(applies() > a0);
 }
