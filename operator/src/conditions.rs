@@ -142,7 +142,7 @@ pub fn conditions(
         }
         out.push(c);
     }
-    out.sort_by(|a, b| order(&a.type_).cmp(&order(&b.type_)));
+    out.sort_by_key(|c| order(&c.type_));
     out
 }
 

@@ -422,6 +422,7 @@ mod tests {
                 pool: PoolSpec::default(),
                 query_timeout_seconds: None,
                 schema_sync_interval_seconds: 0,
+                suspend: false,
             },
             password: None,
             sqlite_path: Some(path),
