@@ -787,13 +787,12 @@ fn bench_policy(c: &mut Criterion, rt: &Runtime, state: &AppState) {
     g.sampling_mode(SamplingMode::Flat)
         .sample_size(10)
         .throughput(Throughput::Elements(PEOPLE_ROWS as u64));
+    let masker = mask::Masker::new(&key);
     let masked_len = |cells: &[(usize, MaskAction)]| {
         let mut n = 0;
         for row in &rows {
             for &(i, action) in cells {
-                n += mask::apply(action, &row[i], &key)
-                    .as_str()
-                    .map_or(0, str::len);
+                n += masker.apply(action, &row[i]).as_str().map_or(0, str::len);
             }
         }
         n

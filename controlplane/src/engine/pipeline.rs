@@ -281,6 +281,7 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
             }
         };
     }
+    let masker = crate::governance::mask::Masker::new(&plan.hash_key);
     let mut reported = Vec::new();
     for (i, m) in per_column.iter().enumerate() {
         let Some(m) = m.filter(|m| m.action != nexbii_crds::MaskAction::None) else {
@@ -288,7 +289,7 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
         };
         for row in f.rows.iter_mut() {
             if let Some(v) = row.get_mut(i) {
-                *v = crate::governance::mask::apply(m.action, v, &plan.hash_key);
+                *v = masker.apply(m.action, v);
             }
         }
         reported.push(MaskedColumn {
