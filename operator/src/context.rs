@@ -110,8 +110,9 @@ impl<T> KubeContext<T> for std::result::Result<T, kube::Error> {
 pub struct Settings {
     /// Control-plane image for Tenants that do not name one.
     pub image: String,
-    /// How the operator reaches instances. `{name}`, `{namespace}` and `{port}` are replaced;
-    /// default is the in-cluster Service DNS name. Tests point it at a local process.
+    /// How the operator reaches instances. `{name}` (the Tenant's), `{instance}` (its
+    /// Service's), `{namespace}` and `{port}` are replaced; default is the in-cluster Service
+    /// DNS name. Tests point it at a local process.
     pub instance_url_template: Option<String>,
     /// `policy/v1` or `policy/v1beta1`, whichever the server serves.
     pub pdb_api_version: String,
@@ -147,12 +148,14 @@ impl Ctx {
         let name = t.name_any();
         let ns = t.namespace().unwrap_or_else(|| "default".into());
         let port = t.spec.instance.exposure.port.to_string();
+        let instance = Names::for_tenant(&name).base;
         match &self.settings.instance_url_template {
             Some(tpl) => tpl
                 .replace("{name}", &name)
+                .replace("{instance}", &instance)
                 .replace("{namespace}", &ns)
                 .replace("{port}", &port),
-            None => format!("http://{}.{ns}.svc:{port}", Names::for_tenant(&name).base),
+            None => format!("http://{instance}.{ns}.svc:{port}"),
         }
     }
 

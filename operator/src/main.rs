@@ -37,9 +37,10 @@ struct RunArgs {
         env = "NEXBII_CONTROLPLANE_IMAGE"
     )]
     image: String,
-    /// How to reach instances: `{name}`, `{namespace}`, `{port}` are substituted. Default: the
-    /// in-cluster Service (`http://{name}-nexbii.{namespace}.svc:{port}`). For running the
-    /// operator outside the cluster, or tests pointing it at a local process.
+    /// How to reach instances: `{name}` (the Tenant's), `{instance}` (its Service's, see
+    /// status.instanceName), `{namespace}`, `{port}` are substituted. Default: the in-cluster
+    /// Service (`http://{instance}.{namespace}.svc:{port}`). For running the operator outside
+    /// the cluster, or tests pointing it at a local process.
     #[arg(long, env = "NEXBII_INSTANCE_URL_TEMPLATE")]
     instance_url_template: Option<String>,
     /// Namespace of the leader-election Lease.

@@ -21,13 +21,18 @@ use kube::{api::ObjectMeta, runtime::watcher, Resource};
 pub struct Owned {
     /// Owned object uid → fingerprint of its last known state.
     fingerprints: Mutex<HashMap<String, u64>>,
-    /// Tenant uids whose owned objects changed behind the operator's back.
-    dirty: Mutex<HashSet<String>>,
+    /// Tenant uid → the owned-object states (uid, fingerprint) seen changed behind the
+    /// operator's back. A watch event can arrive before the answer to the apply that caused
+    /// it; the answer then takes the entry back out (see `observe_own`).
+    dirty: Mutex<HashMap<String, HashSet<(String, u64)>>>,
     /// Tenant uid → the generation last applied in full, and when.
     applied: Mutex<HashMap<String, (Option<i64>, Instant)>>,
     /// Tenant uid → ready replicas of its Deployment.
     ready: Mutex<HashMap<String, i32>>,
 }
+
+/// Stands for "deleted" among fingerprints.
+const DELETED: u64 = u64::MAX;
 
 /// The generation where the kind has one (it moves only with the spec), else the
 /// resourceVersion.
@@ -52,11 +57,23 @@ fn tenant_uid(meta: &ObjectMeta) -> Option<&str> {
 impl Owned {
     /// Remembers an object as the operator just wrote it.
     pub fn observe_own(&self, meta: &ObjectMeta) {
-        if let Some(uid) = &meta.uid {
-            self.fingerprints
-                .lock()
-                .expect("lock")
-                .insert(uid.clone(), fingerprint(meta));
+        let Some(uid) = &meta.uid else {
+            return;
+        };
+        let fp = fingerprint(meta);
+        self.fingerprints
+            .lock()
+            .expect("lock")
+            .insert(uid.clone(), fp);
+        if let Some(owner) = tenant_uid(meta) {
+            let mut dirty = self.dirty.lock().expect("lock");
+            if let Some(set) = dirty.get_mut(owner) {
+                // Its own echo got here first: not a change by someone else.
+                set.remove(&(uid.clone(), fp));
+                if set.is_empty() {
+                    dirty.remove(owner);
+                }
+            }
         }
     }
 
@@ -65,11 +82,11 @@ impl Owned {
         let (Some(uid), Some(owner)) = (&meta.uid, tenant_uid(meta)) else {
             return false;
         };
+        let fp = fingerprint(meta);
         let changed = if deleted {
             self.fingerprints.lock().expect("lock").remove(uid);
             true
         } else {
-            let fp = fingerprint(meta);
             self.fingerprints
                 .lock()
                 .expect("lock")
@@ -77,7 +94,14 @@ impl Owned {
                 != Some(fp)
         };
         if changed {
-            self.dirty.lock().expect("lock").insert(owner.to_string());
+            // A deletion is never an apply's echo: mark it so no answer can take it back.
+            let state = (uid.clone(), if deleted { DELETED } else { fp });
+            self.dirty
+                .lock()
+                .expect("lock")
+                .entry(owner.to_string())
+                .or_default()
+                .insert(state);
         }
         let ready_changed = match ready {
             Some(n) => self.set_ready(owner, n),
@@ -88,7 +112,7 @@ impl Owned {
 
     /// Whether the Tenant was marked for a full apply (and clears the mark).
     pub fn take_dirty(&self, tenant: &str) -> bool {
-        self.dirty.lock().expect("lock").remove(tenant)
+        self.dirty.lock().expect("lock").remove(tenant).is_some()
     }
 
     /// Whether `generation` of the Tenant was applied in full less than `max_age` ago.
@@ -209,6 +233,10 @@ mod tests {
         assert!(o.on_event(&meta("d1", Some(2), "13"), false, Some(1)));
         assert!(o.take_dirty("t1"));
         assert!(!o.take_dirty("t1"), "the mark is taken once");
+        // The echo of an apply overtaking the apply's answer: taken back by the answer.
+        assert!(o.on_event(&meta("c1", None, "30"), false, None));
+        o.observe_own(&meta("c1", None, "30"));
+        assert!(!o.take_dirty("t1"), "own write, seen early");
         // Kinds without a generation: a resourceVersion the operator did not write.
         o.observe_own(&meta("s1", None, "20"));
         assert!(!o.on_event(&meta("s1", None, "20"), false, None));

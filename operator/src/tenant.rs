@@ -197,11 +197,11 @@ async fn apply_all(
 ) -> Result<Deployment> {
     let c = &ctx.client;
     let uid = t.uid().unwrap_or_default();
-    let recorded = t.status.as_ref().and_then(|s| s.instance_name.as_deref());
-    if names.legacy_base != names.base && recorded != Some(names.base.as_str()) {
+    if names.legacy_base != names.base {
         // Earlier versions used the plain name even where it is no valid Service name (and so
         // failed at the Service): remove what they made under it before it competes with the
-        // objects under the new name.
+        // objects under the new name (a second pod on the same claim). Only such Tenants pay
+        // for the checks, and only on full applies.
         delete_owned::<Deployment>(c, ns, &names.legacy_base, &uid).await?;
         delete_owned::<ConfigMap>(c, ns, &names.legacy_base, &uid).await?;
         delete_owned::<ServiceAccount>(c, ns, &names.legacy_base, &uid).await?;

@@ -13,10 +13,18 @@
 //! ```
 //! `NEXBII_TEST_KUBECONFIG` points it at another cluster; `NEXBII_BENCH_LOG` keeps the
 //! operator's log. Without a reachable cluster it stops at once, naming the command above.
-//! A Tenant counts as converged when its status reports `observedGeneration: 1`, i.e. all its
-//! objects were applied and its status written. The operator runs as its own process so its
-//! peak RSS (VmHWM) is its alone. Instances are pointed at a closed port: readiness is then
-//! "Reconciling", which is what a cluster without kubelets can honestly say.
+//! A Tenant counts as converged when its status reports `observedGeneration: 1` and
+//! `Reconciling` for the reason `InstanceNotReady`, i.e. all its objects were applied and the
+//! only thing left is the instance itself. Instances are pointed at a closed port: readiness is
+//! then "Reconciling", which is what a cluster without kubelets can honestly say. The operator
+//! runs as its own process so its peak RSS (VmHWM) is its alone.
+//!
+//! Printed besides time and memory: the operator's reconciles, full applies, status writes and
+//! apiserver requests (from its `/metrics`, where that version has them) per converged Tenant,
+//! the apiserver's own request count (all clients: this driver, kube-controller-manager, the
+//! operator), and the same counts over a settle window after convergence (steady-state churn).
+//! `NEXBII_BENCH_TIMEOUT` (seconds, default 1800) bounds the wait; `NEXBII_BENCH_SETTLE`
+//! (seconds, default 40) is the settle window.
 use std::{process::Stdio, time::Instant};
 
 use futures::{stream, StreamExt};
@@ -25,12 +33,99 @@ use k8s_openapi::{
     apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 };
 use kube::{
-    api::{ListParams, Patch, PatchParams, PostParams},
+    api::{GetParams, ListParams, Patch, PatchParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
     Api, Client, Config, ResourceExt,
 };
-use nexbii_crds::Tenant;
+use nexbii_crds::{ConditionStatus, Tenant};
 use serde_json::json;
+
+/// Sum of the samples of `name` in a Prometheus text exposition whose labels contain every
+/// `label="value"` in `with`; `None` when there is no such metric at all.
+fn metric(text: &str, name: &str, with: &[&str]) -> Option<f64> {
+    let mut found = false;
+    let mut sum = 0.0;
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        if !(rest.starts_with('{') || rest.starts_with(' ')) {
+            continue;
+        }
+        found = true;
+        let labels = rest.split('}').next().unwrap_or_default();
+        if with.iter().all(|w| labels.contains(w)) {
+            sum += rest
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0);
+        }
+    }
+    found.then_some(sum)
+}
+
+/// The operator's and the apiserver's counters at one moment.
+struct Counts {
+    reconciles: Option<f64>,
+    applies: Option<f64>,
+    status_writes: Option<f64>,
+    operator_requests: Option<f64>,
+    apiserver_requests: Option<f64>,
+}
+
+async fn counts(http: &reqwest::Client, metrics_url: &str, client: &Client) -> Counts {
+    let op = match http.get(metrics_url).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let api = match kube::core::Request::new("").get("metrics", &GetParams::default()) {
+        Ok(req) => client.request_text(req).await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let tenant = [r#"kind="Tenant""#];
+    Counts {
+        reconciles: metric(&op, "nexbii_operator_reconciles_total", &tenant),
+        applies: metric(&op, "nexbii_operator_applies_total", &tenant),
+        status_writes: metric(&op, "nexbii_operator_status_writes_total", &tenant),
+        operator_requests: metric(&op, "nexbii_operator_kube_requests_total", &[]),
+        apiserver_requests: metric(&api, "apiserver_request_total", &[]),
+    }
+}
+
+fn per(after: Option<f64>, before: Option<f64>, n: usize) -> String {
+    match (after, before) {
+        (Some(a), Some(b)) if n > 0 => format!("{:.1}", (a - b) / n as f64),
+        (Some(a), None) if n > 0 => format!("{:.1}", a / n as f64),
+        _ => "n/a".into(),
+    }
+}
+
+fn delta(after: Option<f64>, before: Option<f64>) -> String {
+    match (after, before) {
+        (Some(a), Some(b)) => format!("{:.0}", a - b),
+        _ => "n/a".into(),
+    }
+}
+
+fn env_secs(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Applied and waiting only for the instance (see the module documentation).
+fn is_converged(t: &Tenant) -> bool {
+    t.status.as_ref().is_some_and(|s| {
+        s.observed_generation == Some(1)
+            && s.conditions.iter().any(|c| {
+                c.type_ == "Reconciling"
+                    && c.status == ConditionStatus::True
+                    && c.reason == "InstanceNotReady"
+            })
+    })
+}
 
 fn vm(pid: u32, key: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -71,6 +166,11 @@ async fn main() -> anyhow::Result<()> {
             &serde_json::from_value(json!({"metadata": {"name": ns}}))?,
         )
         .await?;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
+    let http = reqwest::Client::new();
     let bin = std::env::var("NEXBII_OPERATOR_BIN")
         .unwrap_or_else(|_| "target/release/nexbii-operator".into());
     let mut op = tokio::process::Command::new(&bin)
@@ -81,7 +181,7 @@ async fn main() -> anyhow::Result<()> {
             "--lease-namespace",
             &ns,
             "--metrics-listen",
-            "127.0.0.1:0",
+            &format!("127.0.0.1:{metrics_port}"),
         ])
         .args(["--instance-url-template", "http://127.0.0.1:9"])
         .env("KUBECONFIG", &kubeconfig)
@@ -99,6 +199,8 @@ async fn main() -> anyhow::Result<()> {
     println!("operator pid {pid}, idle RSS {}", vm(pid, "VmRSS:"));
 
     let tenants: Api<Tenant> = Api::namespaced(client.clone(), &ns);
+    let before = counts(&http, &metrics_url, &client).await;
+    let timeout = env_secs("NEXBII_BENCH_TIMEOUT", 1800);
     let started = Instant::now();
     let created = stream::iter(0..n)
         .map(|i| {
@@ -123,13 +225,14 @@ async fn main() -> anyhow::Result<()> {
             .await?
             .items
             .iter()
-            .filter(|t| t.status.as_ref().and_then(|s| s.observed_generation) == Some(1))
+            .filter(|t| is_converged(t))
             .count();
-        if started.elapsed().as_secs() > 1800 {
+        if started.elapsed().as_secs() > timeout {
             break;
         }
     }
     let total = started.elapsed();
+    let at = counts(&http, &metrics_url, &client).await;
     println!(
         "tenants: {created} created in {:.1}s; {converged} converged in {:.1}s ({:.1} tenants/s)",
         created_in.as_secs_f64(),
@@ -140,6 +243,28 @@ async fn main() -> anyhow::Result<()> {
         "operator RSS now {}, peak {}",
         vm(pid, "VmRSS:"),
         vm(pid, "VmHWM:")
+    );
+    println!(
+        "per converged tenant: {} reconciles, {} full applies, {} status writes, {} operator \
+         requests to the apiserver; apiserver requests from all clients: {}",
+        per(at.reconciles, before.reconciles, converged),
+        per(at.applies, before.applies, converged),
+        per(at.status_writes, before.status_writes, converged),
+        per(at.operator_requests, before.operator_requests, converged),
+        delta(at.apiserver_requests, before.apiserver_requests),
+    );
+    let settle = env_secs("NEXBII_BENCH_SETTLE", 40);
+    tokio::time::sleep(std::time::Duration::from_secs(settle)).await;
+    let after = counts(&http, &metrics_url, &client).await;
+    println!(
+        "settle {settle}s after convergence: {} reconciles, {} full applies, {} status writes, \
+         {} operator requests, {} apiserver requests (all clients); operator RSS {}",
+        delta(after.reconciles, at.reconciles),
+        delta(after.applies, at.applies),
+        delta(after.status_writes, at.status_writes),
+        delta(after.operator_requests, at.operator_requests),
+        delta(after.apiserver_requests, at.apiserver_requests),
+        vm(pid, "VmRSS:"),
     );
     op.kill().await?;
     Api::<Namespace>::all(client)

@@ -1083,18 +1083,15 @@ async fn maximal_and_digit_led_tenant_names_become_valid_objects() {
     // 63 characters, a leading digit, digits and dashes: everything the CRD accepts.
     let long = format!("9-{}-{}", "a1".repeat(25), "b-c-d-e-f0");
     assert_eq!(long.len(), 63);
+    // "7eleven" starts suspended, so that objects an earlier operator version made under the
+    // plain (invalid as a Service) name can be put in place first.
     for name in [long.as_str(), "7eleven"] {
+        let spec = json!({"displayName": "N", "suspend": name == "7eleven",
+            "instance": {"replicas": 2, "storage": {"kind": "mongodb", "mongodb":
+                {"connectionSecretRef": {"name": "mongo", "key": "url"}, "database": "d"}},
+                "exposure": {"ingress": {"host": "n.example.com"}}}});
         tenants
-            .create(
-                &PostParams::default(),
-                &tenant(
-                    name,
-                    json!({"displayName": "N",
-                "instance": {"replicas": 2, "storage": {"kind": "mongodb", "mongodb":
-                    {"connectionSecretRef": {"name": "mongo", "key": "url"}, "database": "d"}},
-                    "exposure": {"ingress": {"host": "n.example.com"}}}}),
-                ),
-            )
+            .create(&PostParams::default(), &tenant(name, spec))
             .await
             .unwrap();
     }
@@ -1102,6 +1099,48 @@ async fn maximal_and_digit_led_tenant_names_become_valid_objects() {
         .create(
             &PostParams::default(),
             &secret("mongo", &[("url", b"mongodb://db")]),
+        )
+        .await
+        .unwrap();
+    let uid = tenants.get("7eleven").await.unwrap().uid().unwrap();
+    let owned_by_tenant = json!([{"apiVersion": "nexbii.io/v1alpha1", "kind": "Tenant",
+        "name": "7eleven", "uid": uid, "controller": true}]);
+    let legacy_deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
+    let legacy = json!({"metadata": {"name": "7eleven-nexbii", "ownerReferences": owned_by_tenant},
+        "spec": {"selector": {"matchLabels": {"old": "x"}}, "template": {
+            "metadata": {"labels": {"old": "x"}},
+            "spec": {"containers": [{"name": "c", "image": "old"}]}}}});
+    legacy_deployments
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(legacy).unwrap(),
+        )
+        .await
+        .unwrap();
+    let legacy_cms: Api<ConfigMap> = Api::namespaced(c.clone(), &ns);
+    let legacy =
+        json!({"metadata": {"name": "7eleven-nexbii", "ownerReferences": owned_by_tenant}});
+    legacy_cms
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(legacy).unwrap(),
+        )
+        .await
+        .unwrap();
+    // Same name, not the Tenant's: left alone.
+    let sas: Api<ServiceAccount> = Api::namespaced(c.clone(), &ns);
+    let unowned = json!({"metadata": {"name": "7eleven-nexbii"}});
+    sas.create(
+        &PostParams::default(),
+        &serde_json::from_value(unowned).unwrap(),
+    )
+    .await
+    .unwrap();
+    tenants
+        .patch(
+            "7eleven",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": false}})),
         )
         .await
         .unwrap();
@@ -1166,6 +1205,18 @@ async fn maximal_and_digit_led_tenant_names_become_valid_objects() {
             .unwrap();
         assert_eq!(s["endpoint"], json!("http://n.example.com"));
     }
+    // What an earlier version made under the invalid name is gone; others' objects are not.
+    eventually("legacy objects removed", || async {
+        (legacy_deployments
+            .get_opt("7eleven-nexbii")
+            .await
+            .ok()?
+            .is_none()
+            && legacy_cms.get_opt("7eleven-nexbii").await.ok()?.is_none())
+        .then_some(())
+    })
+    .await;
+    assert!(sas.get_opt("7eleven-nexbii").await.unwrap().is_some());
     // The CRDs accept exactly DNS labels of up to 63 characters as names.
     for bad in [format!("{long}x"), "a.b".to_string()] {
         let err = dry_run(
