@@ -43,6 +43,8 @@ pub struct GovernanceState {
     indexes: moka::sync::Cache<TenantScope, Arc<CatalogIndex>>,
     views: moka::sync::Cache<(TenantScope, String), Arc<enforce::SourceView>>,
     policies: moka::sync::Cache<TenantScope, Arc<Vec<PolicyRecord>>>,
+    /// Sources whose last background crawl failed (a query does not wait for them).
+    failed_crawls: moka::sync::Cache<(TenantScope, String), String>,
 }
 
 impl GovernanceState {
@@ -50,6 +52,10 @@ impl GovernanceState {
         Self {
             crawls: Default::default(),
             crawl_queue: Default::default(),
+            failed_crawls: moka::sync::Cache::builder()
+                .time_to_live(Duration::from_secs(60))
+                .max_capacity(10_000)
+                .build(),
             tables: moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(1_000)
@@ -72,6 +78,11 @@ impl GovernanceState {
     /// Asks for a background crawl of the source (deduplicated while queued).
     pub fn request_crawl(&self, scope: &TenantScope, source: &str) {
         self.crawl_queue.push(scope, source);
+    }
+
+    /// Why the last background crawl of the source failed, if it did (within a minute).
+    pub fn crawl_failure(&self, scope: &TenantScope, source: &str) -> Option<String> {
+        self.failed_crawls.get(&(scope.clone(), source.to_string()))
     }
 
     /// Forgets what was derived from the tenant's catalog.
@@ -180,10 +191,12 @@ pub async fn crawl_worker(state: SharedState) {
             Ok(rec) => rec,
             Err(_) => continue,
         };
+        let key = (scope.clone(), source.clone());
         match catalog::crawl::crawl(&state, &scope, &rec, Default::default()).await {
-            Ok(_) | Err(ApiError::Conflict(_)) => {}
+            Ok(_) | Err(ApiError::Conflict(_)) => state.governance.failed_crawls.invalidate(&key),
             Err(e) => {
-                tracing::warn!(tenant = scope.tenant(), datasource = %source, error = %e, "catalog crawl failed")
+                tracing::warn!(tenant = scope.tenant(), datasource = %source, error = %e, "catalog crawl failed");
+                state.governance.failed_crawls.insert(key, e.to_string());
             }
         }
     }
