@@ -66,6 +66,7 @@ fn spec(source_type: DataSourceType) -> DataSourceSpec {
         pool: PoolSpec::default(),
         query_timeout_seconds: None,
         schema_sync_interval_seconds: 0,
+        suspend: false,
     }
 }
 

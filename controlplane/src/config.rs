@@ -12,6 +12,11 @@ pub struct Settings {
     pub store_cache_ttl: Duration,
     /// Token the operator authenticates with on the provisioning API; disabled when `None`.
     pub operator_token: Option<String>,
+    /// Networks webhook targets may resolve into although they are loopback, link-local or
+    /// private (everything else in those ranges is refused).
+    pub webhook_allow: Vec<ipnet::IpNet>,
+    /// First retry delay of a failed webhook delivery (doubling up to 5 attempts).
+    pub webhook_retry_base: Duration,
 }
 
 impl Default for Settings {
@@ -22,6 +27,8 @@ impl Default for Settings {
             cache_max_cells: 5_000_000,
             store_cache_ttl: Duration::from_secs(2),
             operator_token: None,
+            webhook_allow: Vec::new(),
+            webhook_retry_base: Duration::from_secs(2),
         }
     }
 }

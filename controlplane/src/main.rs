@@ -66,6 +66,10 @@ struct ServeArgs {
     /// the store are reused; writes by other replicas become visible within this time.
     #[arg(long, default_value_t = 2000, env = "NEXBII_STORE_CACHE_TTL_MS")]
     store_cache_ttl_ms: u64,
+    /// Networks (CIDR, comma-separated) that webhook targets may resolve into although they
+    /// are loopback, link-local or private; refused otherwise.
+    #[arg(long, env = "NEXBII_WEBHOOK_ALLOW", value_delimiter = ',')]
+    webhook_allow: Vec<ipnet::IpNet>,
 }
 
 fn init_logs(format: LogFormat) {
@@ -114,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
                 operator_token: std::env::var(nexbii_controlplane::auth::OPERATOR_TOKEN_ENV)
                     .ok()
                     .filter(|t| !t.is_empty()),
+                webhook_allow: args.webhook_allow,
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

@@ -8,7 +8,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    admin, auth, bi, governance,
+    admin, auth, bi, events, governance,
     http::{self, middleware::route_of, ApiError},
     provisioning,
     state::SharedState,
@@ -20,6 +20,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(auth::routes())
         .merge(bi::routes())
         .merge(governance::routes())
+        .merge(events::routes())
         .merge(admin::routes())
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -45,11 +46,13 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
         std::time::Duration::from_secs(5),
     ));
     let crawls = tokio::spawn(governance::crawl_worker(state.clone()));
+    let deliveries = tokio::spawn(events::webhooks::worker(state.clone()));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sync.abort();
     crawls.abort();
+    deliveries.abort();
     served
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     pub metrics: Metrics,
     pub settings: Settings,
+    /// Webhook deliveries waiting to start.
+    pub deliveries: crate::jobs::Queue,
     /// Crawls and per-tenant catalog views of the governance area.
     pub governance: Arc<crate::governance::GovernanceState>,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
@@ -31,8 +33,10 @@ impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
         let store = Arc::new(CachedStore::new(store, settings.store_cache_ttl));
+        // Catalog views are rebuilt from every table record of a tenant: kept longer than
+        // single records (changes made here are seen at once; other replicas' within 10 s).
         let governance = Arc::new(crate::governance::GovernanceState::new(
-            settings.store_cache_ttl.max(Duration::from_secs(2)),
+            settings.store_cache_ttl.max(Duration::from_secs(10)),
         ));
         let enforce = crate::governance::enforce::Enforce {
             store: store.clone(),
@@ -62,6 +66,7 @@ impl AppState {
             metrics,
             settings,
             governance,
+            deliveries: Default::default(),
             login_failures: moka::future::Cache::builder()
                 .time_to_idle(Duration::from_secs(15 * 60))
                 .max_capacity(100_000)

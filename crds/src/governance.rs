@@ -228,12 +228,47 @@ pub struct QueryApproval {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalRule {
-    /// Number of successive approval levels.
+    /// Number of successive approval levels, each decided by `approvers` (one approval each);
+    /// ignored when `steps` is given.
     #[schemars(range(min = 1, max = 5))]
     pub levels: u8,
-    /// Usernames or `role:<name>` entries allowed to approve.
+    /// Usernames or `role:<name>` entries allowed to approve (a role includes higher roles).
     #[schemars(length(min = 1))]
     pub approvers: Vec<String>,
+    /// Ordered levels with their own approvers and how many approvals each needs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5))]
+    pub steps: Vec<ApprovalStep>,
+    /// A request nobody decided is expired after this many hours.
+    #[serde(default = "d_expires")]
+    #[schemars(range(min = 1, max = 2160))]
+    pub expires_after_hours: u32,
+    /// An approved query may run for this many hours after the approval.
+    #[serde(default = "d_valid")]
+    #[schemars(range(min = 1, max = 720))]
+    pub valid_for_hours: u32,
+}
+fn d_expires() -> u32 {
+    72
+}
+fn d_valid() -> u32 {
+    24
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalStep {
+    /// Usernames or `role:<name>` entries.
+    #[schemars(length(min = 1))]
+    pub approvers: Vec<String>,
+    /// Approvals this level needs (from different people).
+    #[serde(default = "d_one")]
+    #[schemars(range(min = 1, max = 10))]
+    pub required: u8,
+}
+fn d_one() -> u8 {
+    1
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]

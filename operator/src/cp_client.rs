@@ -40,6 +40,12 @@ pub struct DataSourceSync {
 pub struct DashboardSync {
     pub url: String,
     pub validation_errors: Vec<String>,
+    /// `Pending`, `Approved` or `Rejected` when the tenant's policy asks for approval.
+    #[serde(default)]
+    pub approval_state: Option<String>,
+    /// Who must approve next, while pending.
+    #[serde(default)]
+    pub approvers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

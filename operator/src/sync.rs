@@ -226,22 +226,41 @@ pub async fn reconcile_dashboard(d: Arc<Dashboard>, ctx: Arc<Ctx>) -> Result<Act
                 .put_dashboard(&tenant, &d.name_any(), &d.spec)
                 .await
                 .map_err(instance_err)?;
-            let outcome = if r.validation_errors.is_empty() {
-                Outcome::ready("Valid", "every widget query is valid")
-            } else {
-                Outcome::stalled("InvalidQueries", r.validation_errors.join("; "))
-            };
+            let outcome = dashboard_outcome(&r);
             Ok(Pushed {
                 outcome,
                 fields: json!({
                     "url": format!("{}{}", builders::endpoint(&t), r.url),
                     "validationErrors": r.validation_errors,
+                    "approvalState": r.approval_state,
                 }),
                 action: resync(&c, None),
             })
         },
     )
     .await
+}
+
+/// Invalid widget queries stall the dashboard; a publication waiting for approval is still
+/// reconciling (and says who must approve); a rejected one is stalled.
+fn dashboard_outcome(r: &crate::cp_client::DashboardSync) -> Outcome {
+    if !r.validation_errors.is_empty() {
+        return Outcome::stalled("InvalidQueries", r.validation_errors.join("; "));
+    }
+    match r.approval_state.as_deref() {
+        Some("Pending") => Outcome::reconciling(
+            "ApprovalPending",
+            format!(
+                "publication waits for approval by {}",
+                r.approvers.join(", ")
+            ),
+        ),
+        Some("Rejected") => Outcome::stalled(
+            "PublicationRejected",
+            "publication was rejected; change the dashboard to ask again",
+        ),
+        _ => Outcome::ready("Valid", "every widget query is valid"),
+    }
 }
 
 pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result<Action> {
@@ -276,4 +295,39 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(
     kind: &'static str,
 ) -> impl Fn(Arc<K>, &Error, Arc<Ctx>) -> Action {
     move |obj, err, ctx| ctx.on_error(kind, &object_key(kind, obj.as_ref()), err)
+}
+
+#[cfg(test)]
+mod dashboard_tests {
+    use super::*;
+    use crate::cp_client::DashboardSync;
+
+    fn sync(state: Option<&str>, errors: &[&str]) -> DashboardSync {
+        DashboardSync {
+            url: "/x".into(),
+            validation_errors: errors.iter().map(|e| e.to_string()).collect(),
+            approval_state: state.map(str::to_string),
+            approvers: vec!["role:admin".into()],
+        }
+    }
+
+    #[test]
+    fn publication_approval_shows_in_the_outcome() {
+        let pending = dashboard_outcome(&sync(Some("Pending"), &[]));
+        assert_eq!(pending.reason, "ApprovalPending");
+        assert!(
+            pending.message.contains("role:admin"),
+            "{}",
+            pending.message
+        );
+        let rejected = dashboard_outcome(&sync(Some("Rejected"), &[]));
+        assert_eq!(rejected.reason, "PublicationRejected");
+        assert_eq!(
+            dashboard_outcome(&sync(Some("Approved"), &[])).reason,
+            "Valid"
+        );
+        assert_eq!(dashboard_outcome(&sync(None, &[])).reason, "Valid");
+        let invalid = dashboard_outcome(&sync(Some("Pending"), &["w: bad"]));
+        assert_eq!(invalid.reason, "InvalidQueries");
+    }
 }

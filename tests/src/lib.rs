@@ -140,11 +140,17 @@ impl TestServer {
     /// API-created SQLite source `sales`.
     pub async fn tenant_with_sales(&self, tenant: &str, password: &str) -> Client2 {
         let admin = self.tenant(tenant, password).await;
+        self.add_sales(&admin, &format!("{tenant}.db")).await;
+        admin
+    }
+
+    /// Adds the sample sales database (generated once as `file` under the SQLite root) as the
+    /// API-created source `sales`.
+    pub async fn add_sales(&self, admin: &Client2, file: &str) {
         let root = &self.state.settings.sqlite_root;
         std::fs::create_dir_all(root).unwrap();
-        let file = format!("{tenant}.db");
-        if !root.join(&file).exists() {
-            nexbii_controlplane::sample_data::generate(&root.join(&file))
+        if !root.join(file).exists() {
+            nexbii_controlplane::sample_data::generate(&root.join(file))
                 .await
                 .unwrap();
         }
@@ -155,7 +161,6 @@ impl TestServer {
             )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        admin
     }
 
     pub async fn login(&self, tenant: &str, user: &str, password: &str) -> Client2 {

@@ -783,3 +783,299 @@ async fn row_filters_hold_on_postgresql() {
 async fn row_filters_hold_on_mariadb() {
     row_filter_suite("mysql").await;
 }
+
+fn approval_policy(tenant: &str) -> String {
+    format!(
+        r#"apiVersion: nexbii.io/v1alpha1
+kind: GovernancePolicy
+metadata:
+  name: approvals
+spec:
+  tenantRef:
+    name: {tenant}
+  classification:
+    autoClassify: true
+  approvals:
+    restrictedQueries:
+      minLevel: confidential
+      levels: 2
+      approvers: ["role:admin"]
+      steps:
+        - approvers: ["role:editor"]
+          required: 1
+        - approvers: ["admin"]
+          required: 1
+    dashboardPublication:
+      levels: 1
+      approvers: ["role:admin"]
+"#
+    )
+}
+
+async fn inbox(c: &Client2) -> Vec<Value> {
+    let (s, b) = c.get("/api/v1/notifications?unread=true").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn approvals_hold_restricted_queries_and_publications() {
+    let server = TestServer::start().await;
+    let tenant = unique("apr");
+    let dir = tempfile::tempdir().unwrap();
+    apply_policy(&server, dir.path(), &tenant, &approval_policy(&tenant)).await;
+    let admin = server.login(&tenant, "admin", "admin-password-123").await;
+    server.add_sales(&admin, "s.db").await;
+    sync(&admin, "sales").await;
+    let ann = user(&server, &admin, &tenant, "ann", "editor", json!({})).await;
+    let bob = user(&server, &admin, &tenant, "bob", "editor", json!({})).await;
+    let vic = user(&server, &admin, &tenant, "vic", "viewer", json!({})).await;
+
+    // Reading confidential data is held; the request goes to the first level's approvers.
+    let sql = "SELECT email FROM customers ORDER BY id LIMIT 3";
+    let (s, held) = ann.run("sales", sql, json!([])).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{held}");
+    assert_eq!(
+        (held["status"].as_str(), held["subject"]["level"].as_str()),
+        (Some("pending"), Some("confidential"))
+    );
+    let id = held["id"].as_str().unwrap().to_string();
+    let (_, again) = ann.run("sales", sql, json!([])).await;
+    assert_eq!(again["id"], id.as_str(), "one open request per statement");
+    let (s, _) = ann
+        .run(
+            "sales",
+            "SELECT country, count(*) AS n FROM customers GROUP BY country",
+            json!([]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "data below the level runs at once");
+    let notes = inbox(&bob).await;
+    assert!(
+        notes.iter().any(
+            |n| n["kind"] == "approval.requested" && n["link"].as_str().unwrap().ends_with(&id)
+        ),
+        "{notes:?}"
+    );
+    let (_, assigned) = bob.get("/api/v1/approvals?assigned=true").await;
+    assert_eq!(assigned.as_array().unwrap().len(), 1, "{assigned}");
+
+    let decide = |c: &Client2, verb: &str, comment: &str| {
+        let (c, path, comment) = (
+            c.clone(),
+            format!("/api/v1/approvals/{id}/{verb}"),
+            comment.to_string(),
+        );
+        async move { c.post(&path, json!({"comment": comment})).await }
+    };
+    let (s, b) = decide(&ann, "approve", "mine").await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the requester never approves: {b}"
+    );
+    let (s, _) = decide(&vic, "approve", "me?").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "not involved");
+    let (s, b) = bob
+        .post(
+            &format!("/api/v1/approvals/{id}/approve"),
+            json!({"comment": ""}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("comment"))
+    );
+    let (s, b) = decide(&bob, "approve", "needed for the churn study").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (b["status"].as_str(), b["currentLevel"].as_u64()),
+        (Some("pending"), Some(1))
+    );
+    let (s, b) = decide(&bob, "approve", "again").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "level 2 is the admin's: {b}");
+    let (s, _) = ann.run("sales", sql, json!([])).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "still held after one of two levels"
+    );
+    let (s, b) = decide(&admin, "approve", "ok").await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("approved")),
+        "{b}"
+    );
+    assert_eq!(b["decisions"].as_array().unwrap().len(), 2);
+    assert!(inbox(&ann)
+        .await
+        .iter()
+        .any(|n| n["kind"] == "approval.decided"));
+
+    // Exactly the approved statement and parameters run; anything else is held again.
+    let (s, b) = ann.run("sales", sql, json!([])).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["rowCount"], 3);
+    let (s, other) = ann
+        .run(
+            "sales",
+            "SELECT email FROM customers ORDER BY id LIMIT 4",
+            json!([]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, b) = bob.run("sales", sql, json!([])).await;
+    assert_eq!(
+        s,
+        StatusCode::ACCEPTED,
+        "an approval is the requester's only: {b}"
+    );
+    let other_id = other["id"].as_str().unwrap();
+    let (s, b) = bob
+        .post(
+            &format!("/api/v1/approvals/{other_id}/reject"),
+            json!({"comment": "too broad"}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
+    let (s, b) = ann.post("/api/v1/approvals", json!({"dataSource": "sales", "sql": "SELECT name FROM customers", "reason": "mailing"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let cid = b["id"].as_str().unwrap();
+    let (s, b) = ann
+        .post(&format!("/api/v1/approvals/{cid}/cancel"), json!({}))
+        .await;
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (StatusCode::OK, Some("cancelled"))
+    );
+    let (s, _) = ann
+        .post(
+            "/api/v1/approvals",
+            json!({"dataSource": "sales", "sql": "SELECT country FROM customers"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "nothing to approve");
+    let (_, mine) = ann.get("/api/v1/approvals?mine=true").await;
+    let statuses: Vec<&str> = mine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{mine}");
+    for s in ["approved", "rejected", "cancelled"] {
+        assert!(statuses.contains(&s), "{statuses:?}");
+    }
+
+    // Publication waits for approval; viewers see the dashboard once it is approved.
+    let dash = json!({"name": "kpis", "spec": {"title": "KPIs", "publication": "published",
+        "widgets": [{"id": "n", "chart": "number", "position": {"x": 0, "y": 0, "w": 3, "h": 2},
+            "query": {"dataSource": "sales", "sql": "SELECT count(*) AS n FROM orders"}}]}});
+    let (s, d) = ann.post("/api/v1/dashboards", dash.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    assert_eq!(d["approval"]["state"], "Pending");
+    let (s, _) = vic.get("/api/v1/dashboards/kpis").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, list) = vic.get("/api/v1/dashboards").await;
+    assert!(list.as_array().unwrap().is_empty());
+    let pid = d["approval"]["id"].as_str().unwrap();
+    let (s, b) = admin
+        .post(
+            &format!("/api/v1/approvals/{pid}/approve"),
+            json!({"comment": "looks right"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, d) = vic.get("/api/v1/dashboards/kpis").await;
+    assert_eq!(
+        (s, d["approval"]["state"].as_str()),
+        (StatusCode::OK, Some("Approved"))
+    );
+    let mut changed = dash.clone();
+    changed["spec"]["title"] = json!("KPIs v2");
+    let (s, d) = ann.put("/api/v1/dashboards/kpis", changed).await;
+    assert_eq!(
+        (s, d["approval"]["state"].as_str()),
+        (StatusCode::OK, Some("Pending")),
+        "new content, new approval"
+    );
+    let (s, _) = vic.get("/api/v1/dashboards/kpis").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn masking_holds_on_mongodb() {
+    use mongodb::bson::doc;
+    let dbname = unique("nexbii_gov_");
+    let client = mongodb::Client::with_uri_str(nexbii_tests::mongo_url())
+        .await
+        .unwrap();
+    let db = client.database(&dbname);
+    let people: Vec<_> = (0..4)
+        .map(|i| doc! {"_id": i as i32, "email": EMAILS[i], "city": format!("City {i}"), "score": i as i32})
+        .collect();
+    db.collection("people").insert_many(people).await.unwrap();
+    let server = TestServer::start().await;
+    let tenant = unique("mgo");
+    let dir = tempfile::tempdir().unwrap();
+    apply_policy(
+        &server,
+        dir.path(),
+        &tenant,
+        &masking_policy(&tenant, "hash"),
+    )
+    .await;
+    let admin = server.login(&tenant, "admin", "admin-password-123").await;
+    let (s, b) = admin
+        .post(
+            "/api/v1/datasources",
+            json!({"name": "m", "spec": {"type": "mongodb", "host": "127.0.0.1",
+            "port": 27017, "database": dbname, "tls": {"mode": "disable"}}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    sync(&admin, "m").await;
+    let (_, t) = admin
+        .get("/api/v1/catalog/datasources/m/tables/people")
+        .await;
+    let email = t["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "email")
+        .unwrap();
+    assert_eq!(email["classification"]["level"], "confidential", "{t}");
+    let editor = user(&server, &admin, &tenant, "ed", "editor", json!({})).await;
+    let pipelines = [
+        json!({"collection": "people", "pipeline": [{"$sort": {"_id": 1}}]}),
+        json!({"collection": "people", "pipeline": [{"$project": {"mail": "$email", "city": 1}}]}),
+        json!({"collection": "people", "pipeline": [{"$group": {"_id": "$email", "n": {"$sum": 1}}}]}),
+        json!({"collection": "people", "pipeline": [{"$group": {"_id": null, "all": {"$push": "$email"}}}]}),
+    ];
+    for p in &pipelines {
+        let (s, b) = editor.run("m", &p.to_string(), json!([])).await;
+        assert_eq!(s, StatusCode::OK, "{p}: {b}");
+        for clear in EMAILS {
+            assert!(
+                !b["rows"].to_string().contains(clear),
+                "{p} leaked {clear}: {b}"
+            );
+        }
+        assert!(!b["masked"].as_array().unwrap().is_empty(), "{p}: {b}");
+    }
+    let count = json!({"collection": "people", "pipeline": [{"$group": {"_id": "$city", "n": {"$sum": 1}}}]});
+    let (_, b) = editor.run("m", &count.to_string(), json!([])).await;
+    assert!(
+        b.get("masked").is_none(),
+        "no classified value in the result: {b}"
+    );
+    let (_, b) = admin.run("m", &pipelines[0].to_string(), json!([])).await;
+    assert!(
+        b["rows"].to_string().contains(EMAILS[0]),
+        "admins are exempt for confidential data: {b}"
+    );
+    db.drop().await.unwrap();
+}

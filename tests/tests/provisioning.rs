@@ -133,6 +133,49 @@ async fn operator_provisions_objects_into_a_tenant() {
     let (_, list) = admin.get("/api/v1/governance/policies").await;
     assert_eq!(list[0]["spec"]["audit"]["retentionDays"], json!(30));
 
+    // Under a policy that asks for approval of publications, a published dashboard reports
+    // that it waits and for whom (the operator puts this in the Dashboard's status).
+    let policy = json!({"spec": {"tenantRef": {"name": t}, "approvals": {"dashboardPublication":
+        {"levels": 1, "approvers": ["role:admin"]}}}});
+    let (s, _) = server
+        .call(
+            Some(&token),
+            Method::PUT,
+            &format!("/api/v1/provisioning/{t}/governancepolicies/default"),
+            Some(policy),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let published = json!({"spec": {"tenantRef": {"name": t}, "title": "Board", "publication": "published",
+        "widgets": [{"id": "ok", "chart": "number", "query": {"dataSource": "sales", "sql": "SELECT count(*) FROM orders"}}]}});
+    let path = format!("/api/v1/provisioning/{t}/dashboards/board");
+    let (s, r) = server
+        .call(Some(&token), Method::PUT, &path, Some(published.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        (r["approvalState"].clone(), r["approvers"].clone()),
+        (json!("Pending"), json!(["role:admin"]))
+    );
+    let (_, pending) = admin.get("/api/v1/approvals?assigned=true").await;
+    let id = pending[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(pending[0]["requester"], "operator");
+    let (s, _) = admin
+        .post(
+            &format!("/api/v1/approvals/{id}/approve"),
+            json!({"comment": "ok"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, r) = server
+        .call(Some(&token), Method::PUT, &path, Some(published))
+        .await;
+    assert_eq!(
+        r["approvalState"], "Approved",
+        "a resync keeps the approval of unchanged content: {r}"
+    );
+    assert!(r.get("approvers").is_none());
+
     // Provisioned objects are visible to users but read-only for them.
     let (_, ds) = admin.get("/api/v1/datasources/sales").await;
     assert_eq!(ds["origin"], json!("operator"));

@@ -35,6 +35,9 @@ pub enum EngineError {
     /// A governance policy does not let this caller run the query (403).
     #[error("{0}")]
     Denied(String),
+    /// The statement touches data at this sensitivity level and needs an approval first.
+    #[error("this query reads {0} data and needs an approval (POST /api/v1/approvals)")]
+    ApprovalRequired(String),
     #[error("query exceeded the {0:?} timeout")]
     Timeout(Duration),
     #[error("cannot connect to data source: {0}")]
@@ -52,7 +55,7 @@ impl EngineError {
     pub(crate) fn outcome(&self) -> &'static str {
         match self {
             Self::Refused(_) => "refused",
-            Self::Denied(_) => "denied",
+            Self::Denied(_) | Self::ApprovalRequired(_) => "denied",
             Self::Timeout(_) => "timeout",
             _ => "error",
         }

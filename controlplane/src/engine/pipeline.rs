@@ -65,6 +65,9 @@ pub struct Plan {
     pub expected_columns: Option<usize>,
     /// The action for columns that could not be matched to the plan (fail closed).
     pub fallback: Option<OutputMask>,
+    /// Output names the masks were planned for, when they are matched by name (MongoDB):
+    /// a column of another name gets `fallback`.
+    pub planned_names: Vec<String>,
     /// Key of stable, keyed hashes (`hash` masking).
     pub hash_key: Vec<u8>,
 }
@@ -271,12 +274,14 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
         } else if plan.expected_columns.is_some() {
             plan.masks.iter().find(|m| m.index == i)
         } else {
-            plan.masks
-                .iter()
-                .find(|m| m.name == c.name)
-                .or(plan.fallback.as_ref())
+            match plan.masks.iter().find(|m| m.name == c.name) {
+                Some(m) => Some(m),
+                None if plan.planned_names.contains(&c.name) => None,
+                None => plan.fallback.as_ref(),
+            }
         };
     }
+    let masker = crate::governance::mask::Masker::new(&plan.hash_key);
     let mut reported = Vec::new();
     for (i, m) in per_column.iter().enumerate() {
         let Some(m) = m.filter(|m| m.action != nexbii_crds::MaskAction::None) else {
@@ -284,7 +289,7 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
         };
         for row in f.rows.iter_mut() {
             if let Some(v) = row.get_mut(i) {
-                *v = crate::governance::mask::apply(m.action, v, &plan.hash_key);
+                *v = masker.apply(m.action, v);
             }
         }
         reported.push(MaskedColumn {
@@ -303,6 +308,7 @@ fn plan_signature(plan: &Plan) -> String {
         sig.push_str(&format!("\u{1f}{}:{}:{:?}", m.index, m.name, m.action));
     }
     sig.push_str(&format!("\u{1f}{:?}", plan.expected_columns));
+    sig.push_str(&plan.planned_names.join("\u{1f}"));
     sig
 }
 
@@ -417,6 +423,7 @@ mod tests {
                 pool: PoolSpec::default(),
                 query_timeout_seconds: None,
                 schema_sync_interval_seconds: 0,
+                suspend: false,
             },
             password: None,
             sqlite_path: Some(path),

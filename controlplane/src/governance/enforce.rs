@@ -117,6 +117,20 @@ impl SchemaLookup for SourceView {
     }
 }
 
+/// The highest sensitivity level a statement touches: in values, counts or conditions. Without
+/// lineage, or with references it could not resolve, the source's highest level (fail closed).
+pub fn touched_level(lineage: Option<&Lineage>, view: &SourceView) -> Option<SensitivityLevel> {
+    let Some(lin) = lineage.filter(|l| l.unresolved.is_empty()) else {
+        return view.max_level();
+    };
+    lin.outputs
+        .iter()
+        .flat_map(|o| o.sources.iter().chain(&o.counted))
+        .chain(&lin.filters)
+        .filter_map(|c| view.level(c).map(|(l, _)| *l))
+        .max()
+}
+
 /// The masking plan for one statement and caller: per output column the strictest action of
 /// the classified columns its value derives from; unresolved outputs and outputs of unknown
 /// shape get the strictest action of the tables the statement reads.
@@ -200,7 +214,9 @@ pub fn masking_plan(
             )
         });
     let expected = by_position.then_some(lin.outputs.len());
-    refuse_or(masks, fallback, expected)
+    let mut plan = refuse_or(masks, fallback, expected)?;
+    plan.names = lin.outputs.iter().map(|o| o.name.clone()).collect();
+    Ok(plan)
 }
 
 fn fallback_mask(level: SensitivityLevel, action: MaskAction, reason: &str) -> OutputMask {
@@ -222,6 +238,8 @@ pub struct MaskPlan {
     pub masks: Vec<OutputMask>,
     pub fallback: Option<OutputMask>,
     pub expected: Option<usize>,
+    /// The outputs' names (matched by name when not by position).
+    pub names: Vec<String>,
 }
 
 /// A `refuse` action on any output refuses the whole query, naming the column.
@@ -259,6 +277,7 @@ fn refuse_or(
         masks,
         fallback,
         expected,
+        names: Vec::new(),
     })
 }
 
@@ -351,18 +370,29 @@ impl QueryPolicy for Enforce {
         let sql = &checked.native.sql;
         plan.sql = self.row_filters(req, sql, &policies).await?;
         let rules: Vec<&MaskingRule> = policies.iter().flat_map(|p| &p.spec.masking).collect();
-        if rules.is_empty() {
+        let approval = super::approvals::query_rule(&policies);
+        if rules.is_empty() && approval.is_none() {
             return Ok(());
         }
         let t = req.source.spec.source_type;
         let view = self.crawled_view(req).await?;
         let lin = lineage::analyze(t, sql, view.as_ref()).ok();
+        if let Some(rule) = approval {
+            let touched = touched_level(lin.as_ref(), &view);
+            if let Some(level) = touched.filter(|l| *l >= rule.min_level) {
+                self.require_approval(req, level).await?;
+            }
+        }
+        if rules.is_empty() {
+            return Ok(());
+        }
         let by_position = t != DataSourceType::Mongodb;
         let m = masking_plan(lin.as_ref(), &view, &rules, &req.access.role, by_position)
             .map_err(Self::deny)?;
         plan.masks = m.masks;
         plan.fallback = m.fallback;
         plan.expected_columns = m.expected;
+        plan.planned_names = m.names;
         if !plan.masks.is_empty() || plan.fallback.is_some() {
             plan.hash_key = self
                 .keys
@@ -374,6 +404,37 @@ impl QueryPolicy for Enforce {
 }
 
 impl Enforce {
+    /// Lets the statement run only under an approval granted to this caller for exactly this
+    /// source, statement and parameters, within its validity window.
+    async fn require_approval(
+        &self,
+        req: &QueryRequest<'_>,
+        level: SensitivityLevel,
+    ) -> Result<(), EngineError> {
+        use super::approvals::{domain, ApprovalRecord, ApprovalStatus};
+        use crate::store::{ListQuery, StoreExt};
+        let fp = domain::fingerprint(&req.source.name, req.text, req.params);
+        let q = ListQuery::default()
+            .filter("requester", req.access.user.as_str())
+            .filter("key", fp.as_str())
+            .filter(
+                "status",
+                serde_json::to_value(ApprovalStatus::Approved).unwrap_or_default(),
+            );
+        let found = self
+            .store
+            .page_as::<ApprovalRecord>(&req.source.tenant, &q)
+            .await
+            .map_err(|e| EngineError::Config(format!("approvals unavailable: {e}")))?;
+        let now = chrono::Utc::now();
+        if found.items.iter().any(|a| domain::grants(a, now)) {
+            return Ok(());
+        }
+        Err(EngineError::ApprovalRequired(
+            super::catalog::crawl::level_name(level),
+        ))
+    }
+
     /// The source's catalog view, waiting (within the query's timeout, at most 10 s) for the
     /// first crawl of a source nobody has crawled yet. Without one, every table is unknown and
     /// every column masked (fail closed).

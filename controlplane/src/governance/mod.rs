@@ -10,6 +10,7 @@ use crate::{
     store::{cached::CachedStore, ListQuery, StoreExt, TenantScope},
 };
 
+pub mod approvals;
 pub mod catalog;
 pub mod classify;
 pub mod enforce;
@@ -28,6 +29,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/governance/policies", get(policies::list))
         .merge(catalog::routes())
         .merge(lineage_api::routes())
+        .merge(approvals::routes())
 }
 
 /// What governance keeps in memory per instance: running crawls, and per-tenant views of the
@@ -36,11 +38,13 @@ pub fn routes() -> Router<SharedState> {
 pub struct GovernanceState {
     pub crawls: catalog::crawl::Crawls,
     /// Crawl requests from data-source syncs, worked off one at a time by [`crawl_worker`].
-    crawl_queue: catalog::crawl::Queue,
+    crawl_queue: crate::jobs::Queue,
     tables: moka::sync::Cache<TenantScope, Arc<Vec<CatalogTable>>>,
     indexes: moka::sync::Cache<TenantScope, Arc<CatalogIndex>>,
     views: moka::sync::Cache<(TenantScope, String), Arc<enforce::SourceView>>,
     policies: moka::sync::Cache<TenantScope, Arc<Vec<PolicyRecord>>>,
+    /// Sources whose last background crawl failed (a query does not wait for them).
+    failed_crawls: moka::sync::Cache<(TenantScope, String), String>,
 }
 
 impl GovernanceState {
@@ -48,6 +52,10 @@ impl GovernanceState {
         Self {
             crawls: Default::default(),
             crawl_queue: Default::default(),
+            failed_crawls: moka::sync::Cache::builder()
+                .time_to_live(Duration::from_secs(60))
+                .max_capacity(10_000)
+                .build(),
             tables: moka::sync::Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(1_000)
@@ -70,6 +78,11 @@ impl GovernanceState {
     /// Asks for a background crawl of the source (deduplicated while queued).
     pub fn request_crawl(&self, scope: &TenantScope, source: &str) {
         self.crawl_queue.push(scope, source);
+    }
+
+    /// Why the last background crawl of the source failed, if it did (within a minute).
+    pub fn crawl_failure(&self, scope: &TenantScope, source: &str) -> Option<String> {
+        self.failed_crawls.get(&(scope.clone(), source.to_string()))
     }
 
     /// Forgets what was derived from the tenant's catalog.
@@ -178,10 +191,12 @@ pub async fn crawl_worker(state: SharedState) {
             Ok(rec) => rec,
             Err(_) => continue,
         };
+        let key = (scope.clone(), source.clone());
         match catalog::crawl::crawl(&state, &scope, &rec, Default::default()).await {
-            Ok(_) | Err(ApiError::Conflict(_)) => {}
+            Ok(_) | Err(ApiError::Conflict(_)) => state.governance.failed_crawls.invalidate(&key),
             Err(e) => {
-                tracing::warn!(tenant = scope.tenant(), datasource = %source, error = %e, "catalog crawl failed")
+                tracing::warn!(tenant = scope.tenant(), datasource = %source, error = %e, "catalog crawl failed");
+                state.governance.failed_crawls.insert(key, e.to_string());
             }
         }
     }

@@ -34,6 +34,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// The query touches data at this level and must be approved before it runs (403).
+    #[error("this query reads {0} data and needs an approval first (POST /api/v1/approvals)")]
+    ApprovalRequired(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("method not allowed on this route")]
@@ -92,7 +95,7 @@ impl ApiError {
             }
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::ApprovalRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -112,6 +115,7 @@ impl ApiError {
             Self::QueryRefused(_) => "query-refused",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::ApprovalRequired(_) => "approval-required",
             Self::NotFound(_) => "not-found",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",

@@ -10,7 +10,8 @@ use crate::{
     auth::{sessions, users, Role},
     bi::{dashboards, datasources, queries},
     engine,
-    governance::{catalog, lineage_api, policies},
+    events::{notifications, webhooks},
+    governance::{approvals, catalog, lineage_api, policies},
     provisioning::operator_api,
     store::{Meta, Origin},
 };
@@ -50,6 +51,10 @@ impl Modify for Bearer {
         catalog::sync, catalog::cancel, catalog::classify, catalog::list_tables, catalog::get_table,
         catalog::patch_table, catalog::patch_column, catalog::dictionary, catalog::search,
         lineage_api::analyze, lineage_api::graph, lineage_api::impact,
+        approvals::list, approvals::create, approvals::get_one, approvals::approve, approvals::reject, approvals::cancel,
+        notifications::list, notifications::mark_read, notifications::mark_all_read,
+        webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
+        webhooks::deliveries, webhooks::redeliver,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
     ),
@@ -60,7 +65,7 @@ impl Modify for Bearer {
     )),
     modifiers(&Bearer),
     tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
-        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "admin"), (name = "provisioning"))
+        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "notifications"), (name = "webhooks"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

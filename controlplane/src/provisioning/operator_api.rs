@@ -144,6 +144,12 @@ pub struct ProvisionDashboard {
 pub struct DashboardSyncResult {
     pub url: String,
     pub validation_errors: Vec<String>,
+    /// `Pending`, `Approved` or `Rejected` when publication needs approval under the policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_state: Option<String>,
+    /// Who must approve next (usernames or `role:<name>`), while pending.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
 }
 
 #[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/dashboards/{name}", tag = "provisioning",
@@ -169,9 +175,22 @@ pub async fn put_dashboard(
         Origin::Operator,
     )
     .await?;
+    let mut approvers = Vec::new();
+    if let Some(a) = rec.approval.as_ref().filter(|a| a.state == "Pending") {
+        use crate::governance::approvals::ApprovalRecord;
+        if let Some(req) = state.store.get_as::<ApprovalRecord>(&scope, &a.id).await? {
+            approvers = req
+                .levels
+                .get(req.current_level)
+                .map(|l| l.approvers.clone())
+                .unwrap_or_default();
+        }
+    }
     Ok(Json(DashboardSyncResult {
         url: format!("/api/v1/dashboards/{name}"),
         validation_errors: rec.validation_errors,
+        approval_state: rec.approval.map(|a| a.state),
+        approvers,
     }))
 }
 

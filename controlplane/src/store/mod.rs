@@ -79,12 +79,17 @@ pub enum Collection {
     BackupSchedules,
     /// The catalog: one record per table of each data source.
     CatalogTables,
+    Approvals,
+    /// The in-app inbox.
+    Notifications,
+    Webhooks,
+    WebhookDeliveries,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 11] = [
+    pub const ALL: [Collection; 15] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -95,6 +100,10 @@ impl Collection {
         Self::GovernancePolicies,
         Self::BackupSchedules,
         Self::CatalogTables,
+        Self::Approvals,
+        Self::Notifications,
+        Self::Webhooks,
+        Self::WebhookDeliveries,
         Self::Scratch,
     ];
 
@@ -110,6 +119,10 @@ impl Collection {
             Self::GovernancePolicies => "governance_policies",
             Self::BackupSchedules => "backup_schedules",
             Self::CatalogTables => "catalog_tables",
+            Self::Approvals => "approvals",
+            Self::Notifications => "notifications",
+            Self::Webhooks => "webhooks",
+            Self::WebhookDeliveries => "webhook_deliveries",
             Self::Scratch => "scratch",
         }
     }

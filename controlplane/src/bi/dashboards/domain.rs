@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::model::DashboardRecord;
+use super::model::{DashboardRecord, PublicationApproval};
 use crate::{
     auth::{Caller, Role},
     bi::{
@@ -15,6 +15,7 @@ use crate::{
         queries::{execute, QueryCall},
     },
     engine::{EngineError, QueryResult},
+    governance::approvals::{ApprovalRecord, ApprovalStatus, ApprovalSubject},
     http::{ApiError, ApiResult, Problem},
     state::{AppState, SharedState},
     store::{write::Actor, Expect, Origin, StoreExt, TenantScope},
@@ -134,6 +135,7 @@ pub async fn save(
             },
             |e| e.owner.clone(),
         ),
+        approval: None,
         meta: existing.map(|e| e.meta.clone()).unwrap_or_default(),
     };
     let spec_errs = crate::store::Entity::validate(&rec);
@@ -150,15 +152,91 @@ pub async fn save(
                 .collect(),
         ));
     }
+    let approval = publication_approval(state, scope, actor, existing, name, &rec.spec).await?;
     let rec = DashboardRecord {
         validation_errors: recorded(&widget_errs),
+        approval,
         ..rec
     };
     let expect = existing.map_or(Expect::Absent, |e| Expect::Revision(e.meta.revision));
     Ok(state.writer.save(scope, actor, rec, expect).await?)
 }
 
-/// Viewers see published dashboards only; drafts are 404 to them.
+fn spec_digest(spec: &DashboardSpec) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()))
+}
+
+/// A published dashboard under a policy that asks for approval keeps an approval that was
+/// given for exactly this content, and otherwise asks for one.
+async fn publication_approval(
+    state: &AppState,
+    scope: &TenantScope,
+    actor: &Actor,
+    existing: Option<&DashboardRecord>,
+    name: &str,
+    spec: &DashboardSpec,
+) -> ApiResult<Option<PublicationApproval>> {
+    if spec.publication != Publication::Published {
+        return Ok(None);
+    }
+    let policies = state.governance.policies(&state.store, scope).await?;
+    let Some(rule) = crate::governance::approvals::publication_rule(&policies) else {
+        return Ok(None);
+    };
+    let digest = spec_digest(spec);
+    if let Some(a) = existing.and_then(|e| e.approval.as_ref()) {
+        if a.spec_digest == digest && a.state != "Rejected" {
+            return Ok(Some(a.clone()));
+        }
+    }
+    let requester = match actor {
+        Actor::User(u) => u.clone(),
+        other => other.label(),
+    };
+    let subject = ApprovalSubject::DashboardPublication {
+        dashboard: name.to_string(),
+        spec_digest: digest.clone(),
+    };
+    let req = crate::governance::approvals::request(state, scope, &requester, subject, rule, None)
+        .await?;
+    Ok(Some(PublicationApproval {
+        state: "Pending".into(),
+        id: req.id,
+        spec_digest: digest,
+    }))
+}
+
+/// Applies a decided publication request to the dashboard it is about (if it still shows the
+/// content that was decided).
+pub async fn publication_decided(
+    state: &AppState,
+    scope: &TenantScope,
+    name: &str,
+    digest: &str,
+    req: &ApprovalRecord,
+) -> ApiResult<()> {
+    let word = match req.status {
+        ApprovalStatus::Approved => "Approved",
+        ApprovalStatus::Rejected => "Rejected",
+        _ => return Ok(()),
+    };
+    state
+        .writer
+        .modify::<DashboardRecord>(scope, &Actor::System, name, |d| {
+            if let Some(a) = d
+                .approval
+                .as_mut()
+                .filter(|a| a.id == req.id && a.spec_digest == digest)
+            {
+                a.state = word.into();
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Viewers see published (and, where required, approved) dashboards only; others are 404.
 pub async fn load_visible(
     state: &AppState,
     caller: &Caller,
@@ -168,7 +246,7 @@ pub async fn load_visible(
         .store
         .cached::<DashboardRecord>(&caller.scope, name)
         .await?
-        .filter(|d| caller.role >= Role::Editor || d.spec.publication == Publication::Published)
+        .filter(|d| caller.role >= Role::Editor || d.visible_to_viewers())
         .ok_or_else(|| ApiError::NotFound(format!("dashboard {name}")))
 }
 

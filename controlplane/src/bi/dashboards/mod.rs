@@ -71,11 +71,16 @@ pub async fn list(
             serde_json::to_value(Publication::Published).unwrap_or_default(),
         );
     }
-    Ok(state
+    let mut page: Paged<DashboardRecord> = state
         .store
         .page_as::<DashboardRecord>(&caller.scope, &q)
         .await?
-        .into())
+        .into();
+    if caller.role < Role::Editor {
+        // Publications waiting for approval stay hidden (the page may come out shorter).
+        page.items.retain(DashboardRecord::visible_to_viewers);
+    }
+    Ok(page)
 }
 
 #[utoipa::path(post, path = "/api/v1/dashboards", tag = "dashboards", request_body = DashboardInput,

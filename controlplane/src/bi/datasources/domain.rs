@@ -145,6 +145,7 @@ fn engine_error_of(source: &str, e: EngineError) -> ApiError {
     match e {
         EngineError::Refused(m) => ApiError::QueryRefused(m),
         EngineError::Denied(m) => ApiError::Forbidden(m),
+        EngineError::ApprovalRequired(level) => ApiError::ApprovalRequired(level),
         EngineError::Timeout(_) => ApiError::Timeout(e.to_string()),
         EngineError::Connect(_) => ApiError::DataSource {
             name: source.to_string(),

@@ -58,14 +58,18 @@ pub struct RunQuery {
 }
 
 #[utoipa::path(post, path = "/api/v1/queries/run", tag = "queries", request_body = RunQuery,
-    responses((status = 200, body = QueryResult), (status = 400, body = Problem), (status = 403, body = Problem),
+    responses((status = 200, body = QueryResult),
+        (status = 202, body = crate::governance::approvals::ApprovalRecord,
+            description = "the statement touches data the policy holds for approval: the request (new, or the caller's open one for it); run again once approved"),
+        (status = 400, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem), (status = 502, body = Problem), (status = 504, body = Problem)),
     security(("bearer" = [])))]
 pub async fn run(
     State(state): State<SharedState>,
     caller: Caller,
     ApiJson(req): ApiJson<RunQuery>,
-) -> ApiResult<Json<QueryResult>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     caller.require(Role::Editor)?;
     model::check_params(&req.params).map_err(|e| ApiError::Invalid(vec![e]))?;
     let call = QueryCall {
@@ -75,8 +79,34 @@ pub async fn run(
         limit: req.limit,
         use_cache: !req.no_cache,
     };
-    let r = execute(&state, &caller.scope, &caller.access(), call).await?;
-    Ok(Json(r))
+    match execute(&state, &caller.scope, &caller.access(), call).await {
+        Ok(r) => Ok(Json(r).into_response()),
+        // Held for approval: open the request and say so (the run happens once approved).
+        Err(ApiError::ApprovalRequired(level)) => {
+            use crate::governance::approvals;
+            let needed = approvals::needed(
+                &state,
+                &caller.scope,
+                &req.data_source,
+                &req.sql,
+                &req.params,
+            );
+            let Some((subject, rule)) = needed.await? else {
+                return Err(ApiError::ApprovalRequired(level));
+            };
+            let rec = approvals::request(
+                &state,
+                &caller.scope,
+                &caller.username,
+                subject,
+                &rule,
+                None,
+            )
+            .await?;
+            Ok((StatusCode::ACCEPTED, Json(rec)).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

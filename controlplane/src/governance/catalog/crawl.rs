@@ -67,6 +67,8 @@ pub struct CrawlReport {
     pub dropped: Vec<String>,
     /// Columns that disappeared from tables still present (`table.column`).
     pub dropped_columns: Vec<String>,
+    /// Columns whose sensitivity changed in this run.
+    pub classification_changes: Vec<ClassificationChange>,
     /// More tables than `maxTables`: the rest waits for the next run.
     pub truncated: bool,
     pub cancelled: bool,
@@ -94,6 +96,24 @@ impl Crawls {
             key,
             cancel: flag,
         })
+    }
+
+    /// Waits (up to two minutes) for a running crawl of the same source to finish, so a crawl
+    /// asked for now reflects the source as it is now.
+    async fn start_when_free(
+        &self,
+        scope: &TenantScope,
+        source: &str,
+    ) -> ApiResult<CrawlGuard<'_>> {
+        for _ in 0..1200 {
+            if let Some(g) = self.start(scope, source) {
+                return Ok(g);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Err(ApiError::Conflict(format!(
+            "a catalog sync of {source} has been running for two minutes; try again later"
+        )))
     }
 
     /// Asks a running crawl to stop after its current tables. `false` when none runs.
@@ -142,10 +162,8 @@ pub async fn crawl(
     let guard = state
         .governance
         .crawls
-        .start(scope, &rec.name)
-        .ok_or_else(|| {
-            ApiError::Conflict(format!("a catalog sync of {} is already running", rec.name))
-        })?;
+        .start_when_free(scope, &rec.name)
+        .await?;
     let src = sources::resolve(state, scope, rec)?;
     let engine_err = sources::engine_error(&rec.name);
     let schema = state.engine.schema(&src).await.map_err(&engine_err)?;
@@ -210,6 +228,7 @@ pub async fn crawl(
         }
         report.dropped_columns.extend(done.dropped_columns);
         report.errors.extend(done.error);
+        report.classification_changes.extend(done.changes);
         let old = existing.get(&done.table.id);
         if !done.profiled && old.is_some_and(|o| same_but_crawl_time(&done.table, o)) {
             continue;
@@ -222,38 +241,11 @@ pub async fn crawl(
     report.classified = classified_counts(state, scope, &rec.name).await?;
     record_in_status(state, scope, &rec.name, &report).await?;
     state.governance.catalog_changed(scope);
+    tell(state, scope, &report).await?;
     tracing::info!(tenant = scope.tenant(), datasource = %rec.name, tables = report.tables,
         profiled = report.profiled, unchanged = report.unchanged, cancelled = report.cancelled,
         "catalog crawled");
     Ok(report)
-}
-
-/// Sources waiting for a background crawl, each once however often it was asked for.
-#[derive(Default)]
-pub struct Queue {
-    pending: Mutex<std::collections::VecDeque<(TenantScope, String)>>,
-    wake: tokio::sync::Notify,
-}
-
-impl Queue {
-    pub fn push(&self, scope: &TenantScope, source: &str) {
-        let item = (scope.clone(), source.to_string());
-        let mut q = self.pending.lock().expect("queue lock");
-        if !q.contains(&item) {
-            q.push_back(item);
-        }
-        drop(q);
-        self.wake.notify_one();
-    }
-
-    pub async fn next(&self) -> (TenantScope, String) {
-        loop {
-            if let Some(item) = self.pending.lock().expect("queue lock").pop_front() {
-                return item;
-            }
-            self.wake.notified().await;
-        }
-    }
 }
 
 pub async fn existing(
@@ -283,6 +275,19 @@ struct Crawled {
     dropped_columns: Vec<String>,
     /// Sampling failed (the table was classified by its column names only).
     error: Option<String>,
+    changes: Vec<ClassificationChange>,
+}
+
+/// A column whose sensitivity changed in a crawl.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassificationChange {
+    pub table: String,
+    pub column: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// One table to crawl: as the source describes it, and as the catalog has it.
@@ -323,6 +328,7 @@ async fn crawl_table(
             profiled: false,
             dropped_columns,
             error: None,
+            changes: Vec::new(),
         };
     }
     // A table that cannot be sampled is still classified by its column names.
@@ -347,13 +353,24 @@ async fn crawl_table(
         ),
     };
     let now = Utc::now();
+    let mut changes = Vec::new();
+    let qualified = table.qualified();
     for col in table.columns.iter_mut() {
         let values: Vec<&Value> = match sample.columns.iter().position(|c| *c == col.name) {
             Some(i) => sample.rows.iter().map(|r| &r[i]).collect(),
             None => Vec::new(),
         };
+        let before = col.level();
         if let Some(c) = detector.classify(&info.name, col, &values, now) {
             col.classification = Some(c);
+        }
+        if col.level() != before {
+            changes.push(ClassificationChange {
+                table: qualified.clone(),
+                column: col.name.clone(),
+                from: before.map(level_name),
+                to: col.level().map(level_name),
+            });
         }
         if error.is_none() {
             col.profile = Some(profile(&values, col.is_sensitive()));
@@ -365,6 +382,7 @@ async fn crawl_table(
         profiled: true,
         dropped_columns,
         error,
+        changes,
     }
 }
 
@@ -534,6 +552,90 @@ async fn mark_dropped(
     }
     dropped.sort();
     Ok(dropped)
+}
+
+/// Admins hear of classification changes; the owners of what a dropped table or column breaks
+/// (and admins) hear of the breakage, with the impacted queries, widgets and dashboards.
+async fn tell(state: &AppState, scope: &TenantScope, report: &CrawlReport) -> ApiResult<()> {
+    use crate::{
+        auth::{Role, UserRecord},
+        events::{emit, Notice},
+    };
+    let admins: Vec<String> = state
+        .store
+        .list_as::<UserRecord>(scope)
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Admin && !u.disabled)
+        .map(|u| u.username)
+        .collect();
+    let source = &report.data_source;
+    if !report.classification_changes.is_empty() {
+        let notice = Notice {
+            kind: "classification.changed",
+            title: format!("Classification changed in {source}"),
+            body: format!(
+                "{} column(s) of {source} changed sensitivity.",
+                report.classification_changes.len()
+            ),
+            link: Some(format!("/api/v1/catalog/datasources/{source}/tables")),
+        };
+        let data =
+            serde_json::json!({"dataSource": source, "changes": report.classification_changes});
+        emit(state, scope, &admins, &notice, data).await?;
+    }
+    let gone: Vec<(String, Option<String>)> = report
+        .dropped
+        .iter()
+        .map(|t| (t.clone(), None))
+        .chain(report.dropped_columns.iter().filter_map(|c| {
+            let (t, col) = c.rsplit_once('.')?;
+            Some((t.to_string(), Some(col.to_string())))
+        }))
+        .collect();
+    if gone.is_empty() {
+        return Ok(());
+    }
+    let graph = crate::governance::lineage_api::tenant_graph(state, scope).await?;
+    let mut impacted = Vec::new();
+    for (table, column) in &gone {
+        impacted.extend(
+            crate::governance::lineage_api::impact_of(&graph, source, table, column.as_deref())
+                .impacted,
+        );
+    }
+    if impacted.is_empty() {
+        return Ok(());
+    }
+    let mut to = admins;
+    for d in state
+        .store
+        .list_as::<crate::bi::dashboards::DashboardRecord>(scope)
+        .await?
+    {
+        if impacted
+            .iter()
+            .any(|i| i.id == format!("dashboard:{}", d.name))
+            && !to.contains(&d.owner)
+        {
+            to.push(d.owner);
+        }
+    }
+    let notice = Notice {
+        kind: "lineage.broken",
+        title: format!("Lineage broken in {source}"),
+        body: format!(
+            "{} was dropped; {} queries, widgets or dashboards used it.",
+            gone.iter()
+                .map(|(t, c)| c.as_ref().map_or(t.clone(), |c| format!("{t}.{c}")))
+                .collect::<Vec<_>>()
+                .join(", "),
+            impacted.len()
+        ),
+        link: Some(format!("/api/v1/lineage/impact?dataSource={source}")),
+    };
+    let data = serde_json::json!({"dataSource": source, "dropped": report.dropped, "droppedColumns": report.dropped_columns, "impacted": impacted});
+    emit(state, scope, &to, &notice, data).await
 }
 
 /// The source's status says when its catalog was last complete and what is classified.

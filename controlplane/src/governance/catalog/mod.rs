@@ -65,7 +65,7 @@ pub struct SyncParams {
 #[utoipa::path(post, path = "/api/v1/catalog/datasources/{name}/sync", tag = "catalog",
     params(("name" = String, Path, description = "data source"), SyncParams),
     responses((status = 200, body = CrawlReport), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "a sync of this source is already running"),
+        (status = 409, body = Problem, description = "another sync of this source has run for two minutes (a sync waits for a running one first)"),
         (status = 422, body = Problem), (status = 502, body = Problem)),
     security(("bearer" = [])))]
 pub async fn sync(
