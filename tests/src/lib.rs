@@ -42,6 +42,29 @@ pub fn mongo_url() -> String {
     url
 }
 
+/// An administrative connection for fixtures (statement logging off: fixture SQL may carry
+/// passwords under test, and the log capture must only see what the server logs).
+pub async fn admin_postgres() -> sqlx::PgConnection {
+    use sqlx::ConnectOptions;
+    let url = postgres_url();
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+    opts.disable_statement_logging()
+        .connect()
+        .await
+        .unwrap_or_else(|e| env::POSTGRES.missing(&url, e))
+}
+
+/// An administrative MariaDB connection for fixtures (see [`admin_postgres`]).
+pub async fn admin_mariadb() -> sqlx::MySqlConnection {
+    use sqlx::ConnectOptions;
+    let url = mariadb_url();
+    let opts: sqlx::mysql::MySqlConnectOptions = url.parse().unwrap();
+    opts.disable_statement_logging()
+        .connect()
+        .await
+        .unwrap_or_else(|e| env::MARIADB.missing(&url, e))
+}
+
 #[derive(Clone, Default)]
 pub struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 

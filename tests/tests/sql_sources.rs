@@ -1,26 +1,17 @@
 //! The same end-to-end suite against real PostgreSQL and real MariaDB: connect, schema, query,
 //! bound parameters, read-only refusals (checked against the database afterwards), timeout,
 //! row limit, cache, and credentials never echoed in responses or logs.
-use nexbii_tests::{logs, mariadb_url, postgres_url, unique, Client2, TestServer};
+use nexbii_tests::{logs, unique, Client2, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sqlx::{ConnectOptions, Executor};
+use sqlx::Executor;
 
-/// Admin connections for fixtures; statement logging off because fixture SQL contains the
-/// password under test, and the log capture must only see what the server logs.
 async fn pg() -> sqlx::PgConnection {
-    let opts: sqlx::postgres::PgConnectOptions = postgres_url().parse().unwrap();
-    opts.disable_statement_logging()
-        .connect()
-        .await
-        .unwrap_or_else(|e| nexbii_tests::env::POSTGRES.missing(&postgres_url(), e))
+    nexbii_tests::admin_postgres().await
 }
+
 async fn my() -> sqlx::MySqlConnection {
-    let opts: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
-    opts.disable_statement_logging()
-        .connect()
-        .await
-        .unwrap_or_else(|e| nexbii_tests::env::MARIADB.missing(&mariadb_url(), e))
+    nexbii_tests::admin_mariadb().await
 }
 
 struct Target {

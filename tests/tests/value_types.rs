@@ -2,25 +2,17 @@
 //! user meets, a row of telling values and a row of NULLs, queried through the HTTP API, with
 //! the exact JSON value and the column type name asserted for each column. A type NexBII
 //! cannot convert is an error that names the column and the type, never a placeholder.
-use nexbii_tests::{mariadb_url, mongo_url, postgres_url, unique, Client2, TestServer};
+use nexbii_tests::{mongo_url, unique, Client2, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection, Executor, Row};
 
 async fn pg() -> sqlx::PgConnection {
-    let opts: sqlx::postgres::PgConnectOptions = postgres_url().parse().unwrap();
-    opts.disable_statement_logging()
-        .connect()
-        .await
-        .unwrap_or_else(|e| nexbii_tests::env::POSTGRES.missing(&postgres_url(), e))
+    nexbii_tests::admin_postgres().await
 }
 
 async fn my() -> sqlx::MySqlConnection {
-    let opts: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
-    opts.disable_statement_logging()
-        .connect()
-        .await
-        .unwrap_or_else(|e| nexbii_tests::env::MARIADB.missing(&mariadb_url(), e))
+    nexbii_tests::admin_mariadb().await
 }
 
 /// Every response body a test saw, to check that none holds a placeholder.
