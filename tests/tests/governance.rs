@@ -3,19 +3,17 @@
 //! and MariaDB — masking through every bypass shape, and row filters that aliasing,
 //! subqueries, CTEs and set operations cannot escape. Every assertion here fails when the
 //! feature is switched off.
-use nexbii_tests::{mariadb_url, postgres_url, tenant_yaml, unique, Client2, TestServer};
+use nexbii_tests::{tenant_yaml, unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use sqlx::{ConnectOptions, Executor};
+use sqlx::Executor;
 
 async fn admin_exec(kind: &str, sql: &str) {
     if kind == "postgresql" {
-        let opts: sqlx::postgres::PgConnectOptions = postgres_url().parse().unwrap();
-        let mut c = opts.connect().await.unwrap();
+        let mut c = nexbii_tests::admin_postgres().await;
         c.execute(sqlx::raw_sql(sql)).await.unwrap();
     } else {
-        let opts: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
-        let mut c = opts.connect().await.unwrap();
+        let mut c = nexbii_tests::admin_mariadb().await;
         c.execute(sqlx::raw_sql(sql)).await.unwrap();
     }
 }
@@ -388,6 +386,42 @@ async fn lineage_analysis_graph_and_impact() {
         "only the saved query filters on country: {imp}"
     );
     assert_eq!(only[0]["severity"], "medium");
+
+    // A crawl that finds a referenced column gone tells the admin what it breaks.
+    let file = server
+        .state
+        .settings
+        .sqlite_root
+        .join(format!("{tenant}.db"));
+    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(&file);
+    let mut c = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+    c.execute("ALTER TABLE customers DROP COLUMN email")
+        .await
+        .unwrap();
+    drop(c);
+    let report = sync(&admin, "sales").await;
+    assert_eq!(
+        report["droppedColumns"],
+        json!(["customers.email"]),
+        "{report}"
+    );
+    let (_, inbox) = admin.get("/api/v1/notifications?unread=true").await;
+    let broken = inbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["kind"] == "lineage.broken")
+        .expect("a lineage.broken notice");
+    assert!(
+        broken["body"].as_str().unwrap().contains("customers.email"),
+        "{broken}"
+    );
+    let (s, _) = admin
+        .call(Method::POST, "/api/v1/notifications/read-all", None)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, inbox) = admin.get("/api/v1/notifications?unread=true").await;
+    assert_eq!(inbox, json!([]));
 }
 
 fn masking_policy(tenant: &str, restricted_action: &str) -> String {

@@ -20,7 +20,10 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<SqlitePool, EngineError> {
     let opts = SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
-        .create_if_missing(false);
+        .create_if_missing(false)
+        // Another process may change the schema under a cached statement; sqlx keeps the old
+        // column list and panics reading the new rows. Preparing is cheap on SQLite.
+        .statement_cache_capacity(0);
     Ok(SqlitePoolOptions::new()
         .max_connections(src.spec.pool.max_connections)
         .acquire_timeout(Duration::from_secs(
