@@ -101,10 +101,16 @@ console_tests() {
   (cd controlplane/console && npm ci --no-audit --no-fund && npm test)
 }
 
+# A fresh clone gains nothing from incremental compilation, which costs gigabytes of disk.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+disk() { echo "disk: $(df -h --output=avail . | tail -1 | tr -d ' ') free$( [ -d target ] && echo ", target $(du -sh target 2>/dev/null | cut -f1)")"; }
+
 step "set-up" setup
+disk
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace --no-fail-fast" cargo test --workspace --no-fail-fast
+disk
 step "console tests" console_tests
 
 echo

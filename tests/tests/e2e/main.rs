@@ -1,0 +1,16 @@
+//! The end-to-end tests, one module per area, linked into one test binary: one link of the
+//! control plane instead of one per file keeps the build small and quick (CI machines have
+//! limited disk). Run one area with `cargo test -p nexbii-tests --test e2e <module>::`.
+mod api;
+mod dashboard_stream;
+mod events;
+mod governance;
+mod mongo_source;
+mod operator;
+mod provisioning;
+mod queries;
+mod source_status;
+mod sql_sources;
+mod store_conformance;
+mod value_types;
+mod write_path;
