@@ -213,6 +213,28 @@ pub struct ApprovalsSpec {
     /// Publishing a dashboard needs approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dashboard_publication: Option<ApprovalRule>,
+    /// Adding a data source through the API needs approval (the same name and spec may be
+    /// created by the requester once approved). Sources declared by the operator or by
+    /// manifests are approved by their review process and are not held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_source_creation: Option<ApprovalRule>,
+    /// Exporting query results (CSV, JSON lines) needs approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exports: Option<ExportApproval>,
+    /// Sharing outside the tenant (share links anyone holding them can open) needs approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_sharing: Option<ApprovalRule>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExportApproval {
+    /// Only exports touching data at or above this level are held; without it, every export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<SensitivityLevel>,
+    #[serde(flatten)]
+    pub rule: ApprovalRule,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
@@ -298,4 +320,31 @@ pub struct GovernancePolicyStatus {
     pub conditions: Vec<Condition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// What the instance enforces for this policy, as of the last sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enforcement: Option<PolicyEnforcement>,
+}
+
+/// What a policy enforces on its tenant's instance: the rules in effect and the catalog
+/// columns and tables they reach.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyEnforcement {
+    /// Masking rules that change what some role sees (action other than `none`).
+    pub masking_rules: u32,
+    /// Row filters declared.
+    pub row_filters: u32,
+    /// Built-in detectors plus custom classification rules.
+    pub classification_rules: u32,
+    /// Actions held for approval: `restrictedQueries`, `dashboardPublication`,
+    /// `dataSourceCreation`, `exports`, `externalSharing`.
+    #[serde(default)]
+    pub approvals: Vec<String>,
+    /// Catalog columns classified at a level one of the masking rules masks or refuses.
+    pub columns_covered: u64,
+    /// Catalog columns classified at any level.
+    pub columns_classified: u64,
+    /// Catalog tables read through at least one row filter.
+    pub tables_filtered: u64,
 }

@@ -211,6 +211,12 @@ impl Validate for GovernancePolicySpec {
                 "dashboardPublication",
                 self.approvals.dashboard_publication.as_ref(),
             ),
+            (
+                "dataSourceCreation",
+                self.approvals.data_source_creation.as_ref(),
+            ),
+            ("exports", self.approvals.exports.as_ref().map(|e| &e.rule)),
+            ("externalSharing", self.approvals.external_sharing.as_ref()),
         ];
         for (name, rule) in rules {
             if let Some(rule) = rule {

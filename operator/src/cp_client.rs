@@ -177,14 +177,14 @@ impl ControlPlane {
         tenant: &str,
         name: &str,
         spec: &S,
-    ) -> Result<(), ClientError> {
-        self.send::<Value>(
+    ) -> Result<Option<nexbii_crds::PolicyEnforcement>, ClientError> {
+        // An older instance answers 204 without the summary.
+        self.send::<nexbii_crds::PolicyEnforcement>(
             self.http
                 .put(self.url(tenant, "governancepolicies", name))
                 .json(&json!({"spec": spec})),
         )
         .await
-        .map(|_| ())
     }
 
     pub async fn delete(&self, tenant: &str, kind: &str, name: &str) -> Result<(), ClientError> {

@@ -278,12 +278,25 @@ pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result
             validate_spec(&p.spec)?;
             let ns = p.namespace().unwrap_or_default();
             let (_, cp) = c.control_plane(&ns, &tenant).await?;
-            cp.put_policy(&tenant, &p.name_any(), &p.spec)
+            let e = cp
+                .put_policy(&tenant, &p.name_any(), &p.spec)
                 .await
                 .map_err(instance_err)?;
+            let message = match &e {
+                Some(e) => format!(
+                    "enforced: {} masking rules covering {} of {} classified columns, {} row filters on {} tables, approvals for [{}]",
+                    e.masking_rules,
+                    e.columns_covered,
+                    e.columns_classified,
+                    e.row_filters,
+                    e.tables_filtered,
+                    e.approvals.join(", ")
+                ),
+                None => "enforced by the instance".to_string(),
+            };
             Ok(Pushed {
-                outcome: Outcome::ready("Synced", "enforced by the instance"),
-                fields: json!({}),
+                outcome: Outcome::ready("Synced", message),
+                fields: json!({ "enforcement": e }),
                 action: resync(&c, None),
             })
         },

@@ -142,6 +142,22 @@ impl TestServer {
         }
     }
 
+    /// Another instance over this one's store, keys and settings: a restart, or a replica.
+    pub async fn another_instance(&self) -> TestServer {
+        let path = self._dir.path().join("nexbii.db");
+        let store = store::open(path.to_str().unwrap(), "unused").await.unwrap();
+        let state = AppState::new(store, self.state.keys.clone(), self.state.settings.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(server::serve(listener, state.clone()));
+        Self {
+            base: format!("http://{addr}"),
+            state,
+            http: Client::new(),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     /// Applies a folder of manifests written from `(file, yaml)` pairs.
     pub async fn apply_yaml(&self, dir: &Path, files: &[(&str, &str)]) -> manifests::Applied {
         for (name, yaml) in files {

@@ -1,4 +1,4 @@
-//! The BI area: data sources, queries, dashboards.
+//! The BI area: data sources, queries, dashboards, share links.
 use axum::Router;
 
 use crate::{
@@ -10,12 +10,14 @@ use crate::{
 pub mod dashboards;
 pub mod datasources;
 pub mod queries;
+pub mod shares;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .merge(datasources::routes())
         .merge(queries::routes())
         .merge(dashboards::routes())
+        .merge(shares::routes())
 }
 
 /// Provisioned objects are changed in their YAML, not through the API.

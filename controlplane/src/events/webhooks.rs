@@ -216,8 +216,12 @@ pub async fn dispatch(
     Ok(())
 }
 
-/// Starts every queued delivery (each retries on its own), for the life of the server.
+/// Starts every queued delivery (each retries on its own), for the life of the server. At
+/// start it first resumes the deliveries a stopped instance left pending.
 pub async fn worker(state: SharedState) {
+    if let Err(e) = resume(&state).await {
+        tracing::warn!(error = %e, "pending webhook deliveries could not be listed");
+    }
     loop {
         let (scope, id) = state.deliveries.next().await;
         let state = state.clone();
@@ -229,10 +233,38 @@ pub async fn worker(state: SharedState) {
     }
 }
 
-/// Tries a delivery until it succeeds or its attempts are spent, recording each attempt.
+/// Queues every delivery still pending in the store: a restart (or a crash) mid-retry loses
+/// no event. Receivers deduplicate by the `x-nexbii-delivery` id if two replicas resume one.
+async fn resume(state: &AppState) -> ApiResult<()> {
+    let mut resumed = 0;
+    use crate::store::Store;
+    for scope in state.store.tenants().await? {
+        let q = crate::store::ListQuery::default().filter("state", "pending");
+        for d in state
+            .store
+            .page_as::<DeliveryRecord>(&scope, &q)
+            .await?
+            .items
+        {
+            state.deliveries.push(&scope, &d.id);
+            resumed += 1;
+        }
+    }
+    if resumed > 0 {
+        tracing::info!(resumed, "pending webhook deliveries resumed");
+    }
+    Ok(())
+}
+
+/// Tries a delivery until it succeeds or its attempts are spent, recording each attempt (a
+/// resumed delivery continues with the attempts it has left).
 async fn deliver(state: &AppState, scope: &TenantScope, id: &str) -> ApiResult<()> {
     let mut delay = state.settings.webhook_retry_base;
-    for attempt in 0..ATTEMPTS {
+    let done = match state.store.get_as::<DeliveryRecord>(scope, id).await? {
+        Some(d) if d.state == "pending" => d.attempts.len() as u32,
+        _ => return Ok(()),
+    };
+    for attempt in done..ATTEMPTS {
         let Some(d) = state.store.get_as::<DeliveryRecord>(scope, id).await? else {
             return Ok(());
         };

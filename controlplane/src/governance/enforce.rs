@@ -26,6 +26,9 @@ pub struct SourceView {
     pub crawled: bool,
     /// By lower-cased table name: every schema's table of that name.
     tables: HashMap<String, Vec<ViewTable>>,
+    /// MySQL: the source's database. Its tables are catalogued without a schema, and a
+    /// statement may still name them `db.table`.
+    current_database: Option<String>,
 }
 
 struct ViewTable {
@@ -76,14 +79,19 @@ impl SourceView {
         view
     }
 
+    /// For MySQL sources: `db.table` with `db` the source's database names its table.
+    pub fn with_current_database(mut self, database: Option<String>) -> Self {
+        self.current_database = database;
+        self
+    }
+
     fn find(&self, t: &TableRef) -> Option<&ViewTable> {
         let list = self.tables.get(&t.name.to_lowercase())?;
         match &t.schema {
-            Some(s) => list.iter().find(|v| {
-                v.table
-                    .schema
-                    .as_deref()
-                    .is_some_and(|x| x.eq_ignore_ascii_case(s))
+            Some(s) => list.iter().find(|v| match v.table.schema.as_deref() {
+                Some(x) => x.eq_ignore_ascii_case(s),
+                // Database names are case-sensitive in MySQL on Linux: compared as written.
+                None => self.current_database.as_deref() == Some(s.as_str()),
             }),
             None => list.first(),
         }
@@ -607,5 +615,45 @@ mod tests {
         assert_eq!(m.exempt_roles, ["admin"]);
         assert_eq!(m.filters.len(), 2);
         assert!(!m.default_deny);
+    }
+
+    #[test]
+    fn mysql_names_qualified_with_the_current_database_resolve() {
+        let table: CatalogTable = serde_json::from_value(serde_json::json!({
+            "id": "shop:customers", "dataSource": "shop", "name": "customers",
+            "kind": "table", "crawledAt": "2026-01-01T00:00:00Z",
+            "columns": [
+                {"name": "id", "type": "int", "nullable": false},
+                {"name": "email", "type": "varchar", "nullable": true,
+                 "classification": {"detector": "email", "level": "confidential", "confidence": 0.9,
+                                    "classifiedAt": "2026-01-01T00:00:00Z"}}
+            ]
+        }))
+        .unwrap();
+        let v = SourceView::build(DataSourceType::Mysql, &[table], "shop", true)
+            .with_current_database(Some("test".into()));
+        let rules = rules(MaskAction::Redact);
+        let refs: Vec<&MaskingRule> = rules.iter().collect();
+        let plan = |sql: &str| {
+            let lin = lineage::analyze(DataSourceType::Mysql, sql, &v).unwrap();
+            (
+                lin.unresolved.is_empty(),
+                masking_plan(Some(&lin), &v, &refs, "editor", true).unwrap(),
+            )
+        };
+        let (resolved, p) = plan("SELECT id, email FROM test.customers");
+        assert!(resolved, "db.table of the current database resolves");
+        assert_eq!(
+            masked(&p),
+            vec![(1, MaskAction::Partial)],
+            "only email is masked"
+        );
+        let (resolved, p) = plan("SELECT id, email FROM other.customers");
+        assert!(!resolved, "another database is not this catalog");
+        assert_eq!(
+            p.masks.len(),
+            2,
+            "unresolved: every output masked (fail closed)"
+        );
     }
 }

@@ -128,12 +128,17 @@ impl GovernanceState {
             .get_as::<crate::bi::datasources::status::SourceStatus>(scope, source)
             .await?;
         let crawled = status.is_some_and(|s| s.catalog_synced_at.is_some());
-        let v = Arc::new(enforce::SourceView::build(
-            source_type,
-            &tables,
-            source,
-            crawled,
-        ));
+        let database = match source_type {
+            nexbii_crds::DataSourceType::Mysql => store
+                .cached::<crate::bi::datasources::DataSourceRecord>(scope, source)
+                .await?
+                .and_then(|r| r.spec.database.clone()),
+            _ => None,
+        };
+        let v = Arc::new(
+            enforce::SourceView::build(source_type, &tables, source, crawled)
+                .with_current_database(database),
+        );
         self.views.insert(key, v.clone());
         Ok(v)
     }

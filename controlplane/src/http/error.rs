@@ -39,6 +39,9 @@ pub enum ApiError {
     ApprovalRequired(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// It existed and has ended for good (an expired share link): 410.
+    #[error("{0}")]
+    Gone(String),
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     #[error("{0}")]
@@ -97,6 +100,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::ApprovalRequired(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -117,6 +121,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::ApprovalRequired(_) => "approval-required",
             Self::NotFound(_) => "not-found",
+            Self::Gone(_) => "gone",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
             Self::TooManyRequests(_) => "too-many-requests",

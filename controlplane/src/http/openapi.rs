@@ -8,7 +8,7 @@ use super::error;
 use crate::{
     admin,
     auth::{sessions, users, Role},
-    bi::{dashboards, datasources, queries},
+    bi::{dashboards, datasources, queries, shares},
     engine,
     events::{notifications, webhooks},
     governance::{approvals, catalog, lineage_api, policies},
@@ -45,8 +45,9 @@ impl Modify for Bearer {
         admin::tenant::tenant, policies::list, admin::backup::schedules,
         datasources::list, datasources::create, datasources::get_one, datasources::update, datasources::delete,
         datasources::test, datasources::schema,
-        queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved,
+        queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved, queries::export::adhoc, queries::export::saved,
         dashboards::list, dashboards::create, dashboards::get_one, dashboards::update, dashboards::delete, dashboards::data, dashboards::widget_data,
+        shares::create, shares::list, shares::revoke, shares::open, shares::data,
         datasources::sync,
         catalog::sync, catalog::cancel, catalog::classify, catalog::list_tables, catalog::get_table,
         catalog::patch_table, catalog::patch_column, catalog::dictionary, catalog::search,
@@ -65,7 +66,7 @@ impl Modify for Bearer {
     )),
     modifiers(&Bearer),
     tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
-        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "notifications"), (name = "webhooks"), (name = "admin"), (name = "provisioning"))
+        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "notifications"), (name = "webhooks"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

@@ -202,7 +202,8 @@ pub struct ProvisionPolicy {
 
 #[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/governancepolicies/{name}", tag = "provisioning",
     params(("tenant" = String, Path), ("name" = String, Path)), request_body = ProvisionPolicy,
-    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+    responses((status = 200, body = nexbii_crds::PolicyEnforcement, description = "what the policy enforces now"),
+        (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
         (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn put_policy(
@@ -210,9 +211,10 @@ pub async fn put_policy(
     _op: Operator,
     Path((tenant, name)): Path<(String, String)>,
     ApiJson(req): ApiJson<ProvisionPolicy>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<nexbii_crds::PolicyEnforcement>> {
     let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
     let existing = state.store.get_as::<PolicyRecord>(&scope, &name).await?;
+    let enforcement = crate::governance::policies::enforcement(&state, &scope, &req.spec).await?;
     let rec = PolicyRecord {
         name,
         spec: req.spec,
@@ -227,7 +229,7 @@ pub async fn put_policy(
         .writer
         .save(&scope, &Actor::Operator, rec, expect)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(enforcement))
 }
 
 /// Deletes are idempotent: removing what is already gone is a success.

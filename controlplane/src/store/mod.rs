@@ -84,12 +84,14 @@ pub enum Collection {
     Notifications,
     Webhooks,
     WebhookDeliveries,
+    /// Links that let people without an account view a dashboard or saved query.
+    ShareLinks,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 15] = [
+    pub const ALL: [Collection; 16] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -104,6 +106,7 @@ impl Collection {
         Self::Notifications,
         Self::Webhooks,
         Self::WebhookDeliveries,
+        Self::ShareLinks,
         Self::Scratch,
     ];
 
@@ -123,6 +126,7 @@ impl Collection {
             Self::Notifications => "notifications",
             Self::Webhooks => "webhooks",
             Self::WebhookDeliveries => "webhook_deliveries",
+            Self::ShareLinks => "share_links",
             Self::Scratch => "scratch",
         }
     }

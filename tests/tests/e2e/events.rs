@@ -245,6 +245,66 @@ async fn wait_for_delivered(admin: &nexbii_tests::Client2, id: &str) -> Vec<Valu
 }
 
 #[tokio::test]
+async fn pending_deliveries_resume_after_a_restart() {
+    use nexbii_controlplane::{
+        events::webhooks::{Attempt, DeliveryRecord},
+        store::{write::Actor, Expect, TenantScope},
+    };
+    let (addr, got) = receiver(vec![200]).await;
+    let server = server_allowing_loopback().await;
+    let tenant = unique("rsm");
+    let admin = server.tenant(&tenant, "admin-password-123").await;
+    let (s, hook) = admin
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": format!("http://{addr}/hook"), "events": ["approval.*"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{hook}");
+    // A delivery an instance left pending when it stopped, after one failed attempt.
+    let id = "20261203120000000000-0badcafe";
+    let pending = DeliveryRecord {
+        id: id.into(),
+        webhook: hook["id"].as_str().unwrap().into(),
+        event: "approval.requested".into(),
+        payload: json!({"event": "approval.requested", "tenant": tenant, "data": {"approval": "apr-1"}}),
+        state: "pending".into(),
+        attempts: vec![Attempt {
+            at: chrono::Utc::now(),
+            status: Some(503),
+            error: None,
+            duration_ms: 1.0,
+        }],
+        meta: Default::default(),
+    };
+    let scope = TenantScope::new(&tenant).unwrap();
+    server
+        .state
+        .writer
+        .save(&scope, &Actor::System, pending, Expect::Absent)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(got.0.lock().unwrap().is_empty(), "nothing queued it yet");
+
+    let restarted = server.another_instance().await;
+    let received = wait_for(|| {
+        let v = got.0.lock().unwrap();
+        v.first().map(|(h, b)| (h.clone(), b.clone()))
+    })
+    .await;
+    assert_eq!(received.0["x-nexbii-delivery"], id);
+    let body: Value = serde_json::from_slice(&received.1).unwrap();
+    assert_eq!(body["data"]["approval"], "apr-1");
+    let admin2 = restarted
+        .login(&tenant, "admin", "admin-password-123")
+        .await;
+    let list = wait_for_delivered(&admin2, hook["id"].as_str().unwrap()).await;
+    assert_eq!(list[0]["attempts"].as_array().unwrap().len(), 2, "{list:?}");
+    assert_eq!(got.0.lock().unwrap().len(), 1, "delivered once");
+}
+
+#[tokio::test]
 async fn internal_targets_are_refused_without_an_allow_list() {
     let server = TestServer::start().await;
     let admin = server.tenant(&unique("ssrf"), "admin-password-123").await;

@@ -9,6 +9,7 @@ mod mongo_source;
 mod operator;
 mod provisioning;
 mod queries;
+mod sharing;
 mod source_status;
 mod sql_sources;
 mod store_conformance;

@@ -471,14 +471,37 @@ async fn resources_sync_into_the_instance_and_finalizers_clean_up() {
 
     let policies: Api<GovernancePolicy> = Api::namespaced(c.clone(), &ns);
     let p: GovernancePolicy = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "GovernancePolicy",
-        "metadata": {"name": "default"}, "spec": {"tenantRef": {"name": "shop"}, "audit": {"retentionDays": 90}}}))
+        "metadata": {"name": "default"}, "spec": {"tenantRef": {"name": "shop"}, "audit": {"retentionDays": 90},
+            "masking": [{"level": "internal", "action": "none"}, {"level": "confidential", "action": "partial"}],
+            "approvals": {"exports": {"levels": 1, "approvers": ["role:admin"]}}}}))
     .unwrap();
     policies.create(&PostParams::default(), &p).await.unwrap();
-    eventually("policy synced", || async {
+    let s = eventually("policy synced", || async {
         let s = status_of(&policies, "default").await;
-        (condition(&s, "Synced")?.0 == "True").then_some(())
+        (condition(&s, "Synced")?.0 == "True").then_some(s)
     })
     .await;
+    // The status says what the instance enforces for it.
+    let e = &s["enforcement"];
+    assert_eq!(e["maskingRules"], 1, "{s}");
+    assert_eq!(e["approvals"], json!(["exports"]), "{s}");
+    assert!(
+        e["columnsCovered"].as_u64().unwrap() <= e["columnsClassified"].as_u64().unwrap(),
+        "{s}"
+    );
+    let ready = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap();
+    assert!(
+        ready["message"]
+            .as_str()
+            .unwrap()
+            .contains("1 masking rules"),
+        "{s}"
+    );
     assert_eq!(
         admin.get("/api/v1/governance/policies").await.1[0]["spec"]["audit"]["retentionDays"],
         json!(90)

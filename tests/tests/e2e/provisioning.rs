@@ -121,7 +121,7 @@ async fn operator_provisions_objects_into_a_tenant() {
     );
 
     let policy = json!({"spec": {"tenantRef": {"name": t}, "audit": {"retentionDays": 30}}});
-    let (s, _) = server
+    let (s, e) = server
         .call(
             Some(&token),
             Method::PUT,
@@ -129,7 +129,12 @@ async fn operator_provisions_objects_into_a_tenant() {
             Some(policy),
         )
         .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(
+        (e["maskingRules"].as_u64(), e["approvals"].clone()),
+        (Some(0), json!([])),
+        "{e}"
+    );
     let (_, list) = admin.get("/api/v1/governance/policies").await;
     assert_eq!(list[0]["spec"]["audit"]["retentionDays"], json!(30));
 
@@ -137,7 +142,7 @@ async fn operator_provisions_objects_into_a_tenant() {
     // that it waits and for whom (the operator puts this in the Dashboard's status).
     let policy = json!({"spec": {"tenantRef": {"name": t}, "approvals": {"dashboardPublication":
         {"levels": 1, "approvers": ["role:admin"]}}}});
-    let (s, _) = server
+    let (s, e) = server
         .call(
             Some(&token),
             Method::PUT,
@@ -145,7 +150,8 @@ async fn operator_provisions_objects_into_a_tenant() {
             Some(policy),
         )
         .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(e["approvals"], json!(["dashboardPublication"]), "{e}");
     let published = json!({"spec": {"tenantRef": {"name": t}, "title": "Board", "publication": "published",
         "widgets": [{"id": "ok", "chart": "number", "query": {"dataSource": "sales", "sql": "SELECT count(*) FROM orders"}}]}});
     let path = format!("/api/v1/provisioning/{t}/dashboards/board");

@@ -75,13 +75,17 @@ pub async fn list(
 }
 
 #[utoipa::path(post, path = "/api/v1/datasources", tag = "datasources", request_body = DataSourceInput,
-    responses((status = 201, body = DataSourceView), (status = 409, body = Problem), (status = 422, body = Problem)),
+    responses((status = 201, body = DataSourceView),
+        (status = 202, body = crate::governance::approvals::ApprovalRecord,
+            description = "the policy holds new data sources for approval: the request (new, or the caller's open one for this name and spec); create it again once approved"),
+        (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<SharedState>,
     caller: Caller,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<DataSourceView>)> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     caller.require(Role::Admin)?;
     let input: DataSourceInput = parse_scoped_body(&body, &caller.scope)?;
     let name = input
@@ -116,6 +120,9 @@ pub async fn create(
     if input.spec.source_type == DataSourceType::Sqlite {
         domain::confined_sqlite_path(&state, input.spec.path.as_deref().unwrap_or_default())?;
     }
+    if let Some(held) = approval_gate(&state, &caller, &name, &input.spec).await? {
+        return Ok((StatusCode::ACCEPTED, Json(held)).into_response());
+    }
     let rec = domain::save(
         &state,
         &caller.scope,
@@ -131,7 +138,32 @@ pub async fn create(
     )
     .await?;
     status::check_later(state.clone(), caller.scope.clone(), rec.clone());
-    Ok((StatusCode::CREATED, Json((&rec).into())))
+    Ok((StatusCode::CREATED, Json(DataSourceView::from(&rec))).into_response())
+}
+
+/// Holds the creation for approval when the tenant's policy says so; an approval granted to
+/// the caller for this name and spec lets it through.
+async fn approval_gate(
+    state: &crate::state::AppState,
+    caller: &Caller,
+    name: &str,
+    spec: &nexbii_crds::DataSourceSpec,
+) -> ApiResult<Option<crate::governance::approvals::ApprovalRecord>> {
+    use crate::governance::approvals::{self, domain::datasource_fingerprint, ApprovalSubject};
+    let policies = state
+        .governance
+        .policies(&state.store, &caller.scope)
+        .await?;
+    let Some(rule) = approvals::datasource_rule(&policies) else {
+        return Ok(None);
+    };
+    let spec = serde_json::to_value(spec).map_err(|e| ApiError::Internal(e.into()))?;
+    let subject = ApprovalSubject::DataSourceCreation {
+        name: name.to_string(),
+        fingerprint: datasource_fingerprint(name, &spec),
+        spec,
+    };
+    approvals::gate(state, &caller.scope, &caller.username, subject, Some(rule)).await
 }
 
 #[utoipa::path(get, path = "/api/v1/datasources/{name}", tag = "datasources", params(("name" = String, Path)),

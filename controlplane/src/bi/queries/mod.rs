@@ -10,6 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 pub mod domain;
+pub mod export;
 pub mod model;
 
 pub use domain::{execute, limits_for, QueryCall};
@@ -37,6 +38,8 @@ pub fn routes() -> Router<SharedState> {
             get(get_one).put(update).delete(delete),
         )
         .route("/api/v1/queries/{id}/run", post(run_saved))
+        .route("/api/v1/queries/export", post(export::adhoc))
+        .route("/api/v1/queries/{id}/export", post(export::saved))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,32 +84,32 @@ pub async fn run(
     };
     match execute(&state, &caller.scope, &caller.access(), call).await {
         Ok(r) => Ok(Json(r).into_response()),
-        // Held for approval: open the request and say so (the run happens once approved).
-        Err(ApiError::ApprovalRequired(level)) => {
-            use crate::governance::approvals;
-            let needed = approvals::needed(
-                &state,
-                &caller.scope,
-                &req.data_source,
-                &req.sql,
-                &req.params,
-            );
-            let Some((subject, rule)) = needed.await? else {
-                return Err(ApiError::ApprovalRequired(level));
-            };
-            let rec = approvals::request(
-                &state,
-                &caller.scope,
-                &caller.username,
-                subject,
-                &rule,
-                None,
-            )
-            .await?;
-            Ok((StatusCode::ACCEPTED, Json(rec)).into_response())
-        }
-        Err(e) => Err(e),
+        Err(e) => held(&state, &caller, &req.data_source, &req.sql, &req.params, e).await,
     }
+}
+
+/// A run the policy holds for approval becomes `202 Accepted` with the request (opened now, or
+/// the caller's open one): the run happens once approved. Any other error stays as it is.
+pub(crate) async fn held(
+    state: &crate::state::AppState,
+    caller: &Caller,
+    data_source: &str,
+    sql: &str,
+    params: &[Value],
+    e: ApiError,
+) -> ApiResult<axum::response::Response> {
+    use crate::governance::approvals;
+    use axum::response::IntoResponse;
+    let ApiError::ApprovalRequired(level) = e else {
+        return Err(e);
+    };
+    let needed = approvals::needed(state, &caller.scope, data_source, sql, params);
+    let Some((subject, rule)) = needed.await? else {
+        return Err(ApiError::ApprovalRequired(level));
+    };
+    let rec =
+        approvals::request(state, &caller.scope, &caller.username, subject, &rule, None).await?;
+    Ok((StatusCode::ACCEPTED, Json(rec)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -254,13 +257,18 @@ pub async fn delete(
 }
 
 #[utoipa::path(post, path = "/api/v1/queries/{id}/run", tag = "queries", params(("id" = String, Path)),
-    responses((status = 200, body = QueryResult), (status = 404, body = Problem), (status = 502, body = Problem), (status = 504, body = Problem)),
+    responses((status = 200, body = QueryResult),
+        (status = 202, body = crate::governance::approvals::ApprovalRecord,
+            description = "the statement touches data the policy holds for approval: the request; run again once approved"),
+        (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 502, body = Problem), (status = 504, body = Problem)),
     security(("bearer" = [])))]
 pub async fn run_saved(
     State(state): State<SharedState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<QueryResult>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let q = domain::load(&state, &caller.scope, &id).await?;
     let call = QueryCall {
         data_source: &q.data_source,
@@ -269,6 +277,8 @@ pub async fn run_saved(
         limit: None,
         use_cache: true,
     };
-    let r = execute(&state, &caller.scope, &caller.access(), call).await?;
-    Ok(Json(r))
+    match execute(&state, &caller.scope, &caller.access(), call).await {
+        Ok(r) => Ok(Json(r).into_response()),
+        Err(e) => held(&state, &caller, &q.data_source, &q.sql, &q.params, e).await,
+    }
 }

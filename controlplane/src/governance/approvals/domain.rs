@@ -133,12 +133,37 @@ pub fn grants(rec: &ApprovalRecord, now: DateTime<Utc>) -> bool {
 
 /// What an approval is for: the source, the exact statement and the exact parameters.
 pub fn fingerprint(source: &str, sql: &str, params: &[Value]) -> String {
+    digest(&[source, sql, &Value::Array(params.to_vec()).to_string()])
+}
+
+/// A digest of length-prefixed parts (no two part lists share one). Each kind of action
+/// starts with its own tag, so an approval for one kind never grants another.
+pub fn digest(parts: &[&str]) -> String {
     let mut h = Sha256::new();
-    for part in [source, sql, &Value::Array(params.to_vec()).to_string()] {
+    for part in parts {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
     hex::encode(h.finalize())
+}
+
+pub fn export_fingerprint(source: &str, sql: &str, params: &[Value], format: &str) -> String {
+    digest(&[
+        "export",
+        source,
+        sql,
+        &Value::Array(params.to_vec()).to_string(),
+        format,
+    ])
+}
+
+/// `spec` is serialised by serde_json from a struct, so its field order is stable.
+pub fn datasource_fingerprint(name: &str, spec: &Value) -> String {
+    digest(&["datasource", name, &spec.to_string()])
+}
+
+pub fn share_fingerprint(resource: &str, options: &Value) -> String {
+    digest(&["share", resource, &options.to_string()])
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use axum::{
     Json, Router,
 };
 use chrono::{Duration, Utc};
-use nexbii_crds::ApprovalRule;
+use nexbii_crds::{ApprovalRule, SensitivityLevel};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -52,19 +52,33 @@ pub fn publication_rule(policies: &[PolicyRecord]) -> Option<&ApprovalRule> {
         .find_map(|p| p.spec.approvals.dashboard_publication.as_ref())
 }
 
-/// Whether running the statement needs an approval under the tenant's policy, and what the
-/// request would be. The same decision the query pipeline makes (`enforce::touched_level`).
-pub async fn needed(
+/// Adding a data source through the API.
+pub fn datasource_rule(policies: &[PolicyRecord]) -> Option<&ApprovalRule> {
+    policies
+        .iter()
+        .find_map(|p| p.spec.approvals.data_source_creation.as_ref())
+}
+
+pub fn export_rule(policies: &[PolicyRecord]) -> Option<&nexbii_crds::ExportApproval> {
+    policies
+        .iter()
+        .find_map(|p| p.spec.approvals.exports.as_ref())
+}
+
+pub fn sharing_rule(policies: &[PolicyRecord]) -> Option<&ApprovalRule> {
+    policies
+        .iter()
+        .find_map(|p| p.spec.approvals.external_sharing.as_ref())
+}
+
+/// The highest sensitivity level a statement reads, from its lineage and the catalog (the
+/// same decision the query pipeline makes, `enforce::touched_level`).
+pub async fn touched(
     state: &AppState,
     scope: &TenantScope,
     source: &str,
     sql: &str,
-    params: &[Value],
-) -> ApiResult<Option<(ApprovalSubject, ApprovalRule)>> {
-    let policies = state.governance.policies(&state.store, scope).await?;
-    let Some(rule) = query_rule(&policies) else {
-        return Ok(None);
-    };
+) -> ApiResult<Option<SensitivityLevel>> {
     let rec = crate::bi::datasources::domain::load(state, scope, source)
         .await
         .map_err(|_| ApiError::invalid("dataSource", format!("no data source named {source:?}")))?;
@@ -80,7 +94,26 @@ pub async fn needed(
         .source_view(&state.store, scope, source, t)
         .await?;
     let lin = crate::governance::lineage::analyze(t, &native.sql, view.as_ref()).ok();
-    let touched = crate::governance::enforce::touched_level(lin.as_ref(), &view);
+    Ok(crate::governance::enforce::touched_level(
+        lin.as_ref(),
+        &view,
+    ))
+}
+
+/// Whether running the statement needs an approval under the tenant's policy, and what the
+/// request would be.
+pub async fn needed(
+    state: &AppState,
+    scope: &TenantScope,
+    source: &str,
+    sql: &str,
+    params: &[Value],
+) -> ApiResult<Option<(ApprovalSubject, ApprovalRule)>> {
+    let policies = state.governance.policies(&state.store, scope).await?;
+    let Some(rule) = query_rule(&policies) else {
+        return Ok(None);
+    };
+    let touched = touched(state, scope, source, sql).await?;
     Ok(touched.filter(|l| *l >= rule.min_level).map(|level| {
         (
             ApprovalSubject::Query {
@@ -95,6 +128,51 @@ pub async fn needed(
     }))
 }
 
+/// Whether `requester` holds an approved request for `key` that is still valid.
+pub async fn granted(
+    state: &AppState,
+    scope: &TenantScope,
+    requester: &str,
+    key: &str,
+) -> ApiResult<bool> {
+    let q = ListQuery::default()
+        .filter("requester", requester)
+        .filter("key", key)
+        .filter(
+            "status",
+            serde_json::to_value(ApprovalStatus::Approved).unwrap_or_default(),
+        );
+    let now = Utc::now();
+    Ok(state
+        .store
+        .page_as::<ApprovalRecord>(scope, &q)
+        .await?
+        .items
+        .iter()
+        .any(|a| domain::grants(a, now)))
+}
+
+/// The approval gate of an action the policy may hold: `None` when it may go ahead (no rule,
+/// or an approval for exactly this is still valid); otherwise the request that holds it (the
+/// requester's open one, or a new one) for the caller to answer `202 Accepted` with.
+pub async fn gate(
+    state: &AppState,
+    scope: &TenantScope,
+    requester: &str,
+    subject: ApprovalSubject,
+    rule: Option<&ApprovalRule>,
+) -> ApiResult<Option<ApprovalRecord>> {
+    let Some(rule) = rule else {
+        return Ok(None);
+    };
+    if granted(state, scope, requester, subject.key()).await? {
+        return Ok(None);
+    }
+    request(state, scope, requester, subject, rule, None)
+        .await
+        .map(Some)
+}
+
 /// Opens a request (or returns the requester's pending one for the same thing) and tells the
 /// first level's approvers.
 pub async fn request(
@@ -105,10 +183,7 @@ pub async fn request(
     rule: &ApprovalRule,
     reason: Option<String>,
 ) -> ApiResult<ApprovalRecord> {
-    let key = match &subject {
-        ApprovalSubject::Query { fingerprint, .. } => fingerprint.clone(),
-        ApprovalSubject::DashboardPublication { dashboard, .. } => dashboard.clone(),
-    };
+    let key = subject.key().to_string();
     let q = ListQuery::default()
         .filter("requester", requester)
         .filter("key", key.as_str())
@@ -162,6 +237,22 @@ fn describe(rec: &ApprovalRecord) -> String {
         }
         ApprovalSubject::DashboardPublication { dashboard, .. } => {
             format!("publishing dashboard {dashboard}")
+        }
+        ApprovalSubject::DataSourceCreation { name, spec, .. } => {
+            let t = spec.get("type").and_then(Value::as_str).unwrap_or("?");
+            format!("adding data source {name} ({t})")
+        }
+        ApprovalSubject::Export {
+            data_source,
+            format,
+            level,
+            ..
+        } => match level {
+            Some(l) => format!("a {format} export from {data_source} reading {l} data"),
+            None => format!("a {format} export from {data_source}"),
+        },
+        ApprovalSubject::ExternalShare { resource, .. } => {
+            format!("a share link to {resource} for people outside the tenant")
         }
     }
 }
@@ -368,6 +459,11 @@ async fn decide(
         ApprovalSubject::DashboardPublication { .. } => {
             publication_rule(&policies).map(|r| r.valid_for_hours)
         }
+        ApprovalSubject::DataSourceCreation { .. } => {
+            datasource_rule(&policies).map(|r| r.valid_for_hours)
+        }
+        ApprovalSubject::Export { .. } => export_rule(&policies).map(|r| r.rule.valid_for_hours),
+        ApprovalSubject::ExternalShare { .. } => sharing_rule(&policies).map(|r| r.valid_for_hours),
     }
     .unwrap_or(24);
     let rev = rec.meta.revision;

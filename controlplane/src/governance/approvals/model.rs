@@ -39,6 +39,61 @@ pub enum ApprovalSubject {
         dashboard: String,
         spec_digest: String,
     },
+    /// Adding this data source with exactly this spec (the password is not part of it: the
+    /// requester gives it again when creating the approved source).
+    #[serde(rename_all = "camelCase")]
+    DataSourceCreation {
+        name: String,
+        #[schema(value_type = Object)]
+        spec: Value,
+        fingerprint: String,
+    },
+    /// Exporting the result of exactly this statement and parameters in this format.
+    #[serde(rename_all = "camelCase")]
+    Export {
+        data_source: String,
+        sql: String,
+        #[schema(value_type = Vec<Object>)]
+        params: Vec<Value>,
+        format: String,
+        /// The highest sensitivity level the statement touches, when it touches classified data.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        level: Option<String>,
+        fingerprint: String,
+    },
+    /// A share link to this dashboard or saved query with exactly these options, which
+    /// anyone holding the link can open without an account.
+    #[serde(rename_all = "camelCase")]
+    ExternalShare {
+        /// `dashboard/<name>` or `query/<id>`.
+        resource: String,
+        #[schema(value_type = Object)]
+        options: Value,
+        fingerprint: String,
+    },
+}
+
+impl ApprovalSubject {
+    /// What identifies the approved thing: requests and grants are looked up by it.
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Query { fingerprint, .. }
+            | Self::DataSourceCreation { fingerprint, .. }
+            | Self::Export { fingerprint, .. }
+            | Self::ExternalShare { fingerprint, .. } => fingerprint,
+            Self::DashboardPublication { dashboard, .. } => dashboard,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Query { .. } => "query",
+            Self::DashboardPublication { .. } => "dashboardPublication",
+            Self::DataSourceCreation { .. } => "dataSourceCreation",
+            Self::Export { .. } => "export",
+            Self::ExternalShare { .. } => "externalShare",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -93,10 +148,7 @@ crate::entity! {
     Approvals,
     id,
     fn fields(&self) -> Map<String, Value> {
-        let (kind, key) = match &self.subject {
-            ApprovalSubject::Query { fingerprint, .. } => ("query", fingerprint.clone()),
-            ApprovalSubject::DashboardPublication { dashboard, .. } => ("dashboardPublication", dashboard.clone()),
-        };
-        fields(json!({"requester": self.requester, "status": self.status, "kind": kind, "key": key}))
+        fields(json!({"requester": self.requester, "status": self.status,
+            "kind": self.subject.kind(), "key": self.subject.key()}))
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::model::CatalogTable;
+use crate::http::csv::field as csv_field;
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -79,21 +80,6 @@ pub fn entries(tables: &[CatalogTable]) -> Vec<DictionaryEntry> {
     out
 }
 
-/// RFC 4180: quote every field that needs it, doubling quotes inside.
-fn csv_field(s: &str) -> String {
-    // A leading =, +, - or @ would be run as a formula by spreadsheet programs.
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
-    } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
-    }
-}
-
 pub fn csv(entries: &[DictionaryEntry]) -> String {
     let mut out = String::from(
         "data_source,table,column,type,nullable,primary_key,references,description,tags,glossary_terms,sensitivity,classification\r\n",
@@ -166,10 +152,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    fn markdown_cells_escape_pipes_and_newlines() {
         assert_eq!(md("a|b\nc"), "a\\|b c");
     }
 }
