@@ -1,16 +1,17 @@
 //! BackupSchedule controller. The operator evaluates the cron expression itself (Kubernetes 1.20
 //! has no batch/v1 CronJob). The control plane has no backup API yet, so a valid schedule is
 //! reported as Stalled with that reason and the next time it would run — never as a fake success.
+//! An S3 destination's credentials Secret is checked (both keys present) on every reconcile.
 use std::{str::FromStr, sync::Arc, time::Instant};
 
 use croner::Cron;
-use kube::runtime::controller::Action;
-use nexbii_crds::BackupSchedule;
+use kube::{runtime::controller::Action, ResourceExt};
+use nexbii_crds::{BackupSchedule, DestinationKind};
 use serde_json::Map;
 
 use crate::{
     conditions::{Outcome, Phase},
-    context::{object_key, validate_spec, Ctx, Error, KubeContext, Result},
+    context::{object_key, read_secret, validate_spec, Ctx, Error, KubeContext, Result},
 };
 
 pub const KIND: &str = "BackupSchedule";
@@ -25,7 +26,10 @@ pub fn next_run(
         .map_err(|e| e.to_string())
 }
 
-fn reconcile_inner(b: &BackupSchedule) -> Result<Outcome> {
+/// Keys an S3 destination's credentials Secret must hold.
+pub const S3_KEYS: [&str; 2] = ["accessKeyId", "secretAccessKey"];
+
+async fn reconcile_inner(b: &BackupSchedule, ctx: &Ctx) -> Result<Outcome> {
     if b.spec.suspend {
         return Ok(Outcome::suspended());
     }
@@ -34,6 +38,14 @@ fn reconcile_inner(b: &BackupSchedule) -> Result<Outcome> {
         reason: "InvalidSchedule",
         message: format!("{:?}: {e}", b.spec.schedule),
     })?;
+    // Credentials are checked now (the values are not kept), so a missing Secret or key is
+    // reported before any backup would need it; the Secret watch re-checks on every change.
+    if let (DestinationKind::S3, Some(s3)) = (&b.spec.destination.kind, &b.spec.destination.s3) {
+        let ns = b.namespace().unwrap_or_default();
+        for key in S3_KEYS {
+            read_secret(&ctx.client, &ns, &s3.credentials_secret_ref.name, key).await?;
+        }
+    }
     Ok(Outcome::stalled(
         "BackupApiUnavailable",
         format!("schedule is valid (next run {}), but the control plane has no backup API yet; no backup was taken", next.to_rfc3339()),
@@ -44,7 +56,7 @@ pub async fn reconcile(b: Arc<BackupSchedule>, ctx: Arc<Ctx>) -> Result<Action> 
     let started = Instant::now();
     ctx.metrics.reconciles.with_label_values(&[KIND]).inc();
     let key = object_key(KIND, b.as_ref());
-    let res = reconcile_inner(&b);
+    let res = reconcile_inner(&b, &ctx).await;
     let outcome = match &res {
         Ok(o) => o.clone(),
         Err(e) => e.outcome(),

@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod names;
 pub mod owned;
 pub mod run;
+pub mod secrets;
 pub mod sync;
 pub mod tenant;

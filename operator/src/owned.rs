@@ -110,6 +110,17 @@ impl Owned {
         changed || ready_changed
     }
 
+    /// Marks the Tenant for a full apply for a reason no apply answer takes back (a Secret it
+    /// references changed). A mark set while a reconcile is running stays for the next one.
+    pub fn mark_dirty(&self, tenant: &str) {
+        self.dirty
+            .lock()
+            .expect("lock")
+            .entry(tenant.to_string())
+            .or_default()
+            .insert((String::new(), DELETED));
+    }
+
     /// Whether the Tenant was marked for a full apply (and clears the mark).
     pub fn take_dirty(&self, tenant: &str) -> bool {
         self.dirty.lock().expect("lock").remove(tenant).is_some()
@@ -244,6 +255,10 @@ mod tests {
         // Deleted: always re-apply.
         o.take_dirty("t1");
         assert!(o.on_event(&meta("s1", None, "21"), true, None));
+        assert!(o.take_dirty("t1"));
+        // A referenced Secret changed: no apply answer clears that.
+        o.mark_dirty("t1");
+        o.observe_own(&meta("s1", None, "22"));
         assert!(o.take_dirty("t1"));
     }
 

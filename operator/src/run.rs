@@ -8,10 +8,10 @@ use std::{
 };
 
 use axum::{routing::get, Router};
-use futures::{Stream, StreamExt};
+use futures::{channel::mpsc, Stream, StreamExt};
 use k8s_openapi::api::{
     apps::v1::Deployment,
-    core::v1::{ConfigMap, Service},
+    core::v1::{ConfigMap, Secret, Service},
     networking::v1::NetworkPolicy,
 };
 use kube::{
@@ -29,11 +29,11 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
 use crate::{
-    backup,
+    backup, builders,
     context::{Ctx, Settings},
     leader::{self, LeaderConfig},
     metrics::Metrics,
-    sync, tenant,
+    secrets, sync, tenant,
 };
 
 pub struct RunConfig {
@@ -181,14 +181,50 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
     let ns = cfg.namespace;
     let config = controller::Config::default().concurrency(cfg.concurrency);
     let o = ctx.owned.clone();
-    let (reader, stream) = primary(api::<Tenant>(&client, &ns), move |t: &Tenant| {
+    let (tenant_store, tenant_stream) = primary(api::<Tenant>(&client, &ns), move |t: &Tenant| {
         if let Some(uid) = t.uid() {
             o.forget_tenant(&uid);
         }
     });
+    let (source_store, source_stream) =
+        primary(api::<DataSource>(&client, &ns), |_: &DataSource| {});
+    let (schedule_store, schedule_stream) =
+        primary(api::<BackupSchedule>(&client, &ns), |_: &BackupSchedule| {});
+
+    // One metadata-only watch of Secrets for the three kinds that read them. The operator's
+    // own Secrets and service-account tokens are never referenced by a spec: left out, so
+    // that thousands of Tenants' generated Secrets cost neither events nor memory.
+    let (tenant_tx, tenant_rx) = mpsc::channel(256);
+    let (source_tx, source_rx) = mpsc::channel(256);
+    let (schedule_tx, schedule_rx) = mpsc::channel(256);
+    let secret_events = watcher(
+        api::<PartialObjectMeta<Secret>>(&client, &ns),
+        watcher::Config::default()
+            .labels(&format!(
+                "app.kubernetes.io/managed-by!={}",
+                builders::FIELD_MANAGER
+            ))
+            .fields("type!=kubernetes.io/service-account-token"),
+    )
+    .default_backoff();
+    let targets = secrets::Targets {
+        tenants: (tenant_store.clone(), tenant_tx),
+        datasources: (source_store.clone(), source_tx),
+        schedules: (schedule_store.clone(), schedule_tx),
+        owned: ctx.owned.clone(),
+    };
+    // Stopped from outside: it may be waiting to hand a controller that no longer listens.
+    let stop = shutdown(rx.clone());
+    let secret_watch = async move {
+        tokio::select! {
+            _ = secrets::trigger(secret_events, targets) => {}
+            _ = stop => {}
+        }
+    };
+
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexbii-operator");
     let o = &ctx.owned;
-    let tenants = Controller::for_stream(stream, reader)
+    let tenants = Controller::for_stream(tenant_stream, tenant_store)
         .owns_stream(o.clone().filter(
             watcher(api::<Deployment>(&client, &ns), owned.clone()),
             |d: &Deployment| {
@@ -218,12 +254,13 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             watcher(api::<PartialObjectMeta<NetworkPolicy>>(&client, &ns), owned),
             no_ready,
         ))
+        .reconcile_on(tenant_rx)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(tenant::reconcile, tenant::error_policy, ctx.clone())
         .for_each(|_| async {});
-    let (reader, stream) = primary(api::<DataSource>(&client, &ns), |_: &DataSource| {});
-    let datasources = Controller::for_stream(stream, reader)
+    let datasources = Controller::for_stream(source_stream, source_store)
+        .reconcile_on(source_rx)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(
@@ -255,13 +292,20 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             ctx.clone(),
         )
         .for_each(|_| async {});
-    let (reader, stream) = primary(api::<BackupSchedule>(&client, &ns), |_: &BackupSchedule| {});
-    let schedules = Controller::for_stream(stream, reader)
+    let schedules = Controller::for_stream(schedule_stream, schedule_store)
+        .reconcile_on(schedule_rx)
         .with_config(config)
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(backup::reconcile, backup::error_policy, ctx.clone())
         .for_each(|_| async {});
-    tokio::join!(tenants, datasources, dashboards, policies, schedules);
+    tokio::join!(
+        tenants,
+        datasources,
+        dashboards,
+        policies,
+        schedules,
+        secret_watch
+    );
     metrics.leader.set(0);
     if !*rx.borrow() {
         // Another replica may be reconciling now; exit so the Deployment restarts us as a follower.
