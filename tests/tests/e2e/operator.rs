@@ -90,6 +90,16 @@ where
 }
 
 fn start_operator(c: &Client, ns: &str, identity: &str, instance_url: Option<String>) -> Metrics {
+    start_operator_with(c, ns, identity, instance_url, Duration::from_secs(30))
+}
+
+fn start_operator_with(
+    c: &Client,
+    ns: &str,
+    identity: &str,
+    instance_url: Option<String>,
+    resync: Duration,
+) -> Metrics {
     let metrics = Metrics::default();
     let cfg = RunConfig {
         namespace: Some(ns.to_string()),
@@ -98,7 +108,7 @@ fn start_operator(c: &Client, ns: &str, identity: &str, instance_url: Option<Str
         instance_url_template: instance_url,
         lease_namespace: ns.to_string(),
         identity: identity.to_string(),
-        resync: Duration::from_secs(30),
+        resync,
         concurrency: 4,
     };
     tokio::spawn(run(c.clone(), cfg, metrics.clone()));
@@ -1434,4 +1444,250 @@ async fn own_writes_and_status_churn_cause_no_reapply_but_drift_does() {
     })
     .await;
     assert!(applies() > a0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale: referenced Secrets are watched
+// ---------------------------------------------------------------------------------------------
+
+/// Polls `f` (every 100 ms) until it yields a value; how long that took.
+async fn time_until<F, Fut>(what: &str, mut f: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !f().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    started.elapsed()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
+    use sqlx::Executor;
+    // Far beyond the test: a successful reconcile comes back only after this long, so only the
+    // Secret watch can explain a reaction within seconds.
+    const RESYNC: Duration = Duration::from_secs(900);
+    const PROMPT: Duration = Duration::from_secs(10);
+    let (c, ns) = setup().await;
+    // A MariaDB account of this test's own, with a known password.
+    let user = unique("nx_sw_");
+    let right = unique("Right-pw-");
+    nexbii_tests::admin_mariadb()
+        .await
+        .execute(sqlx::raw_sql(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{right}';
+             CREATE USER '{user}'@'localhost' IDENTIFIED BY '{right}';
+             GRANT SELECT ON test.* TO '{user}'@'%';
+             GRANT SELECT ON test.* TO '{user}'@'localhost';"
+        )))
+        .await
+        .unwrap();
+    let token = unique("op-token-");
+    let server = TestServer::start_with_operator_token(Some(&token)).await;
+    let admin = server.tenant("shop", "admin-password-123").await;
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    let pp = PostParams::default();
+    let keys: Vec<(&str, &[u8])> = vec![
+        ("signing-key", b"x"),
+        ("encryption-key", b"x"),
+        ("bootstrap-password", b"x"),
+        ("operator-token", token.as_bytes()),
+    ];
+    secrets
+        .create(&pp, &secret("shop-nexbii-keys", &keys))
+        .await
+        .unwrap();
+    secrets
+        .create(
+            &pp,
+            &secret("ops-pw", &[("password", b"first-ops-password")]),
+        )
+        .await
+        .unwrap();
+    secrets
+        .create(&pp, &secret("db-creds", &[("password", b"wrong-password")]))
+        .await
+        .unwrap();
+    secrets
+        .create(
+            &pp,
+            &secret(
+                "s3-creds",
+                &[("accessKeyId", b"AKIA"), ("secretAccessKey", b"s3cr3t")],
+            ),
+        )
+        .await
+        .unwrap();
+    let metrics = start_operator_with(&c, &ns, "op-1", Some(server.base.clone()), RESYNC);
+
+    // A Tenant whose bootstrap admin's password is in a Secret.
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    tenants
+        .create(
+            &pp,
+            &tenant(
+                "shop",
+                json!({"displayName": "Shop", "bootstrapAdmins": [{"username": "ops",
+                    "passwordSecretRef": {"name": "ops-pw", "key": "password"}}]}),
+            ),
+        )
+        .await
+        .unwrap();
+    reported(&tenants, "shop", "Ready", "InstanceReady").await;
+    let bootstrap = || async {
+        let s = secrets.get("shop-nexbii-bootstrap").await.unwrap();
+        String::from_utf8(s.data.unwrap()["secrets.yaml"].0.clone()).unwrap()
+    };
+    assert!(bootstrap().await.contains("first-ops-password"));
+    let deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
+    let config_hash = || async {
+        deployments
+            .get("shop-nexbii")
+            .await
+            .unwrap()
+            .spec
+            .template
+            .metadata
+            .unwrap()
+            .annotations
+            .unwrap()["nexbii.io/config-hash"]
+            .clone()
+    };
+    let hash_before = config_hash().await;
+
+    // A DataSource whose Secret holds a wrong password: pushed, and the instance says why it
+    // cannot connect.
+    let sources: Api<DataSource> = Api::namespaced(c.clone(), &ns);
+    let ds: DataSource = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1",
+        "kind": "DataSource", "metadata": {"name": "maria"}, "spec": {"tenantRef": {"name": "shop"},
+        "type": "mysql", "host": "127.0.0.1", "port": 3306, "database": "test", "username": user,
+        "tls": {"mode": "disable"}, "pool": {"connectTimeoutSeconds": 5},
+        "passwordSecretRef": {"name": "db-creds", "key": "password"}}}))
+    .unwrap();
+    sources.create(&pp, &ds).await.unwrap();
+    let s = reported(&sources, "maria", "Stalled", "ConnectionFailed").await;
+    assert_eq!(s["connected"], json!(false), "{s}");
+    assert_eq!(condition(&s, "Synced").unwrap().0, "True", "pushed: {s}");
+
+    // A BackupSchedule to S3, its credentials complete.
+    let schedules: Api<BackupSchedule> = Api::namespaced(c.clone(), &ns);
+    let b: BackupSchedule = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1",
+        "kind": "BackupSchedule", "metadata": {"name": "offsite"}, "spec": {"tenantRef": {"name": "shop"},
+        "schedule": "0 3 * * *", "destination": {"kind": "s3",
+            "s3": {"bucket": "backups", "credentialsSecretRef": {"name": "s3-creds"}}}}}))
+    .unwrap();
+    schedules.create(&pp, &b).await.unwrap();
+    reported(&schedules, "offsite", "Stalled", "BackupApiUnavailable").await;
+
+    // Secrets nobody references come and go: nothing is reconciled for them.
+    let reconciles = |kind: &str| metrics.reconciles.with_label_values(&[kind]).get();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before: Vec<u64> = ["Tenant", "DataSource", "BackupSchedule"]
+        .iter()
+        .map(|k| reconciles(k))
+        .collect();
+    for i in 0..20 {
+        secrets
+            .create(&pp, &secret(&format!("unrelated-{i}"), &[("k", b"v")]))
+            .await
+            .unwrap();
+    }
+    secrets
+        .patch(
+            "unrelated-0",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"k": "w"}})),
+        )
+        .await
+        .unwrap();
+    secrets
+        .delete("unrelated-1", &Default::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after: Vec<u64> = ["Tenant", "DataSource", "BackupSchedule"]
+        .iter()
+        .map(|k| reconciles(k))
+        .collect();
+    assert_eq!(after, before, "unreferenced Secrets wake nobody");
+
+    // The right password: connected within seconds.
+    let merge = |v: Value| Patch::Merge(v);
+    secrets
+        .patch(
+            "db-creds",
+            &PatchParams::default(),
+            &merge(json!({"stringData": {"password": right}})),
+        )
+        .await
+        .unwrap();
+    let took = time_until("datasource connected", || async {
+        let s = status_of(&sources, "maria").await;
+        condition(&s, "Ready") == Some(("True".into(), "Connected".into()))
+    })
+    .await;
+    assert!(took < PROMPT, "connected after {took:?}");
+    assert_eq!(
+        reconciles("Tenant"),
+        after[0],
+        "a DataSource's Secret wakes no Tenant"
+    );
+    let (st, body) = admin
+        .post("/api/v1/datasources/maria/test", json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+
+    // The admin's new password: the Tenant applies again (its bootstrap Secret and the config
+    // hash of its pods carry it) within seconds.
+    secrets
+        .patch(
+            "ops-pw",
+            &PatchParams::default(),
+            &merge(json!({"stringData": {"password": "second-ops-password"}})),
+        )
+        .await
+        .unwrap();
+    let took = time_until("bootstrap secret updated", || async {
+        bootstrap().await.contains("second-ops-password")
+    })
+    .await;
+    assert!(took < PROMPT, "bootstrap Secret updated after {took:?}");
+    let rolled = time_until("pods roll", || async { config_hash().await != hash_before }).await;
+    assert!(rolled < PROMPT, "config hash changed after {rolled:?}");
+
+    // Credentials losing a key: reported within seconds; and deleted: the same.
+    secrets
+        .patch(
+            "s3-creds",
+            &PatchParams::default(),
+            &merge(json!({"data": {"secretAccessKey": null}})),
+        )
+        .await
+        .unwrap();
+    let took = time_until("schedule stalled on the missing key", || async {
+        let s = status_of(&schedules, "offsite").await;
+        condition(&s, "Stalled") == Some(("True".into(), "SecretKeyNotFound".into()))
+    })
+    .await;
+    assert!(took < PROMPT, "missing key reported after {took:?}");
+    secrets.delete("ops-pw", &Default::default()).await.unwrap();
+    let took = time_until("tenant stalled on the deleted secret", || async {
+        let s = status_of(&tenants, "shop").await;
+        condition(&s, "Stalled") == Some(("True".into(), "SecretNotFound".into()))
+    })
+    .await;
+    assert!(took < PROMPT, "deleted Secret reported after {took:?}");
+
+    let _ = nexbii_tests::admin_mariadb()
+        .await
+        .execute(sqlx::raw_sql(&format!(
+            "DROP USER '{user}'@'%'; DROP USER '{user}'@'localhost';"
+        )))
+        .await;
 }
