@@ -968,3 +968,94 @@ async fn release_installs_and_the_operator_converges_under_its_service_account()
         .unwrap()
         .is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn default_release_lets_the_operator_watch_every_namespace_and_no_more() {
+    let (admin, ns) = setup().await;
+    let release = unique("nx-");
+    let kubeconfig = nexbii_tests::env::kubeconfig();
+    let installed = tokio::task::block_in_place(|| {
+        helm(
+            &[
+                "install",
+                CHART,
+                "--name",
+                &release,
+                "--namespace",
+                &ns,
+                "--kubeconfig",
+                &kubeconfig,
+                "--skip-crds",
+            ],
+            None,
+        )
+    })
+    .unwrap_or_else(|e| panic!("install: {e:?}"));
+    assert_eq!(installed["status"], "deployed", "{installed}");
+    let fullname = format!("{release}-nexbii-operator");
+    let sa = service_account_client(&admin, &ns, &fullname, &Metrics::default()).await;
+    let status = |r: Result<(), kube::Error>| match r {
+        Ok(()) => 200,
+        Err(kube::Error::Api(s)) => s.code,
+        Err(e) => panic!("{e}"),
+    };
+    // Without watchNamespace the ClusterRole covers every namespace, for the five kinds and
+    // the objects the operator owns...
+    let lp = Default::default();
+    assert_eq!(
+        status(Api::<Tenant>::all(sa.clone()).list(&lp).await.map(|_| ())),
+        200
+    );
+    assert_eq!(
+        status(
+            Api::<BackupSchedule>::all(sa.clone())
+                .list(&lp)
+                .await
+                .map(|_| ())
+        ),
+        200
+    );
+    assert_eq!(
+        status(
+            Api::<Deployment>::all(sa.clone())
+                .list(&lp)
+                .await
+                .map(|_| ())
+        ),
+        200
+    );
+    // ...and no more: Secrets are read one by one (never listed), Tenants are never deleted.
+    assert_eq!(
+        status(Api::<Secret>::all(sa.clone()).list(&lp).await.map(|_| ())),
+        403
+    );
+    assert_eq!(
+        status(
+            Api::<Tenant>::namespaced(sa.clone(), &ns)
+                .delete("anything", &Default::default())
+                .await
+                .map(|_| ())
+        ),
+        403
+    );
+    tokio::task::block_in_place(|| {
+        helm(
+            &[
+                "uninstall",
+                "--name",
+                &release,
+                "--namespace",
+                &ns,
+                "--kubeconfig",
+                &kubeconfig,
+            ],
+            None,
+        )
+    })
+    .unwrap_or_else(|e| panic!("uninstall: {e:?}"));
+    assert!(Api::<ClusterRole>::all(admin.clone())
+        .get_opt(&fullname)
+        .await
+        .unwrap()
+        .is_none());
+}
