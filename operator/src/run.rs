@@ -25,14 +25,14 @@ use kube::{
     Api, Client, Resource, ResourceExt,
 };
 use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::watch;
 
 use crate::{
     backup,
     context::{Ctx, Settings},
     leader::{self, LeaderConfig},
-    metrics::Metrics,
+    metrics::{Metrics, ObjectState},
     sync, tenant,
 };
 
@@ -115,6 +115,74 @@ async fn pdb_version(client: &Client) -> String {
     }
 }
 
+/// The gauges' view of one kind's cache: whether each object's stored status says Ready.
+fn object_states<K>(
+    kind: &'static str,
+    store: Store<K>,
+) -> impl Fn() -> Vec<ObjectState> + Send + Sync + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + Send + Sync + 'static,
+{
+    move || {
+        store
+            .state()
+            .iter()
+            .map(|o| ObjectState {
+                kind,
+                namespace: o.namespace().unwrap_or_default(),
+                name: o.name_any(),
+                ready: is_ready(o.as_ref()),
+                backup: None,
+            })
+            .collect()
+    }
+}
+
+fn is_ready<K: Serialize>(o: &K) -> bool {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/status/conditions")?
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"] == "True")
+        })
+        .unwrap_or(false)
+}
+
+/// BackupSchedules add since when a backup is due and the last one that succeeded.
+fn backup_states(
+    store: Store<BackupSchedule>,
+) -> impl Fn() -> Vec<ObjectState> + Send + Sync + 'static {
+    let unix = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp())
+    };
+    move || {
+        store
+            .state()
+            .iter()
+            .map(|b| ObjectState {
+                kind: backup::KIND,
+                namespace: b.namespace().unwrap_or_default(),
+                name: b.name_any(),
+                ready: is_ready(b.as_ref()),
+                backup: (!b.spec.suspend).then(|| {
+                    (
+                        b.creation_timestamp().map_or(0, |t| t.0.as_second()),
+                        b.status
+                            .as_ref()
+                            .and_then(|s| s.last_successful_time.as_deref())
+                            .and_then(unix),
+                    )
+                }),
+            })
+            .collect()
+    }
+}
+
 async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Metrics) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
@@ -188,6 +256,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
     });
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexbii-operator");
     let o = &ctx.owned;
+    metrics.watch_objects(object_states(tenant::KIND, reader.clone()));
     let tenants = Controller::for_stream(stream, reader)
         .owns_stream(o.clone().filter(
             watcher(api::<Deployment>(&client, &ns), owned.clone()),
@@ -223,6 +292,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         .run(tenant::reconcile, tenant::error_policy, ctx.clone())
         .for_each(|_| async {});
     let (reader, stream) = primary(api::<DataSource>(&client, &ns), |_: &DataSource| {});
+    metrics.watch_objects(object_states("DataSource", reader.clone()));
     let datasources = Controller::for_stream(stream, reader)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -233,6 +303,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         )
         .for_each(|_| async {});
     let (reader, stream) = primary(api::<Dashboard>(&client, &ns), |_: &Dashboard| {});
+    metrics.watch_objects(object_states("Dashboard", reader.clone()));
     let dashboards = Controller::for_stream(stream, reader)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -246,6 +317,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         api::<GovernancePolicy>(&client, &ns),
         |_: &GovernancePolicy| {},
     );
+    metrics.watch_objects(object_states("GovernancePolicy", reader.clone()));
     let policies = Controller::for_stream(stream, reader)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -256,6 +328,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         )
         .for_each(|_| async {});
     let (reader, stream) = primary(api::<BackupSchedule>(&client, &ns), |_: &BackupSchedule| {});
+    metrics.watch_objects(backup_states(reader.clone()));
     let schedules = Controller::for_stream(stream, reader)
         .with_config(config)
         .graceful_shutdown_on(shutdown(rx.clone()))
