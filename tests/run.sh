@@ -3,7 +3,7 @@
 #   bash tests/run.sh
 # 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
 #    and MariaDB, the MongoDB-wire server, the Kubernetes test cluster — built on first use and
-#    cached), remembering which ones it started;
+#    cached), remembering which ones it started, and installs Helm's SDK for the chart tests;
 # 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, and the console
 #    tests (npm ci && npm test in controlplane/console, once that folder has a package.json);
 # 3. tear-down: stops exactly the servers step 1 started (also on failure or Ctrl-C).
@@ -88,6 +88,8 @@ setup() {
     # building kube-apiserver takes several minutes the first time, then it is cached
     server "Kubernetes test cluster" "kube-cluster.sh status" "kube-cluster.sh start" "kube-cluster.sh stop" || rc=1
   fi
+  # Helm's Go SDK for the chart tests (a cached venv; nothing runs, nothing to stop)
+  bash $ENV_DIR/helm.sh install || { echo "Helm SDK: could not be installed"; rc=1; }
   return $rc
 }
 

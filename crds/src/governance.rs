@@ -226,12 +226,19 @@ pub struct ApprovalsSpec {
     pub external_sharing: Option<ApprovalRule>,
 }
 
+/// An optional level as the plain enum: schemars writes `Option<enum>` with `null` among the
+/// enum values, which kube-apiserver 1.20 rejects in a CRD (the field is omitted when unset).
+fn optional_level(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<SensitivityLevel>()
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ExportApproval {
     /// Only exports touching data at or above this level are held; without it, every export.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_level")]
     pub min_level: Option<SensitivityLevel>,
     #[serde(flatten)]
     pub rule: ApprovalRule,

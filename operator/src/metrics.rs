@@ -1,13 +1,18 @@
 //! Operator metrics: reconciles, errors and durations per kind, status writes, full applies,
-//! apiserver requests, and leadership.
+//! apiserver requests, leadership, and the state of every watched object (readiness, backups),
+//! which the chart's PrometheusRule alerts on.
 use std::{
     future::Future,
     pin::Pin,
+    sync::{Arc, Mutex},
     task::{Context, Poll},
 };
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    core::{Collector, Desc},
+    proto::MetricFamily,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 #[derive(Clone)]
@@ -23,6 +28,7 @@ pub struct Metrics {
     /// Requests to the apiserver by verb and answer code (counted by [`CountRequests`]).
     pub kube_requests: IntCounterVec,
     pub leader: IntGauge,
+    objects: ObjectGauges,
 }
 
 impl Default for Metrics {
@@ -66,6 +72,10 @@ impl Default for Metrics {
         let leader =
             IntGauge::new("leader", "1 while this replica holds the leader lease").expect("metric");
         registry.register(Box::new(leader.clone())).expect("unique");
+        let objects = ObjectGauges::new();
+        registry
+            .register(Box::new(objects.clone()))
+            .expect("unique");
         Self {
             registry,
             reconciles,
@@ -75,6 +85,7 @@ impl Default for Metrics {
             applies,
             kube_requests,
             leader,
+            objects,
         }
     }
 }
@@ -88,9 +99,105 @@ impl Metrics {
         String::from_utf8(buf).expect("utf-8")
     }
 
+    /// Adds a source of object states, read at every scrape (the controllers' caches): the
+    /// gauges then follow creations, status changes and deletions, including deletions a
+    /// watch restart saw only as a missing object.
+    pub fn watch_objects(&self, source: impl Fn() -> Vec<ObjectState> + Send + Sync + 'static) {
+        self.objects
+            .sources
+            .lock()
+            .expect("lock")
+            .push(Arc::new(source));
+    }
+
     /// A client layer counting every apiserver request into `kube_requests_total`.
     pub fn count_requests(&self) -> CountRequests {
         CountRequests(self.kube_requests.clone())
+    }
+}
+
+/// What the gauges say about one watched object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectState {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// The `Ready` condition is True.
+    pub ready: bool,
+    /// BackupSchedules that are not suspended: (creation time, last successful backup), Unix
+    /// seconds. Suspended schedules take no backups on purpose, so they are not exported.
+    pub backup: Option<(i64, Option<i64>)>,
+}
+
+type Source = Arc<dyn Fn() -> Vec<ObjectState> + Send + Sync>;
+
+/// `ready{kind,namespace,name}`, `backup_last_success_timestamp_seconds{namespace,name}` and
+/// `backup_schedule_created_timestamp_seconds{namespace,name}`, rebuilt from the sources at each
+/// scrape. Empty on a replica that is not leading (it has no caches).
+#[derive(Clone)]
+struct ObjectGauges {
+    sources: Arc<Mutex<Vec<Source>>>,
+    ready: IntGaugeVec,
+    backup_success: IntGaugeVec,
+    backup_created: IntGaugeVec,
+}
+
+impl ObjectGauges {
+    fn new() -> Self {
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            IntGaugeVec::new(Opts::new(name, help), labels).expect("metric")
+        };
+        Self {
+            sources: Arc::default(),
+            ready: gauge(
+                "ready",
+                "1 while the object's Ready condition is True, 0 otherwise",
+                &["kind", "namespace", "name"],
+            ),
+            backup_success: gauge(
+                "backup_last_success_timestamp_seconds",
+                "Time of the last successful backup of an unsuspended BackupSchedule (absent: none yet)",
+                &["namespace", "name"],
+            ),
+            backup_created: gauge(
+                "backup_schedule_created_timestamp_seconds",
+                "Creation time of an unsuspended BackupSchedule (since when a backup is due)",
+                &["namespace", "name"],
+            ),
+        }
+    }
+}
+
+impl Collector for ObjectGauges {
+    fn desc(&self) -> Vec<&Desc> {
+        [&self.ready, &self.backup_success, &self.backup_created]
+            .into_iter()
+            .flat_map(|g| g.desc())
+            .collect()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        // Held across reset and refill, so concurrent scrapes do not see each other's halves.
+        let sources = self.sources.lock().expect("lock");
+        self.ready.reset();
+        self.backup_success.reset();
+        self.backup_created.reset();
+        for o in sources.iter().flat_map(|s| s()) {
+            self.ready
+                .with_label_values(&[o.kind, &o.namespace, &o.name])
+                .set(o.ready as i64);
+            if let Some((created, success)) = o.backup {
+                let at = [o.namespace.as_str(), o.name.as_str()];
+                self.backup_created.with_label_values(&at).set(created);
+                if let Some(success) = success {
+                    self.backup_success.with_label_values(&at).set(success);
+                }
+            }
+        }
+        [&self.ready, &self.backup_success, &self.backup_created]
+            .into_iter()
+            .flat_map(|g| g.collect())
+            .collect()
     }
 }
 
@@ -168,6 +275,45 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_gauges_follow_the_sources_at_each_scrape() {
+        let m = Metrics::default();
+        let states = Arc::new(Mutex::new(vec![
+            ObjectState {
+                kind: "Tenant",
+                namespace: "a".into(),
+                name: "acme".into(),
+                ready: false,
+                backup: None,
+            },
+            ObjectState {
+                kind: "BackupSchedule",
+                namespace: "a".into(),
+                name: "nightly".into(),
+                ready: true,
+                backup: Some((1_700_000_000, None)),
+            },
+        ]));
+        let s = states.clone();
+        m.watch_objects(move || s.lock().unwrap().clone());
+        let text = m.render();
+        assert!(
+            text.contains(r#"nexbii_operator_ready{kind="Tenant",name="acme",namespace="a"} 0"#)
+        );
+        assert!(text.contains(
+            r#"nexbii_operator_backup_schedule_created_timestamp_seconds{name="nightly",namespace="a"} 1700000000"#
+        ));
+        assert!(!text.contains("nexbii_operator_backup_last_success_timestamp_seconds{"));
+        // A backup succeeds, the Tenant becomes ready, then is deleted: no stale series remain.
+        states.lock().unwrap()[1].backup = Some((1_700_000_000, Some(1_700_086_400)));
+        states.lock().unwrap().remove(0);
+        let text = m.render();
+        assert!(!text.contains(r#"kind="Tenant""#), "{text}");
+        assert!(text.contains(
+            r#"nexbii_operator_backup_last_success_timestamp_seconds{name="nightly",namespace="a"} 1700086400"#
+        ));
+    }
 
     #[test]
     fn verbs_tell_watches_and_applies_apart() {

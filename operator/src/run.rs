@@ -25,14 +25,14 @@ use kube::{
     Api, Client, Resource, ResourceExt,
 };
 use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::watch;
 
 use crate::{
     backup, builders,
     context::{Ctx, Settings},
     leader::{self, LeaderConfig},
-    metrics::Metrics,
+    metrics::{Metrics, ObjectState},
     secrets, sync, tenant,
 };
 
@@ -112,6 +112,74 @@ async fn pdb_version(client: &Client) -> String {
             tracing::warn!(error = %e, "discovery of the policy group failed; assuming policy/v1");
             "policy/v1".into()
         }
+    }
+}
+
+/// The gauges' view of one kind's cache: whether each object's stored status says Ready.
+fn object_states<K>(
+    kind: &'static str,
+    store: Store<K>,
+) -> impl Fn() -> Vec<ObjectState> + Send + Sync + 'static
+where
+    K: Resource<DynamicType = ()> + Clone + Serialize + Send + Sync + 'static,
+{
+    move || {
+        store
+            .state()
+            .iter()
+            .map(|o| ObjectState {
+                kind,
+                namespace: o.namespace().unwrap_or_default(),
+                name: o.name_any(),
+                ready: is_ready(o.as_ref()),
+                backup: None,
+            })
+            .collect()
+    }
+}
+
+fn is_ready<K: Serialize>(o: &K) -> bool {
+    serde_json::to_value(o)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/status/conditions")?
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Ready")
+                .map(|c| c["status"] == "True")
+        })
+        .unwrap_or(false)
+}
+
+/// BackupSchedules add since when a backup is due and the last one that succeeded.
+fn backup_states(
+    store: Store<BackupSchedule>,
+) -> impl Fn() -> Vec<ObjectState> + Send + Sync + 'static {
+    let unix = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.timestamp())
+    };
+    move || {
+        store
+            .state()
+            .iter()
+            .map(|b| ObjectState {
+                kind: backup::KIND,
+                namespace: b.namespace().unwrap_or_default(),
+                name: b.name_any(),
+                ready: is_ready(b.as_ref()),
+                backup: (!b.spec.suspend).then(|| {
+                    (
+                        b.creation_timestamp().map_or(0, |t| t.0.as_second()),
+                        b.status
+                            .as_ref()
+                            .and_then(|s| s.last_successful_time.as_deref())
+                            .and_then(unix),
+                    )
+                }),
+            })
+            .collect()
     }
 }
 
@@ -224,6 +292,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
 
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=nexbii-operator");
     let o = &ctx.owned;
+    metrics.watch_objects(object_states(tenant::KIND, tenant_store.clone()));
     let tenants = Controller::for_stream(tenant_stream, tenant_store)
         .owns_stream(o.clone().filter(
             watcher(api::<Deployment>(&client, &ns), owned.clone()),
@@ -259,6 +328,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(tenant::reconcile, tenant::error_policy, ctx.clone())
         .for_each(|_| async {});
+    metrics.watch_objects(object_states("DataSource", source_store.clone()));
     let datasources = Controller::for_stream(source_stream, source_store)
         .reconcile_on(source_rx)
         .with_config(config.clone())
@@ -270,6 +340,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         )
         .for_each(|_| async {});
     let (reader, stream) = primary(api::<Dashboard>(&client, &ns), |_: &Dashboard| {});
+    metrics.watch_objects(object_states("Dashboard", reader.clone()));
     let dashboards = Controller::for_stream(stream, reader)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -283,6 +354,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         api::<GovernancePolicy>(&client, &ns),
         |_: &GovernancePolicy| {},
     );
+    metrics.watch_objects(object_states("GovernancePolicy", reader.clone()));
     let policies = Controller::for_stream(stream, reader)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -292,6 +364,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             ctx.clone(),
         )
         .for_each(|_| async {});
+    metrics.watch_objects(backup_states(schedule_store.clone()));
     let schedules = Controller::for_stream(schedule_stream, schedule_store)
         .reconcile_on(schedule_rx)
         .with_config(config)

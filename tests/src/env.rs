@@ -37,6 +37,42 @@ pub const KUBE: Service = Service {
     start: "bash tests/env/kube-cluster.sh start",
 };
 
+pub const HELM: Service = Service {
+    name: "Helm SDK (PyPI helm-python-sdk in a venv)",
+    start: "bash tests/env/helm.sh install",
+};
+
+/// The repository's root (the tests crate is one level below it).
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The python of the venv `tests/env/helm.sh` installs (`NEXBII_HELM_PYTHON` overrides it),
+/// after checking that it imports the SDK.
+#[track_caller]
+pub fn helm_python() -> String {
+    let python = std::env::var("NEXBII_HELM_PYTHON").unwrap_or_else(|_| {
+        let out = std::process::Command::new("bash")
+            .arg(repo_root().join("tests/env/helm.sh"))
+            .arg("python")
+            .output()
+            .unwrap_or_else(|e| HELM.missing("tests/env/helm.sh", e));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    });
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import helm_python"])
+        .output()
+        .map(|o| o.status.success());
+    match ok {
+        Ok(true) => python,
+        Ok(false) => HELM.missing(&python, "cannot import helm_python"),
+        Err(e) => HELM.missing(&python, e),
+    }
+}
+
 /// The default kubeconfig written by `tests/env/kube-cluster.sh` (with the default `KT_DIR`).
 pub const DEFAULT_KUBECONFIG: &str = "/tmp/kube-test/kubeconfig";
 

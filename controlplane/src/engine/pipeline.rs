@@ -282,22 +282,27 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
         };
     }
     let masker = crate::governance::mask::Masker::new(&plan.hash_key);
-    let mut reported = Vec::new();
-    for (i, m) in per_column.iter().enumerate() {
-        let Some(m) = m.filter(|m| m.action != nexbii_crds::MaskAction::None) else {
-            continue;
-        };
-        for row in f.rows.iter_mut() {
-            if let Some(v) = row.get_mut(i) {
-                *v = masker.apply(m.action, v);
+    let active: Vec<(usize, &OutputMask)> = per_column
+        .iter()
+        .enumerate()
+        .filter_map(|(i, m)| Some((i, m.filter(|m| m.action != nexbii_crds::MaskAction::None)?)))
+        .collect();
+    // One pass over the rows, each masked cell rewritten in its own buffer: a large result is
+    // masked while its rows are still in cache, with no allocation per cell.
+    for row in f.rows.iter_mut() {
+        for (i, m) in &active {
+            if let Some(v) = row.get_mut(*i) {
+                masker.apply_in_place(m.action, v);
             }
         }
-        reported.push(MaskedColumn {
-            column: f.columns[i].name.clone(),
-            ..m.why.clone()
-        });
     }
-    reported
+    active
+        .iter()
+        .map(|(i, m)| MaskedColumn {
+            column: f.columns[*i].name.clone(),
+            ..m.why.clone()
+        })
+        .collect()
 }
 
 /// The plan's effect on the result: what runs and what is masked. Part of every cache key, so a

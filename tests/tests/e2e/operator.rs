@@ -29,7 +29,7 @@ use nexbii_tests::{unique, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn client() -> Client {
+pub(crate) async fn client() -> Client {
     let path = nexbii_tests::env::kubeconfig();
     let kc =
         Kubeconfig::read_from(&path).unwrap_or_else(|e| nexbii_tests::env::KUBE.missing(&path, e));
@@ -40,7 +40,7 @@ async fn client() -> Client {
 }
 
 /// Installs the CRDs (idempotent) and a fresh namespace.
-async fn setup() -> (Client, String) {
+pub(crate) async fn setup() -> (Client, String) {
     let c = client().await;
     let crds: Api<CustomResourceDefinition> = Api::all(c.clone());
     for crd in nexbii_crds::all_crds() {
@@ -75,7 +75,7 @@ async fn setup() -> (Client, String) {
 }
 
 /// Polls `f` until it yields a value (60 s at most).
-async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -115,7 +115,7 @@ fn start_operator_with(
     metrics
 }
 
-fn condition(status: &Value, type_: &str) -> Option<(String, String)> {
+pub(crate) fn condition(status: &Value, type_: &str) -> Option<(String, String)> {
     status["conditions"]
         .as_array()?
         .iter()

@@ -219,6 +219,10 @@ async fn exports_carry_the_callers_masking() {
             .all(|r| r["email"].as_str().unwrap().contains('*')),
         "{jsonl}"
     );
+    let bad = path.replace("jsonl", "xml");
+    let (s, _, problem) = raw(&ann, Method::POST, &bad, None, &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(problem.contains("\"field\":\"format\""), "{problem}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

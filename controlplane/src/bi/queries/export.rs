@@ -59,13 +59,12 @@ pub struct ExportQuery {
     pub limit: Option<u32>,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the query string; the handler parses it itself
 pub struct FormatParam {
     /// `csv` (default) or `jsonl`.
-    #[serde(default)]
-    #[param(value_type = Option<String>)]
-    pub format: ExportFormat,
+    format: Option<String>,
 }
 
 /// The body of an export, with the masked columns named in a header (a CSV has no room for
@@ -222,14 +221,21 @@ pub async fn adhoc(
         (status = 202, body = crate::governance::approvals::ApprovalRecord,
             description = "the policy holds this export (or the query) for approval: the request; export again once approved"),
         (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem, description = "an unknown format"),
         (status = 502, body = Problem), (status = 504, body = Problem)),
     security(("bearer" = [])))]
 pub async fn saved(
     State(state): State<SharedState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(p): Query<FormatParam>,
+    Query(p): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Response> {
+    // Parsed here rather than by the extractor, so a bad value is a 422 naming the field.
+    let format = match p.get("format").map(String::as_str) {
+        None | Some("csv") => ExportFormat::Csv,
+        Some("jsonl") => ExportFormat::Jsonl,
+        Some(_) => return Err(ApiError::invalid("format", "`csv` or `jsonl`")),
+    };
     let q = domain::load(&state, &caller.scope, &id).await?;
     let call = QueryCall {
         data_source: &q.data_source,
@@ -238,5 +244,5 @@ pub async fn saved(
         limit: None,
         use_cache: true,
     };
-    export(&state, &caller, call, p.format, &q.name).await
+    export(&state, &caller, call, format, &q.name).await
 }
