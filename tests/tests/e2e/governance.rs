@@ -400,11 +400,23 @@ async fn lineage_analysis_graph_and_impact() {
         .unwrap();
     drop(c);
     let report = sync(&admin, "sales").await;
-    assert_eq!(
-        report["droppedColumns"],
-        json!(["customers.email"]),
-        "{report}"
-    );
+    if report["droppedColumns"] != json!(["customers.email"]) {
+        // The source's own background crawl (queued when it was created) may run after the
+        // ALTER on a loaded machine and find the change first: this crawl then has nothing
+        // new, the catalog already lacks the column, and the notice below is that crawl's.
+        assert_eq!(report["droppedColumns"], json!([]), "{report}");
+        let (_, t) = admin
+            .get("/api/v1/catalog/datasources/sales/tables/customers")
+            .await;
+        assert!(
+            t["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["name"] != "email"),
+            "{t}"
+        );
+    }
     let (_, inbox) = admin.get("/api/v1/notifications?unread=true").await;
     let broken = inbox
         .as_array()
