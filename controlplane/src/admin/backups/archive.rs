@@ -642,7 +642,7 @@ pub fn read_header(input: &mut impl Read) -> Result<(Header, Vec<u8>), ArchiveEr
     Ok((header, aad))
 }
 
-/// Reads an archive back, checking everything as it goes: [`ArchiveReader::next`] yields the
+/// Reads an archive back, checking everything as it goes: [`ArchiveReader::next_record`] yields the
 /// records, then `None` once the manifest matched every count and checksum.
 pub struct ArchiveReader<R: Read> {
     lines: BufReader<zstd::stream::read::Decoder<'static, BufReader<Unframes<R>>>>,
@@ -719,7 +719,7 @@ impl<R: Read> ArchiveReader<R> {
         &self.header
     }
 
-    /// The manifest, once [`ArchiveReader::next`] returned `None`.
+    /// The manifest, once [`ArchiveReader::next_record`] returned `None`.
     pub fn manifest(&self) -> Option<&Manifest> {
         self.manifest.as_ref()
     }
@@ -731,7 +731,7 @@ impl<R: Read> ArchiveReader<R> {
     }
 
     /// The next record; `None` at the end, after the manifest checked out.
-    pub fn next(&mut self) -> Result<Option<RawRecord>, ArchiveError> {
+    pub fn next_record(&mut self) -> Result<Option<RawRecord>, ArchiveError> {
         if self.manifest.is_some() {
             return Ok(None);
         }
@@ -853,7 +853,7 @@ mod tests {
             // Varied text so the stream does not compress to nothing and spans many frames.
             doc: serde_json::json!({"id": id, "n": n, "text": format!("{:x}", n * 2_654_435_761), "u": "Zürich ✓ \"q\""})
                 .to_string(),
-            fields: serde_json::json!({"kind": if n % 2 == 0 { "a" } else { "b" }}).to_string(),
+            fields: serde_json::json!({"kind": if n.is_multiple_of(2) { "a" } else { "b" }}).to_string(),
         }
     }
 
@@ -899,7 +899,7 @@ mod tests {
     ) -> Result<(Vec<RawRecord>, Manifest), ArchiveError> {
         let mut r = ArchiveReader::open(bytes, key)?;
         let mut out = Vec::new();
-        while let Some(rec) = r.next()? {
+        while let Some(rec) = r.next_record()? {
             out.push(rec);
         }
         Ok((out, r.manifest().unwrap().clone()))
@@ -932,7 +932,7 @@ mod tests {
         assert_eq!(manifest.records, 71);
         assert_eq!(manifest.key_id, key.id());
         let mut r = ArchiveReader::open(&bytes[..], &key).unwrap();
-        while r.next().unwrap().is_some() {}
+        while r.next_record().unwrap().is_some() {}
         assert_eq!(r.file_checksum(), (bytes.len() as u64, sha));
         // The key never appears; its fingerprint does.
         assert!(!bytes.windows(32).any(|w| w == [7u8; 32]));

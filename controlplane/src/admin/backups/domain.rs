@@ -568,7 +568,7 @@ pub async fn verify(
     let checked =
         tokio::task::spawn_blocking(move || -> Result<(Manifest, u64, String), BackupError> {
             let mut reader = open_archive(&r, &tenant, &key)?;
-            while reader.next()?.is_some() {}
+            while reader.next_record()?.is_some() {}
             let manifest = reader.manifest().cloned().expect("read to the end");
             let (size, sha) = reader.file_checksum();
             check_file(&r, size, &sha)?;

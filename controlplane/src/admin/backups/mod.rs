@@ -66,7 +66,7 @@ fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
-    request_body(content = BackupRequest, description = "optional (no body: not pinned, no note)"),
+    request_body(content = Option<BackupRequest>, description = "optional (no body: not pinned, no note)"),
     responses(
         (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`)",
             headers(("location" = String, description = "the backup's URL"))),

@@ -109,7 +109,7 @@ pub struct BackupRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// Id of a completed backup of this tenant.
+    /// Required: the id of a completed backup of this tenant (422 naming `backup` when absent).
     #[serde(default)]
     pub backup: Option<String>,
     /// Report what would change and change nothing.

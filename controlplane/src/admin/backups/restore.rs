@@ -126,7 +126,7 @@ async fn run(
         let mut reader = reader;
         let outcome = (|| -> Result<Read, BackupError> {
             let mut batch = Vec::with_capacity(STAGE_BATCH);
-            while let Some(rec) = reader.next()? {
+            while let Some(rec) = reader.next_record()? {
                 batch.push(rec);
                 if batch.len() == STAGE_BATCH {
                     let full = std::mem::replace(&mut batch, Vec::with_capacity(STAGE_BATCH));
