@@ -17,6 +17,8 @@ pub struct Settings {
     pub webhook_allow: Vec<ipnet::IpNet>,
     /// First retry delay of a failed webhook delivery (doubling up to 5 attempts).
     pub webhook_retry_base: Duration,
+    /// The backup volume: archives go to `<backup_dir>/<tenant>/<id>.nxbk`.
+    pub backup_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -29,6 +31,7 @@ impl Default for Settings {
             operator_token: None,
             webhook_allow: Vec::new(),
             webhook_retry_base: Duration::from_secs(2),
+            backup_dir: PathBuf::from("./data/backups"),
         }
     }
 }

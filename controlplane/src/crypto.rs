@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
 
 pub const SIGNING_KEY_ENV: &str = "NEXBII_SIGNING_KEY";
 pub const ENCRYPTION_KEY_ENV: &str = "NEXBII_ENCRYPTION_KEY";
+/// Base64 of 32 bytes: the key backup archives are encrypted with (from a Secret). Without
+/// it, the backup key is derived from the signing key.
+pub const BACKUP_KEY_ENV: &str = "NEXBII_BACKUP_KEY";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
@@ -31,6 +34,8 @@ pub enum CryptoError {
 pub struct Keys {
     signing: [u8; 32],
     cipher: Aes256Gcm,
+    /// A configured backup key; `None` derives one from the signing key.
+    backup: Option<[u8; 32]>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -57,12 +62,37 @@ impl Keys {
         Self {
             signing,
             cipher: Aes256Gcm::new(&encryption.into()),
+            backup: None,
         }
     }
 
+    /// The same keys with a configured backup key.
+    pub fn with_backup_key(mut self, key: [u8; 32]) -> Self {
+        self.backup = Some(key);
+        self
+    }
+
+    /// The key backup archives are encrypted with: the configured one, else derived from the
+    /// signing key (so it survives restarts with the same key file or Secret).
+    pub fn backup_key(&self) -> [u8; 32] {
+        self.backup
+            .unwrap_or_else(|| self.derive("nexbii-backup-archive-key"))
+    }
+
     /// Keys from `NEXBII_SIGNING_KEY` / `NEXBII_ENCRYPTION_KEY` (how the operator passes its
-    /// Secret), else from `file`, generated with mode 0600 on first start.
+    /// Secret), else from `file`, generated with mode 0600 on first start; the backup key from
+    /// `NEXBII_BACKUP_KEY` when set.
     pub fn load(file: &Path) -> Result<Self, CryptoError> {
+        let keys = Self::load_instance_keys(file)?;
+        match std::env::var(BACKUP_KEY_ENV) {
+            Ok(b) if !b.trim().is_empty() => {
+                Ok(keys.with_backup_key(decode_key(BACKUP_KEY_ENV, &b)?))
+            }
+            _ => Ok(keys),
+        }
+    }
+
+    fn load_instance_keys(file: &Path) -> Result<Self, CryptoError> {
         if let (Ok(s), Ok(e)) = (
             std::env::var(SIGNING_KEY_ENV),
             std::env::var(ENCRYPTION_KEY_ENV),

@@ -70,6 +70,10 @@ struct ServeArgs {
     /// are loopback, link-local or private; refused otherwise.
     #[arg(long, env = "NEXBII_WEBHOOK_ALLOW", value_delimiter = ',')]
     webhook_allow: Vec<ipnet::IpNet>,
+    /// Backup volume: archives are written to <DIR>/<tenant>/<id>.nxbk (encrypted with
+    /// NEXBII_BACKUP_KEY, else a key derived from the signing key).
+    #[arg(long, default_value = "./data/backups", env = "NEXBII_BACKUP_DIR")]
+    backup_dir: PathBuf,
 }
 
 fn init_logs(format: LogFormat) {
@@ -119,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
                     .ok()
                     .filter(|t| !t.is_empty()),
                 webhook_allow: args.webhook_allow,
+                backup_dir: args.backup_dir,
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

@@ -47,6 +47,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     ));
     let crawls = tokio::spawn(governance::crawl_worker(state.clone()));
     let deliveries = tokio::spawn(events::webhooks::worker(state.clone()));
+    // Backups an earlier process left running are marked failed (their temp files removed).
+    tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub deliveries: crate::jobs::Queue,
     /// Crawls and per-tenant catalog views of the governance area.
     pub governance: Arc<crate::governance::GovernanceState>,
+    /// Restores in progress (one per tenant at a time).
+    pub backups: Arc<crate::admin::backups::BackupsState>,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
     pub login_failures: moka::future::Cache<(String, String), u32>,
 }
@@ -66,6 +68,7 @@ impl AppState {
             metrics,
             settings,
             governance,
+            backups: Default::default(),
             deliveries: Default::default(),
             login_failures: moka::future::Cache::builder()
                 .time_to_idle(Duration::from_secs(15 * 60))

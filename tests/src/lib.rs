@@ -123,6 +123,7 @@ impl TestServer {
         let settings = Settings {
             sqlite_root: dir.path().join("sources"),
             operator_token: token.map(str::to_string),
+            backup_dir: dir.path().join("backups"),
             ..Default::default()
         };
         Self::with_store(store, dir, settings).await

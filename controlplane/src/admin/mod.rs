@@ -1,15 +1,16 @@
-//! The admin area: the tenant's configuration as this instance serves it, backup schedules.
+//! The admin area: the tenant's configuration as this instance serves it, backups, restores
+//! and backup schedules.
 use axum::{routing::get, Router};
 
 use crate::state::SharedState;
 
-pub mod backup;
+pub mod backups;
 pub mod tenant;
 
-pub use backup::ScheduleRecord;
+pub use backups::schedules::ScheduleRecord;
 
 pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/v1/tenant", get(tenant::tenant))
-        .route("/api/v1/backup/schedules", get(backup::schedules))
+        .merge(backups::routes())
 }

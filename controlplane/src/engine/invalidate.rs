@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::Engine;
 use crate::store::{
-    write::{Change, ChangeKind, WriteHook},
+    write::{Change, ChangeKind, Replaced, WriteHook},
     Collection,
 };
 
@@ -17,6 +17,12 @@ impl WriteHook for ForgetChangedSources {
     async fn committed(&self, change: &Change) {
         if change.collection == Collection::DataSources && change.kind != ChangeKind::Created {
             self.0.forget(&change.tenant, &change.id);
+        }
+    }
+
+    async fn replaced(&self, replaced: &Replaced) {
+        if replaced.collections.contains(&Collection::DataSources) {
+            self.0.forget_tenant(&replaced.tenant);
         }
     }
 }

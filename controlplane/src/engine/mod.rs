@@ -276,6 +276,16 @@ impl Engine {
             .remove(&(tenant.tenant().to_string(), name.to_string()));
     }
 
+    /// Drops every pool of the tenant and every cached result (after a restore: revisions
+    /// went back, so a revision no longer names one version of a source).
+    pub fn forget_tenant(&self, tenant: &TenantScope) {
+        self.conns
+            .lock()
+            .expect("engine lock")
+            .retain(|(t, _), _| t != tenant.tenant());
+        self.cache.invalidate_all();
+    }
+
     /// Checks the statement without running it.
     pub fn check(&self, source_type: DataSourceType, text: &str) -> Result<String, EngineError> {
         let native =

@@ -221,4 +221,8 @@ impl crate::store::write::WriteHook for ForgetCatalogViews {
             self.0.catalog_changed(&change.tenant);
         }
     }
+
+    async fn replaced(&self, replaced: &crate::store::write::Replaced) {
+        self.0.catalog_changed(&replaced.tenant);
+    }
 }

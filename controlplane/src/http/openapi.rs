@@ -42,7 +42,9 @@ impl Modify for Bearer {
     paths(
         sessions::login, sessions::logout, sessions::me, sessions::list_sessions, sessions::revoke_session,
         users::list_users, users::create_user, users::update_user, users::delete_user,
-        admin::tenant::tenant, policies::list, admin::backup::schedules,
+        admin::tenant::tenant, policies::list, admin::backups::schedules::schedules,
+        admin::backups::create, admin::backups::list, admin::backups::get_one, admin::backups::delete,
+        admin::backups::verify, admin::backups::restore,
         datasources::list, datasources::create, datasources::get_one, datasources::update, datasources::delete,
         datasources::test, datasources::schema,
         queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved, queries::export::adhoc, queries::export::saved,

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    decode, Collection, DynStore, Entity, Expect, ListQuery, Page, Put, Store, StoreResult,
-    TenantScope, WriteAccess,
+    decode, Collection, DynStore, Entity, Expect, ListQuery, Page, Put, RawRecord, Snapshot, Store,
+    StoreResult, TenantScope, WriteAccess,
 };
 
 /// A decoded record (downcast to its entity type), or a remembered miss.
@@ -150,6 +150,45 @@ impl Store for CachedStore {
 
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>> {
         self.inner.tenants().await
+    }
+
+    async fn snapshot(&self, scope: &TenantScope, colls: &[Collection]) -> StoreResult<Snapshot> {
+        self.inner.snapshot(scope, colls).await
+    }
+
+    async fn stage(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        records: &[RawRecord],
+    ) -> StoreResult<()> {
+        self.inner.stage(access, scope, staging, records).await
+    }
+
+    async fn swap_staged(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        colls: &[Collection],
+    ) -> StoreResult<()> {
+        let res = self.inner.swap_staged(access, scope, staging, colls).await;
+        // A restore replaces whole collections: forget everything (restores are rare).
+        let mut epoch = self.epoch.lock().expect("epoch lock");
+        *epoch += 1;
+        self.entries.invalidate_all();
+        drop(epoch);
+        res
+    }
+
+    async fn drop_staged(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+    ) -> StoreResult<()> {
+        self.inner.drop_staged(access, scope, staging).await
     }
 }
 

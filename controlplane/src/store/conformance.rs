@@ -3,7 +3,11 @@
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{json, Map, Value};
 
-use super::{Collection, Expect, ListQuery, Put, Store, StoreError, TenantScope, WriteAccess};
+use futures::TryStreamExt;
+
+use super::{
+    Collection, Expect, ListQuery, Put, RawRecord, Store, StoreError, TenantScope, WriteAccess,
+};
 
 fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + secs, 0).unwrap()
@@ -262,6 +266,164 @@ pub async fn run(store: &dyn Store) {
     raw.delete(&a, Collection::Tenants, "tenant").await.unwrap();
 
     listing(&raw, &a, &b).await;
+    snapshots_and_swaps(&raw, &a, &b).await;
+}
+
+fn staged(coll: Collection, id: &str, revision: u64, at: i64, doc: Value, f: Value) -> RawRecord {
+    RawRecord {
+        collection: coll,
+        id: id.to_string(),
+        revision,
+        updated_at: t(at),
+        doc: doc.to_string(),
+        fields: f.to_string(),
+    }
+}
+
+async fn snapshot_of(
+    store: &dyn Store,
+    scope: &TenantScope,
+    colls: &[Collection],
+) -> Vec<RawRecord> {
+    store
+        .snapshot(scope, colls)
+        .await
+        .expect("snapshot")
+        .records
+        .try_collect()
+        .await
+        .expect("snapshot records")
+}
+
+/// Snapshots read one consistent state while writers go on; staged records replace whole
+/// collections of one tenant in one step, revisions and times as staged.
+async fn snapshots_and_swaps(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
+    let store = raw.0;
+    let access = WriteAccess(());
+    let (s, w) = (Collection::Scratch, Collection::Webhooks);
+    raw.put_at(
+        a,
+        s,
+        "x2",
+        &json!({"n": 2}),
+        3,
+        t(20),
+        json!({"k": "v"}),
+        Expect::Absent,
+    )
+    .await
+    .unwrap();
+    raw.insert(a, s, "x1", &json!({"n": 1})).await.unwrap();
+    raw.insert(a, w, "w1", &json!({"w": 1})).await.unwrap();
+    raw.insert(b, s, "x1", &json!({"b": 1})).await.unwrap();
+
+    let snap = store.snapshot(a, &[w, s]).await.expect("snapshot");
+    assert!(!snap.position.is_empty(), "a snapshot names its position");
+    // Written after the snapshot was taken: not in it.
+    raw.insert(a, s, "x3", &json!({"n": 3})).await.unwrap();
+    raw.update(a, w, "w1", &json!({"w": "changed"}), 1)
+        .await
+        .unwrap();
+    let got: Vec<RawRecord> = snap.records.try_collect().await.expect("records");
+    let keys: Vec<(&str, &str)> = got
+        .iter()
+        .map(|r| (r.collection.name(), r.id.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![("scratch", "x1"), ("scratch", "x2"), ("webhooks", "w1")],
+        "a snapshot: tenant a only, by collection name then id, as of when it was taken"
+    );
+    assert_eq!((got[1].revision, got[1].updated_at), (3, t(20)));
+    assert_eq!(
+        serde_json::from_str::<Value>(&got[1].doc).unwrap(),
+        json!({"n": 2})
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&got[1].fields).unwrap(),
+        json!({"k": "v"})
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&got[2].doc).unwrap(),
+        json!({"w": 1})
+    );
+
+    // Staged records are invisible until swapped; an id staged twice conflicts.
+    let records = vec![
+        staged(s, "x2", 7, 30, json!({"n": "restored"}), json!({"k": "w"})),
+        staged(s, "x9", 2, 31, json!({"n": 9}), json!({})),
+        staged(w, "w5", 1, 32, json!({"w": 5}), json!({})),
+    ];
+    store
+        .stage(&access, a, "st1", &records)
+        .await
+        .expect("stage");
+    assert!(
+        store.get(a, s, "x9").await.unwrap().is_none(),
+        "staged is not stored"
+    );
+    let dup = store
+        .stage(&access, a, "st1", &records[..1])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(dup, StoreError::Conflict(_)),
+        "staged twice: {dup:?}"
+    );
+
+    // A swap of one collection replaces exactly it, for this tenant only.
+    store
+        .swap_staged(&access, a, "st1", &[s])
+        .await
+        .expect("swap");
+    let after = snapshot_of(store, a, &[s, w]).await;
+    assert_eq!(
+        after,
+        vec![
+            records[0].clone(),
+            records[1].clone(),
+            RawRecord {
+                collection: w,
+                id: "w1".into(),
+                revision: 2,
+                updated_at: t(1),
+                doc: json!({"w": "changed"}).to_string(),
+                fields: "{}".into(),
+            }
+        ],
+        "scratch is what was staged, revisions and times kept; webhooks untouched"
+    );
+    assert_eq!(
+        store
+            .count(a, s, &ListQuery::default().filter("k", "w"))
+            .await
+            .unwrap(),
+        1,
+        "restored list fields are queryable"
+    );
+    assert_eq!(
+        store.get(b, s, "x1").await.unwrap(),
+        Some(json!({"b": 1})),
+        "another tenant is untouched"
+    );
+
+    // The staging is forgotten by the swap, and by drop_staged.
+    store.swap_staged(&access, a, "st1", &[w]).await.unwrap();
+    assert!(
+        snapshot_of(store, a, &[w]).await.is_empty(),
+        "nothing staged is left"
+    );
+    store
+        .stage(&access, a, "st2", &records[1..2])
+        .await
+        .unwrap();
+    store.drop_staged(&access, a, "st2").await.unwrap();
+    store.swap_staged(&access, a, "st2", &[s]).await.unwrap();
+    assert!(
+        snapshot_of(store, a, &[s]).await.is_empty(),
+        "dropped staging is gone"
+    );
+    raw.delete(b, s, "x1").await.unwrap();
 }
 
 /// Filters, time windows, counts and keyset pagination.

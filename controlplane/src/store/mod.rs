@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{Map, Value};
 
@@ -86,12 +87,14 @@ pub enum Collection {
     WebhookDeliveries,
     /// Links that let people without an account view a dashboard or saved query.
     ShareLinks,
+    /// Backup runs of the tenant: state, archive location and manifest.
+    Backups,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 16] = [
+    pub const ALL: [Collection; 17] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -107,6 +110,7 @@ impl Collection {
         Self::Webhooks,
         Self::WebhookDeliveries,
         Self::ShareLinks,
+        Self::Backups,
         Self::Scratch,
     ];
 
@@ -127,9 +131,38 @@ impl Collection {
             Self::Webhooks => "webhooks",
             Self::WebhookDeliveries => "webhook_deliveries",
             Self::ShareLinks => "share_links",
+            Self::Backups => "backups",
             Self::Scratch => "scratch",
         }
     }
+
+    /// The collection of a [`Collection::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// One record exactly as the store keeps it: what a backup writes and a restore puts back,
+/// revision and update time included (a restore does not stamp them anew).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRecord {
+    pub collection: Collection,
+    pub id: String,
+    pub revision: u64,
+    pub updated_at: DateTime<Utc>,
+    /// The document as JSON text.
+    pub doc: String,
+    /// The declared list fields, as JSON object text.
+    pub fields: String,
+}
+
+/// A consistent read of a tenant's records, taken without stopping writers.
+pub struct Snapshot {
+    /// Where the store stood when the snapshot was taken (embedded: the newest update time it
+    /// holds; MongoDB: the cluster time of its read), for the backup manifest.
+    pub position: String,
+    /// The records, ordered by collection name, then id.
+    pub records: BoxStream<'static, StoreResult<RawRecord>>,
 }
 
 /// Proof that a call comes from the write path. Its field is private to this module, so no
@@ -198,6 +231,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Names of tenants that have a tenant record (used at start-up, not by requests).
     async fn tenants(&self) -> StoreResult<Vec<TenantScope>>;
+    /// A consistent snapshot of the tenant's records in `colls`: embedded, one read
+    /// transaction; MongoDB, one transaction with read concern "snapshot". Holds a connection
+    /// (or session) until the stream ends or is dropped.
+    async fn snapshot(&self, scope: &TenantScope, colls: &[Collection]) -> StoreResult<Snapshot>;
+    /// Keeps `records` aside under the name `staging` for [`Store::swap_staged`]; nothing
+    /// reads them until then. An id staged twice is a `Conflict`.
+    async fn stage(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        records: &[RawRecord],
+    ) -> StoreResult<()>;
+    /// In one atomic step, replaces every record of the tenant in `colls` with the records
+    /// staged under `staging` for those collections, and forgets the staging. On failure
+    /// nothing changed (the staged records stay until [`Store::drop_staged`]).
+    async fn swap_staged(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        colls: &[Collection],
+    ) -> StoreResult<()>;
+    /// Forgets the records staged under `staging` (an abandoned restore).
+    async fn drop_staged(
+        &self,
+        access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+    ) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -267,6 +330,23 @@ pub trait StoreExt {
         scope: &TenantScope,
         q: &ListQuery,
     ) -> StoreResult<TypedPage<T>>;
+}
+
+/// Collection names sorted and without repeats: the order snapshots and restores walk.
+pub(crate) fn sorted_names(colls: &[Collection]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = colls.iter().map(|c| c.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// A stream fed by a task through a bounded channel, so a stream that holds a connection can
+/// outlive the call that opened it (and backpressure reaches the task).
+pub(crate) fn channel_stream<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> BoxStream<'static, T> {
+    use futures::StreamExt;
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) }).boxed()
 }
 
 pub(crate) fn decode<T: DeserializeOwned>(v: Value) -> StoreResult<T> {

@@ -3,19 +3,28 @@
 //! (feature flags, chart options) round-trip exactly; the revision, update time and the
 //! declared list fields (`f`) sit beside it as native BSON so queries can use them.
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use mongodb::{
     bson::{self, doc, Bson, Document},
-    error::{ErrorKind, WriteFailure},
-    options::{ClientOptions, FindOptions, IndexOptions},
-    Client, Database, IndexModel,
+    error::{ErrorKind, WriteFailure, TRANSIENT_TRANSACTION_ERROR},
+    options::{ClientOptions, FindOptions, IndexOptions, ReadConcern},
+    Client, ClientSession, Database, IndexModel,
 };
 use serde_json::Value;
 
 use super::{
-    query::page_of, Collection, Expect, ListQuery, Page, Put, Store, StoreError, StoreResult,
-    TenantScope, WriteAccess,
+    channel_stream, query::page_of, sorted_names, Collection, Expect, ListQuery, Page, Put,
+    RawRecord, Snapshot, Store, StoreError, StoreResult, TenantScope, WriteAccess,
 };
+
+/// Records of a restore in progress: `{staging, tenant, coll, rec}`, `rec` being the document
+/// as it will be inserted into its collection.
+const STAGING: &str = "restore_staging";
+/// Restored documents inserted per round trip.
+const INSERT_BATCH: usize = 500;
+/// A swap that meets a concurrent write (a transient transaction error) starts again.
+const SWAP_ATTEMPTS: usize = 5;
 
 pub struct MongoStore {
     db: Database,
@@ -26,7 +35,14 @@ fn backend(e: mongodb::error::Error) -> StoreError {
 }
 
 fn is_duplicate(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+    match &*e.kind {
+        ErrorKind::Write(WriteFailure::WriteError(w)) => w.code == 11000,
+        ErrorKind::InsertMany(m) => m
+            .write_errors
+            .as_ref()
+            .is_some_and(|errs| errs.iter().any(|w| w.code == 11000)),
+        _ => false,
+    }
 }
 
 fn key(scope: &TenantScope, id: &str) -> String {
@@ -70,7 +86,54 @@ impl MongoStore {
                 .build();
             self.coll(coll).create_index(by_time).await?;
         }
+        let staged = IndexModel::builder()
+            .keys(doc! { "staging": 1, "tenant": 1, "coll": 1 })
+            .build();
+        self.staging().create_index(staged).await?;
         Ok(())
+    }
+
+    fn staging(&self) -> mongodb::Collection<Document> {
+        self.db.collection(STAGING)
+    }
+
+    /// One attempt at the swap, in one transaction.
+    async fn swap_once(
+        &self,
+        session: &mut ClientSession,
+        scope: &TenantScope,
+        staging: &str,
+        names: &[&'static str],
+    ) -> mongodb::error::Result<()> {
+        session.start_transaction().await?;
+        for name in names {
+            let target = self.db.collection::<Document>(name);
+            target
+                .delete_many(doc! { "tenant": scope.tenant() })
+                .session(&mut *session)
+                .await?;
+            let mut cursor = self
+                .staging()
+                .find(doc! { "staging": staging, "tenant": scope.tenant(), "coll": *name })
+                .session(&mut *session)
+                .await?;
+            let mut batch = Vec::with_capacity(INSERT_BATCH);
+            while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+                if let Ok(rec) = d.get_document("rec") {
+                    batch.push(rec.clone());
+                }
+                if batch.len() >= INSERT_BATCH {
+                    target
+                        .insert_many(std::mem::take(&mut batch))
+                        .session(&mut *session)
+                        .await?;
+                }
+            }
+            if !batch.is_empty() {
+                target.insert_many(batch).session(&mut *session).await?;
+            }
+        }
+        session.commit_transaction().await
     }
 
     fn coll(&self, coll: Collection) -> mongodb::Collection<Document> {
@@ -129,14 +192,57 @@ fn body(d: &Document) -> StoreResult<Value> {
 
 fn record(scope: &TenantScope, put: &Put<'_>) -> StoreResult<Document> {
     let fields = bson::to_document(put.fields).map_err(|e| StoreError::BadQuery(e.to_string()))?;
-    Ok(doc! {
-        "_id": key(scope, put.id),
+    Ok(stored(
+        scope,
+        put.id,
+        put.doc.to_string(),
+        put.updated_at,
+        put.revision,
+        fields,
+    ))
+}
+
+/// The stored form of a record (one place, so restored records match written ones).
+fn stored(
+    scope: &TenantScope,
+    id: &str,
+    doc: String,
+    updated_at: DateTime<Utc>,
+    revision: u64,
+    fields: Document,
+) -> Document {
+    doc! {
+        "_id": key(scope, id),
         "tenant": scope.tenant(),
-        "id": put.id,
-        "doc": put.doc.to_string(),
-        "updatedAt": bson::DateTime::from_millis(put.updated_at.timestamp_millis()),
-        "rev": put.revision as i64,
+        "id": id,
+        "doc": doc,
+        "updatedAt": bson::DateTime::from_millis(updated_at.timestamp_millis()),
+        "rev": revision as i64,
         "f": fields,
+    }
+}
+
+fn raw_record(coll: Collection, d: &Document) -> StoreResult<RawRecord> {
+    let corrupt = |e: bson::document::ValueAccessError| StoreError::Corrupt(e.to_string());
+    let fields = match d.get("f") {
+        Some(f) => f.clone().into_relaxed_extjson().to_string(),
+        None => "{}".into(),
+    };
+    Ok(RawRecord {
+        collection: coll,
+        id: d.get_str("id").map_err(corrupt)?.to_string(),
+        revision: match d.get("rev") {
+            Some(Bson::Int64(r)) => *r as u64,
+            Some(Bson::Int32(r)) => *r as u64,
+            _ => 0,
+        },
+        updated_at: d
+            .get_datetime("updatedAt")
+            .ok()
+            .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
+            .unwrap_or_default(),
+        doc: d.get_str("doc").map_err(corrupt)?.to_string(),
+        fields,
     })
 }
 
@@ -283,5 +389,153 @@ impl Store for MongoStore {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    async fn snapshot(&self, scope: &TenantScope, colls: &[Collection]) -> StoreResult<Snapshot> {
+        let names = sorted_names(colls);
+        let mut session = self.db.client().start_session().await.map_err(backend)?;
+        // A snapshot transaction reads every collection as of one point in time (a session
+        // with `snapshot: true` would too on mongod, but not on every MongoDB-wire server).
+        session
+            .start_transaction()
+            .read_concern(ReadConcern::snapshot())
+            .await
+            .map_err(backend)?;
+        // The first read fixes the snapshot; its operation time is the position.
+        let first = names.first().copied().unwrap_or(Collection::Scratch.name());
+        self.db
+            .collection::<Document>(first)
+            .find_one(doc! { "tenant": scope.tenant() })
+            .session(&mut session)
+            .await
+            .map_err(backend)?;
+        let position = match session.operation_time() {
+            Some(t) => format!("mongodb:operationTime={}.{}", t.time, t.increment),
+            None => "mongodb:operationTime=unknown".into(),
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let db = self.db.clone();
+        let tenant = scope.tenant().to_string();
+        tokio::spawn(async move {
+            'colls: for name in names {
+                let coll = Collection::from_name(name).expect("names come from collections");
+                let cursor = db
+                    .collection::<Document>(name)
+                    .find(doc! { "tenant": &tenant })
+                    .sort(doc! { "id": 1 })
+                    .session(&mut session)
+                    .await;
+                let mut cursor = match cursor {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(backend(e))).await;
+                        break;
+                    }
+                };
+                loop {
+                    let item = match cursor.next(&mut session).await {
+                        None => break,
+                        Some(Ok(d)) => raw_record(coll, &d),
+                        Some(Err(e)) => Err(backend(e)),
+                    };
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        break 'colls;
+                    }
+                }
+            }
+            let _ = session.abort_transaction().await;
+        });
+        Ok(Snapshot {
+            position,
+            records: channel_stream(rx),
+        })
+    }
+
+    async fn stage(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        records: &[RawRecord],
+    ) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut docs = Vec::with_capacity(records.len());
+        for r in records {
+            let fields: serde_json::Map<String, Value> = serde_json::from_str(&r.fields)
+                .map_err(|e| StoreError::Corrupt(format!("fields of {}: {e}", r.id)))?;
+            let fields =
+                bson::to_document(&fields).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let rec = stored(
+                scope,
+                &r.id,
+                r.doc.clone(),
+                r.updated_at,
+                r.revision,
+                fields,
+            );
+            docs.push(doc! {
+                "_id": format!("{staging}/{}/{}/{}", scope.tenant(), r.collection.name(), r.id),
+                "staging": staging,
+                "tenant": scope.tenant(),
+                "coll": r.collection.name(),
+                "rec": rec,
+            });
+        }
+        match self.staging().insert_many(docs).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate(&e) => Err(StoreError::Conflict(format!(
+                "a record staged twice under {staging}"
+            ))),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    async fn swap_staged(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        colls: &[Collection],
+    ) -> StoreResult<()> {
+        let names = sorted_names(colls);
+        let mut session = self.db.client().start_session().await.map_err(backend)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.swap_once(&mut session, scope, staging, &names).await {
+                Ok(()) => break,
+                Err(e) => {
+                    let _ = session.abort_transaction().await;
+                    if !(e.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < SWAP_ATTEMPTS) {
+                        return Err(backend(e));
+                    }
+                }
+            }
+        }
+        // Committed: the staged copies are no longer needed (a failure here leaves garbage only).
+        if let Err(e) = self
+            .staging()
+            .delete_many(doc! { "staging": staging, "tenant": scope.tenant() })
+            .await
+        {
+            tracing::warn!(error = %e, staging, "restore staging not cleared");
+        }
+        Ok(())
+    }
+
+    async fn drop_staged(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+    ) -> StoreResult<()> {
+        self.staging()
+            .delete_many(doc! { "staging": staging, "tenant": scope.tenant() })
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 }

@@ -2,6 +2,8 @@
 use std::{path::Path, str::FromStr};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde_json::Value;
 use sqlx::{
     sqlite::{
@@ -12,9 +14,10 @@ use sqlx::{
 };
 
 use super::{
+    channel_stream,
     query::{page_of, stamp},
-    Collection, Expect, ListQuery, Page, Put, Store, StoreError, StoreResult, TenantScope,
-    WriteAccess,
+    sorted_names, Collection, Expect, ListQuery, Page, Put, RawRecord, Snapshot, Store, StoreError,
+    StoreResult, TenantScope, WriteAccess,
 };
 
 pub struct SqliteStore {
@@ -88,6 +91,22 @@ impl SqliteStore {
         )
         .execute(&pool)
         .await?;
+        // Records of a restore in progress, swapped into `records` in one transaction.
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS restore_staging (
+                staging TEXT NOT NULL,
+                tenant TEXT NOT NULL,
+                coll TEXT NOT NULL,
+                id TEXT NOT NULL,
+                doc TEXT NOT NULL,
+                updated_at TEXT NOT NULL,
+                rev INTEGER NOT NULL,
+                fields TEXT NOT NULL,
+                PRIMARY KEY (staging, coll, id)
+            ) WITHOUT ROWID",
+        )
+        .execute(&pool)
+        .await?;
         Ok(Self { pool })
     }
 
@@ -155,6 +174,20 @@ impl SqliteStore {
         }
         Ok((sql, args))
     }
+}
+
+fn raw_row(coll: Collection, row: sqlx::sqlite::SqliteRow) -> StoreResult<RawRecord> {
+    let at: String = row.get(3);
+    Ok(RawRecord {
+        collection: coll,
+        id: row.get(0),
+        doc: row.get(1),
+        revision: row.get::<i64, _>(2) as u64,
+        updated_at: DateTime::parse_from_rfc3339(&at)
+            .map_err(|e| StoreError::Corrupt(format!("updated_at {at:?}: {e}")))?
+            .with_timezone(&Utc),
+        fields: row.get(4),
+    })
 }
 
 fn parse(doc: String) -> StoreResult<Value> {
@@ -330,5 +363,143 @@ impl Store for SqliteStore {
             .into_iter()
             .filter_map(|r| TenantScope::new(&r.get::<String, _>(0)))
             .collect())
+    }
+
+    async fn snapshot(&self, scope: &TenantScope, colls: &[Collection]) -> StoreResult<Snapshot> {
+        let names = sorted_names(colls);
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        sqlx::query("BEGIN")
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+        // In WAL mode the first read fixes what the whole transaction sees; writers go on.
+        let mut newest: Option<String> = None;
+        for name in &names {
+            let n: Option<String> = sqlx::query_scalar(
+                "SELECT max(updated_at) FROM records WHERE tenant = ? AND coll = ?",
+            )
+            .bind(scope.tenant())
+            .bind(*name)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(backend)?;
+            newest = newest.max(n);
+        }
+        let position = format!("sqlite:newestUpdate={}", newest.unwrap_or_default());
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let tenant = scope.tenant().to_string();
+        tokio::spawn(async move {
+            'colls: for name in names {
+                let coll = Collection::from_name(name).expect("names come from collections");
+                let mut rows = sqlx::query(
+                    "SELECT id, doc, rev, updated_at, fields FROM records
+                     WHERE tenant = ? AND coll = ? ORDER BY id",
+                )
+                .bind(&tenant)
+                .bind(name)
+                .fetch(&mut *conn);
+                while let Some(row) = rows.next().await {
+                    let item = row.map_err(backend).and_then(|r| raw_row(coll, r));
+                    let failed = item.is_err();
+                    if tx.send(item).await.is_err() || failed {
+                        break 'colls;
+                    }
+                }
+            }
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        });
+        Ok(Snapshot {
+            position,
+            records: channel_stream(rx),
+        })
+    }
+
+    async fn stage(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        records: &[RawRecord],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for r in records {
+            let res = sqlx::query(
+                "INSERT INTO restore_staging (staging, tenant, coll, id, doc, updated_at, rev, fields)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(staging)
+            .bind(scope.tenant())
+            .bind(r.collection.name())
+            .bind(&r.id)
+            .bind(&r.doc)
+            .bind(stamp(&r.updated_at))
+            .bind(r.revision as i64)
+            .bind(&r.fields)
+            .execute(&mut *tx)
+            .await;
+            match res {
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                    return Err(StoreError::Conflict(format!(
+                        "{} {} staged twice",
+                        r.collection.name(),
+                        r.id
+                    )))
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn swap_staged(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+        colls: &[Collection],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        for name in sorted_names(colls) {
+            sqlx::query("DELETE FROM records WHERE tenant = ? AND coll = ?")
+                .bind(scope.tenant())
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+            sqlx::query(
+                "INSERT INTO records (tenant, coll, id, doc, updated_at, rev, fields)
+                 SELECT tenant, coll, id, doc, updated_at, rev, fields FROM restore_staging
+                 WHERE staging = ? AND tenant = ? AND coll = ?",
+            )
+            .bind(staging)
+            .bind(scope.tenant())
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        sqlx::query("DELETE FROM restore_staging WHERE staging = ? AND tenant = ?")
+            .bind(staging)
+            .bind(scope.tenant())
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn drop_staged(
+        &self,
+        _access: &WriteAccess,
+        scope: &TenantScope,
+        staging: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("DELETE FROM restore_staging WHERE staging = ? AND tenant = ?")
+            .bind(staging)
+            .bind(scope.tenant())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(backend)
     }
 }

@@ -11,7 +11,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::{
-    Collection, DynStore, Entity, Expect, Put, StoreError, StoreExt, TenantScope, WriteAccess,
+    Collection, DynStore, Entity, Expect, Put, RawRecord, StoreError, StoreExt, TenantScope,
+    WriteAccess,
 };
 
 /// Who makes a change.
@@ -57,11 +58,23 @@ pub struct Change {
     pub after: Option<Value>,
 }
 
+/// Whole collections of a tenant replaced at once (a restore), as hooks see it.
+#[derive(Clone, Debug)]
+pub struct Replaced {
+    pub tenant: TenantScope,
+    pub collections: Vec<Collection>,
+    pub actor: Actor,
+    pub at: DateTime<Utc>,
+}
+
 /// Reacts to committed changes (cache invalidation today; history, journal, audit and events
 /// next). Hooks run after the write, in registration order, and cannot undo it.
 #[async_trait]
 pub trait WriteHook: Send + Sync {
     async fn committed(&self, change: &Change);
+    /// After a restore swapped whole collections in; a hook that keeps per-record state
+    /// forgets the tenant's.
+    async fn replaced(&self, _replaced: &Replaced) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +210,57 @@ impl Writer {
             )
             .await?;
         Ok(removed.then_some(before))
+    }
+
+    /// Keeps restored records aside under `staging` until [`Writer::swap_staged`]. The records
+    /// keep their revisions and times: a restore puts back what was, it does not edit.
+    pub async fn stage(
+        &self,
+        scope: &TenantScope,
+        staging: &str,
+        records: &[RawRecord],
+    ) -> WriteResult<()> {
+        Ok(self
+            .store
+            .stage(&WriteAccess(()), scope, staging, records)
+            .await?)
+    }
+
+    /// Swaps the staged records in for the tenant's `colls`, atomically, then tells the hooks.
+    pub async fn swap_staged(
+        &self,
+        scope: &TenantScope,
+        actor: &Actor,
+        staging: &str,
+        colls: &[Collection],
+    ) -> WriteResult<()> {
+        self.store
+            .swap_staged(&WriteAccess(()), scope, staging, colls)
+            .await?;
+        let replaced = Replaced {
+            tenant: scope.clone(),
+            collections: colls.to_vec(),
+            actor: actor.clone(),
+            at: now(),
+        };
+        tracing::info!(
+            tenant = scope.tenant(),
+            collections = ?colls.iter().map(|c| c.name()).collect::<Vec<_>>(),
+            actor = %actor.label(),
+            "collections replaced by a restore"
+        );
+        for hook in self.hooks.iter() {
+            hook.replaced(&replaced).await;
+        }
+        Ok(())
+    }
+
+    /// Forgets what a restore staged (it failed or was a dry run).
+    pub async fn drop_staged(&self, scope: &TenantScope, staging: &str) -> WriteResult<()> {
+        Ok(self
+            .store
+            .drop_staged(&WriteAccess(()), scope, staging)
+            .await?)
     }
 
     /// The single place where the store's mutating methods are called.

@@ -1,0 +1,692 @@
+//! Backup runs, verification, deletion and the sweep of interrupted runs.
+//!
+//! A run reads one consistent snapshot of the tenant's store and streams it, through a bounded
+//! channel, to a blocking thread that compresses, encrypts and writes the archive under a
+//! temporary name in the tenant's folder of the backup volume; the file is synced, read back
+//! and compared with the checksum computed while writing, and only then renamed to its final
+//! name. Whatever fails, the temporary file is removed, the record says `Failed` with the
+//! reason, and earlier archives are untouched.
+use std::{
+    collections::HashSet,
+    io::{BufReader, BufWriter, Read},
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use chrono::Utc;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+
+use super::{
+    archive::{ArchiveError, ArchiveKey, ArchiveReader, ArchiveWriter, Excluded, Finish, Manifest},
+    model::{BackupRecord, BackupRequest, BackupState, BackupTrigger, Verification, VerifyReport},
+};
+use crate::{
+    auth::Caller,
+    crypto,
+    http::ApiError,
+    state::{AppState, SharedState},
+    store::{
+        write::{Actor, WriteError},
+        Collection, Expect, ListQuery, RawRecord, Store, StoreError, StoreExt, TenantScope,
+    },
+};
+
+/// File name ending of a committed archive.
+pub const EXTENSION: &str = ".nxbk";
+/// How often a running backup says it is alive.
+const HEARTBEAT: Duration = Duration::from_secs(10);
+/// A pending or running backup silent this long was interrupted (its instance stopped).
+const STALE_AFTER_SECONDS: i64 = 60;
+/// Records per message between the store reader and the archive writer.
+const BATCH: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("no backup {0}")]
+    NotFound(String),
+    #[error("backup {id} is {state}, not Completed")]
+    NotCompleted { id: String, state: &'static str },
+    #[error("backup {0} is still running")]
+    Running(String),
+    #[error("backup {0} is pinned; delete it with ?force=true")]
+    Pinned(String),
+    #[error("backup destination {path}: {source}")]
+    Destination {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the archive of backup {id} is missing from {path}")]
+    ArchiveMissing { id: String, path: String },
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The archive file differs from what was recorded when it was written.
+    #[error("archive is corrupt: {0}")]
+    Checksum(String),
+    #[error("a restore of this tenant is already running")]
+    RestoreRunning,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl BackupError {
+    /// The API error, with `field` named where the problem is the archive the input refers to.
+    pub fn into_api(self, field: &str) -> ApiError {
+        match self {
+            Self::NotFound(id) if field == "backup" => {
+                ApiError::invalid(field, format!("no backup {id}"))
+            }
+            Self::NotFound(id) => ApiError::NotFound(format!("backup {id}")),
+            e @ Self::NotCompleted { .. } if field == "backup" => {
+                ApiError::invalid(field, e.to_string())
+            }
+            e @ (Self::NotCompleted { .. }
+            | Self::Running(_)
+            | Self::Pinned(_)
+            | Self::RestoreRunning) => ApiError::Conflict(e.to_string()),
+            e @ (Self::ArchiveMissing { .. } | Self::Archive(_) | Self::Checksum(_)) => {
+                ApiError::invalid(field, e.to_string())
+            }
+            Self::Store(e) => e.into(),
+            Self::Write(e) => e.into(),
+            e @ (Self::Destination { .. } | Self::Internal(_)) => {
+                ApiError::Internal(anyhow::anyhow!(e.to_string()))
+            }
+        }
+    }
+}
+
+/// Whether a collection goes into backups, and why not when it does not. Exhaustive on
+/// purpose: a new collection does not compile until it is decided here.
+pub fn coverage(c: Collection) -> Result<(), &'static str> {
+    use Collection::*;
+    match c {
+        Tenants | Users | DataSources | DataSourceStatus | SavedQueries | Dashboards
+        | GovernancePolicies | BackupSchedules | CatalogTables | Approvals | Notifications
+        | Webhooks | WebhookDeliveries | ShareLinks => Ok(()),
+        Sessions => Err(
+            "login sessions: not backed up, and a restore leaves today's alone \
+            (a session works only while its user exists and is enabled)",
+        ),
+        Backups => Err(
+            "the backup records: they describe archives kept outside the store, \
+            so a restore keeps today's list",
+        ),
+        Scratch => Err("scratch space of the store conformance tests"),
+    }
+}
+
+/// The collections a backup holds, in name order.
+pub fn backed_up() -> Vec<Collection> {
+    let mut out: Vec<Collection> = Collection::ALL
+        .into_iter()
+        .filter(|c| coverage(*c).is_ok())
+        .collect();
+    out.sort_by_key(|c| c.name());
+    out
+}
+
+/// The collections left out, with the reason (listed in every manifest).
+pub fn excluded() -> Vec<Excluded> {
+    Collection::ALL
+        .into_iter()
+        .filter_map(|c| {
+            coverage(c).err().map(|reason| Excluded {
+                collection: c.name().to_string(),
+                reason: reason.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// State of the backups area shared by the requests of one instance.
+#[derive(Default)]
+pub struct BackupsState {
+    restoring: Mutex<HashSet<TenantScope>>,
+}
+
+/// Held while a restore of the tenant runs; one at a time per tenant and instance.
+pub struct RestoreGuard<'a> {
+    state: &'a BackupsState,
+    scope: TenantScope,
+}
+
+impl Drop for RestoreGuard<'_> {
+    fn drop(&mut self) {
+        self.state
+            .restoring
+            .lock()
+            .expect("restore lock")
+            .remove(&self.scope);
+    }
+}
+
+impl BackupsState {
+    pub fn lock_restore(&self, scope: &TenantScope) -> Result<RestoreGuard<'_>, BackupError> {
+        if !self
+            .restoring
+            .lock()
+            .expect("restore lock")
+            .insert(scope.clone())
+        {
+            return Err(BackupError::RestoreRunning);
+        }
+        Ok(RestoreGuard {
+            state: self,
+            scope: scope.clone(),
+        })
+    }
+}
+
+pub fn archive_key(state: &AppState) -> ArchiveKey {
+    ArchiveKey::new(state.keys.backup_key())
+}
+
+fn tenant_dir(state: &AppState, scope: &TenantScope) -> PathBuf {
+    state.settings.backup_dir.join(scope.tenant())
+}
+
+fn temp_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!(".{id}{EXTENSION}.tmp"))
+}
+
+fn new_id() -> String {
+    format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%d-%H%M%S"),
+        &crypto::random_id()[..8]
+    )
+}
+
+pub async fn load(
+    state: &AppState,
+    scope: &TenantScope,
+    id: &str,
+) -> Result<BackupRecord, BackupError> {
+    state
+        .store
+        .get_as::<BackupRecord>(scope, id)
+        .await?
+        .ok_or_else(|| BackupError::NotFound(id.to_string()))
+}
+
+/// Records a new backup and starts it in the background.
+pub async fn start(
+    state: &SharedState,
+    caller: &Caller,
+    req: BackupRequest,
+) -> Result<BackupRecord, BackupError> {
+    // A run interrupted earlier is marked failed first; it never holds up this one.
+    sweep_interrupted(state, &caller.scope).await?;
+    let rec = BackupRecord {
+        id: new_id(),
+        state: BackupState::Pending,
+        trigger: BackupTrigger::Manual,
+        pinned: req.pinned,
+        note: req.note,
+        requested_by: caller.username.clone(),
+        requested_at: Utc::now(),
+        started_at: None,
+        finished_at: None,
+        heartbeat_at: None,
+        size_bytes: None,
+        checksum: None,
+        location: None,
+        error: None,
+        manifest: None,
+        last_verification: None,
+        meta: Default::default(),
+    };
+    let rec = state
+        .writer
+        .save(&caller.scope, &caller.actor(), rec, Expect::Absent)
+        .await?;
+    tokio::spawn(run(state.clone(), caller.scope.clone(), rec.id.clone()));
+    Ok(rec)
+}
+
+/// What a successful run wrote.
+struct Written {
+    manifest: Manifest,
+    size: u64,
+    sha256: String,
+    location: PathBuf,
+}
+
+/// One backup run, from `Pending` to `Completed` or `Failed`.
+pub async fn run(state: SharedState, scope: TenantScope, id: String) {
+    let begun = Utc::now();
+    let marked = state
+        .writer
+        .modify::<BackupRecord>(&scope, &Actor::System, &id, |r| {
+            r.state = BackupState::Running;
+            r.started_at = Some(begun);
+            r.heartbeat_at = Some(begun);
+        })
+        .await;
+    if !matches!(marked, Ok(Some(_))) {
+        tracing::warn!(tenant = scope.tenant(), backup = %id, "backup record gone before its run");
+        return;
+    }
+    let beat = tokio::spawn(heartbeat(state.clone(), scope.clone(), id.clone()));
+    let outcome = write_archive(&state, &scope, &id).await;
+    beat.abort();
+    let finished = Utc::now();
+    let recorded = state
+        .writer
+        .modify::<BackupRecord>(&scope, &Actor::System, &id, |r| {
+            r.finished_at = Some(finished);
+            r.heartbeat_at = None;
+            match &outcome {
+                Ok(w) => {
+                    r.state = BackupState::Completed;
+                    r.size_bytes = Some(w.size);
+                    r.checksum = Some(format!("sha256:{}", w.sha256));
+                    r.location = Some(w.location.display().to_string());
+                    r.manifest = Some(w.manifest.clone());
+                    r.error = None;
+                }
+                Err(e) => {
+                    r.state = BackupState::Failed;
+                    r.error = Some(e.to_string());
+                }
+            }
+        })
+        .await;
+    let seconds = (finished - begun).num_milliseconds() as f64 / 1000.0;
+    match (&outcome, recorded) {
+        (Ok(w), Ok(Some(_))) => tracing::info!(
+            tenant = scope.tenant(), backup = %id, bytes = w.size, records = w.manifest.records,
+            seconds, "backup completed"
+        ),
+        (Ok(w), _) => {
+            // Nobody can find an archive without its record: do not leave it behind.
+            let _ = tokio::fs::remove_file(&w.location).await;
+            tracing::warn!(tenant = scope.tenant(), backup = %id, "backup record gone; archive removed");
+        }
+        (Err(e), _) => tracing::warn!(
+            tenant = scope.tenant(), backup = %id, error = %e, seconds, "backup failed"
+        ),
+    }
+}
+
+async fn heartbeat(state: SharedState, scope: TenantScope, id: String) {
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = Utc::now();
+        let _ = state
+            .writer
+            .modify::<BackupRecord>(&scope, &Actor::System, &id, |r| r.heartbeat_at = Some(now))
+            .await;
+    }
+}
+
+fn destination(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
+    move |source| BackupError::Destination {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Writes the archive under a temporary name, checks it, then gives it its final name.
+async fn write_archive(
+    state: &SharedState,
+    scope: &TenantScope,
+    id: &str,
+) -> Result<Written, BackupError> {
+    let dir = tenant_dir(state, scope);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(destination(&dir))?;
+    let dir = tokio::fs::canonicalize(&dir)
+        .await
+        .map_err(destination(&dir))?;
+    let tmp = temp_path(&dir, id);
+    let fin = dir.join(format!("{id}{EXTENSION}"));
+    let res = async {
+        let written = stream_snapshot(state, scope, id, &tmp).await?;
+        let (size, sha) = file_checksum(tmp.clone()).await?;
+        if size != written.size || sha != written.sha256 {
+            return Err(BackupError::Checksum(format!(
+                "{} reads back as {size} bytes with SHA-256 {sha}, written as {} bytes with {}",
+                tmp.display(),
+                written.size,
+                written.sha256
+            )));
+        }
+        tokio::fs::rename(&tmp, &fin)
+            .await
+            .map_err(destination(&fin))?;
+        // The rename is durable once the directory is.
+        let d = dir.clone();
+        tokio::task::spawn_blocking(move || std::fs::File::open(&d).and_then(|f| f.sync_all()))
+            .await
+            .map_err(|e| BackupError::Internal(e.to_string()))?
+            .map_err(destination(&dir))?;
+        Ok(Written {
+            location: fin.clone(),
+            ..written
+        })
+    }
+    .await;
+    if res.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    res
+}
+
+enum Msg {
+    Batch(Vec<RawRecord>),
+    /// The snapshot was read to its end.
+    End,
+}
+
+/// Streams the tenant's snapshot into an archive file at `path` (created, never overwritten).
+async fn stream_snapshot(
+    state: &SharedState,
+    scope: &TenantScope,
+    id: &str,
+    path: &Path,
+) -> Result<Written, BackupError> {
+    let colls = backed_up();
+    let snap = state.store.snapshot(scope, &colls).await?;
+    let store = snap
+        .position
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let position = snap.position.clone();
+    let key = archive_key(state);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(8);
+    let (tenant, id, file_path) = (
+        scope.tenant().to_string(),
+        id.to_string(),
+        path.to_path_buf(),
+    );
+    let writer = tokio::task::spawn_blocking(move || -> Result<Written, BackupError> {
+        let io_err = |e: ArchiveError| match e {
+            ArchiveError::Io(source) => BackupError::Destination {
+                path: file_path.display().to_string(),
+                source,
+            },
+            other => other.into(),
+        };
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&file_path)
+            .map_err(destination(&file_path))?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let mut w = ArchiveWriter::new(out, &key, &id, &tenant, &colls).map_err(io_err)?;
+        let mut complete = false;
+        while let Some(msg) = rx.blocking_recv() {
+            match msg {
+                Msg::Batch(batch) => {
+                    for r in &batch {
+                        w.record(r).map_err(io_err)?;
+                    }
+                }
+                Msg::End => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        if !complete {
+            return Err(BackupError::Internal("the snapshot stopped early".into()));
+        }
+        let f = w
+            .finish(Finish {
+                store,
+                position,
+                excluded: excluded(),
+            })
+            .map_err(io_err)?;
+        let file = f
+            .out
+            .into_inner()
+            .map_err(|e| destination(&file_path)(e.into_error()))?;
+        file.sync_all().map_err(destination(&file_path))?;
+        Ok(Written {
+            manifest: f.manifest,
+            size: f.size,
+            sha256: f.sha256,
+            location: file_path.clone(),
+        })
+    });
+    let mut records = snap.records;
+    let fed: Result<(), BackupError> = async {
+        let mut batch = Vec::with_capacity(BATCH);
+        while let Some(r) = records.next().await {
+            batch.push(r?);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if tx.send(Msg::Batch(full)).await.is_err() {
+                    // The writer stopped; its own error says why.
+                    return Ok(());
+                }
+            }
+        }
+        if !batch.is_empty() && tx.send(Msg::Batch(batch)).await.is_err() {
+            return Ok(());
+        }
+        let _ = tx.send(Msg::End).await;
+        Ok(())
+    }
+    .await;
+    drop(tx);
+    drop(records);
+    let written = writer
+        .await
+        .map_err(|e| BackupError::Internal(format!("archive writer: {e}")))?;
+    fed?;
+    written
+}
+
+/// Size and SHA-256 (hex) of a file, read on a blocking thread.
+async fn file_checksum(path: PathBuf) -> Result<(u64, String), BackupError> {
+    tokio::task::spawn_blocking(move || -> Result<(u64, String), BackupError> {
+        let mut f = std::fs::File::open(&path).map_err(destination(&path))?;
+        let mut sha = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut size = 0u64;
+        loop {
+            let n = f.read(&mut buf).map_err(destination(&path))?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok((size, hex::encode(sha.finalize())))
+    })
+    .await
+    .map_err(|e| BackupError::Internal(e.to_string()))?
+}
+
+/// Opens the archive of a completed backup, checking that it is the one the record names.
+pub fn open_archive(
+    rec: &BackupRecord,
+    tenant: &str,
+    key: &ArchiveKey,
+) -> Result<ArchiveReader<BufReader<std::fs::File>>, BackupError> {
+    let path = rec.location.clone().unwrap_or_default();
+    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => BackupError::ArchiveMissing {
+            id: rec.id.clone(),
+            path: path.clone(),
+        },
+        _ => BackupError::Archive(ArchiveError::Io(e)),
+    })?;
+    let reader = ArchiveReader::open(BufReader::with_capacity(1 << 20, file), key)?;
+    let h = reader.header();
+    if h.backup_id != rec.id || h.tenant != tenant {
+        return Err(BackupError::Archive(ArchiveError::Corrupt(format!(
+            "{path} holds backup {} of tenant {}, not backup {} of {tenant}",
+            h.backup_id, h.tenant, rec.id
+        ))));
+    }
+    Ok(reader)
+}
+
+/// Checks a finished read against what the record says was written.
+pub fn check_file(rec: &BackupRecord, size: u64, sha: &str) -> Result<(), BackupError> {
+    let want = rec.checksum.as_deref().unwrap_or_default();
+    if want != format!("sha256:{sha}") || rec.size_bytes != Some(size) {
+        return Err(BackupError::Checksum(format!(
+            "the archive file ({size} bytes, sha256:{sha}) is not the one written ({} bytes, {want})",
+            rec.size_bytes.unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Re-reads the stored archive and checks every frame, part and checksum; records the outcome.
+pub async fn verify(
+    state: &SharedState,
+    scope: &TenantScope,
+    id: &str,
+) -> Result<VerifyReport, BackupError> {
+    let rec = load(state, scope, id).await?;
+    if rec.state != BackupState::Completed {
+        return Err(BackupError::NotCompleted {
+            id: rec.id,
+            state: rec.state.as_str(),
+        });
+    }
+    let key = archive_key(state);
+    let (tenant, r) = (scope.tenant().to_string(), rec.clone());
+    let checked =
+        tokio::task::spawn_blocking(move || -> Result<(Manifest, u64, String), BackupError> {
+            let mut reader = open_archive(&r, &tenant, &key)?;
+            while reader.next_record()?.is_some() {}
+            let manifest = reader.manifest().cloned().expect("read to the end");
+            let (size, sha) = reader.file_checksum();
+            check_file(&r, size, &sha)?;
+            Ok((manifest, size, sha))
+        })
+        .await
+        .map_err(|e| BackupError::Internal(e.to_string()))?;
+    let at = Utc::now();
+    let verification = Verification {
+        at,
+        ok: checked.is_ok(),
+        error: checked.as_ref().err().map(|e| e.to_string()),
+    };
+    state
+        .writer
+        .modify::<BackupRecord>(scope, &Actor::System, id, |r| {
+            r.last_verification = Some(verification.clone())
+        })
+        .await?;
+    let (manifest, size, sha) = checked?;
+    Ok(VerifyReport {
+        id: rec.id,
+        ok: true,
+        checked_at: at,
+        size_bytes: size,
+        checksum: format!("sha256:{sha}"),
+        manifest,
+    })
+}
+
+fn is_stale(rec: &BackupRecord) -> bool {
+    let last = rec.heartbeat_at.unwrap_or(rec.requested_at);
+    Utc::now() - last > chrono::Duration::seconds(STALE_AFTER_SECONDS)
+}
+
+fn is_active(rec: &BackupRecord) -> bool {
+    matches!(rec.state, BackupState::Pending | BackupState::Running)
+}
+
+/// Deletes the archive and the record. A running backup is refused; a pinned one needs `force`.
+pub async fn delete(
+    state: &SharedState,
+    caller: &Caller,
+    id: &str,
+    force: bool,
+) -> Result<(), BackupError> {
+    let rec = load(state, &caller.scope, id).await?;
+    if is_active(&rec) && !is_stale(&rec) {
+        return Err(BackupError::Running(rec.id));
+    }
+    if rec.pinned && !force {
+        return Err(BackupError::Pinned(rec.id));
+    }
+    let dir = tenant_dir(state, &caller.scope);
+    for path in rec
+        .location
+        .iter()
+        .map(PathBuf::from)
+        .chain([temp_path(&dir, id)])
+    {
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(destination(&path)(e)),
+        }
+    }
+    state
+        .writer
+        .delete::<BackupRecord>(&caller.scope, &caller.actor(), id, Some(rec.meta.revision))
+        .await?;
+    Ok(())
+}
+
+/// Marks the tenant's backups whose run went silent as failed and removes their temporary
+/// files: an instance that stopped mid-run never holds up later runs.
+pub async fn sweep_interrupted(state: &AppState, scope: &TenantScope) -> Result<(), BackupError> {
+    for st in [BackupState::Pending, BackupState::Running] {
+        let q = ListQuery::default().filter("state", st.as_str());
+        let page = state.store.list(scope, Collection::Backups, &q).await?;
+        for doc in page.items {
+            let Ok(rec) = serde_json::from_value::<BackupRecord>(doc) else {
+                continue;
+            };
+            if !is_stale(&rec) {
+                continue;
+            }
+            let since = rec.heartbeat_at.unwrap_or(rec.requested_at);
+            state
+                .writer
+                .modify::<BackupRecord>(scope, &Actor::System, &rec.id, |r| {
+                    if is_active(r) {
+                        r.state = BackupState::Failed;
+                        r.finished_at = Some(Utc::now());
+                        r.error = Some(format!(
+                            "interrupted: no sign of life since {since} (the instance running it stopped)"
+                        ));
+                    }
+                })
+                .await?;
+            let _ = tokio::fs::remove_file(temp_path(&tenant_dir(state, scope), &rec.id)).await;
+            tracing::warn!(tenant = scope.tenant(), backup = %rec.id, "interrupted backup marked failed");
+        }
+    }
+    Ok(())
+}
+
+/// At start-up: the sweep for every tenant.
+pub async fn recover_interrupted(state: SharedState) {
+    let tenants = match state.store.tenants().await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "backup sweep: tenants not listed");
+            return;
+        }
+    };
+    for scope in tenants {
+        if let Err(e) = sweep_interrupted(&state, &scope).await {
+            tracing::warn!(tenant = scope.tenant(), error = %e, "backup sweep failed");
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Backups and restores of the tenant's control-plane data (admin only), and the backup
+//! schedules declared for it. See the README ("Backup and restore") for the archive format and
+//! what a backup holds.
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+    Json, Router,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub mod archive;
+pub mod domain;
+pub mod model;
+pub mod restore;
+pub mod schedules;
+
+pub use domain::{BackupError, BackupsState};
+pub use model::{BackupRecord, BackupState};
+
+use crate::{
+    auth::{Caller, Role},
+    http::{
+        paging::{PageParams, Paged},
+        parse_json,
+        precondition::Tagged,
+        ApiError, ApiJson, ApiResult, Problem,
+    },
+    state::SharedState,
+    store::StoreExt,
+};
+use model::{BackupRequest, RestoreReport, RestoreRequest, VerifyReport};
+
+pub fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/v1/admin/backups", get(list).post(create))
+        .route("/api/v1/admin/backups/{id}", get(get_one).delete(delete))
+        .route("/api/v1/admin/backups/{id}/verify", post(verify))
+        .route("/api/v1/admin/restores", post(restore))
+        .route("/api/v1/backup/schedules", get(schedules::schedules))
+}
+
+/// An absent or empty body is the default request; anything else must be JSON.
+fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(BackupRequest::default());
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+    if !json {
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: "expected Content-Type: application/json".into(),
+        });
+    }
+    let req: BackupRequest = parse_json(body)?;
+    if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
+        return Err(ApiError::invalid("note", "at most 500 characters"));
+    }
+    Ok(req)
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
+    request_body(content = Option<BackupRequest>, description = "optional (no body: not pinned, no note)"),
+    responses(
+        (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`)",
+            headers(("location" = String, description = "the backup's URL"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<SharedState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let req = optional_body(&headers, &body)?;
+    let rec = domain::start(&state, &caller, req)
+        .await
+        .map_err(|e| e.into_api("id"))?;
+    let mut resp = (StatusCode::ACCEPTED, Json(&rec)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/admin/backups/{}", rec.id)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/backups", tag = "admin", params(PageParams),
+    responses(
+        (status = 200, body = Vec<BackupRecord>, description = "oldest first",
+            headers(("x-next-cursor" = String, description = "cursor of the next page; absent on the last"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Paged<BackupRecord>> {
+    caller.require(Role::Admin)?;
+    Ok(state
+        .store
+        .page_as::<BackupRecord>(&caller.scope, &page.query()?)
+        .await?
+        .into())
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/backups/{id}", tag = "admin",
+    params(("id" = String, Path, description = "backup id")),
+    responses(
+        (status = 200, body = BackupRecord, headers(("etag" = String, description = "the record's revision"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_one(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Tagged<BackupRecord>> {
+    caller.require(Role::Admin)?;
+    let rec = domain::load(&state, &caller.scope, &id)
+        .await
+        .map_err(|e| e.into_api("id"))?;
+    Ok(Tagged(rec.meta.revision, rec))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeleteParams {
+    /// Delete a pinned backup too.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[utoipa::path(delete, path = "/api/v1/admin/backups/{id}", tag = "admin",
+    params(("id" = String, Path, description = "backup id"), DeleteParams),
+    responses(
+        (status = 204, description = "the archive and the record are gone"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "still running, or pinned without `force=true`")),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<DeleteParams>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    domain::delete(&state, &caller, &id, params.force)
+        .await
+        .map_err(|e| e.into_api("id"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/backups/{id}/verify", tag = "admin",
+    params(("id" = String, Path, description = "backup id")),
+    responses(
+        (status = 200, body = VerifyReport, description = "every frame, part and checksum of the stored archive checked out"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "the backup is not completed"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "the archive is missing, corrupt, truncated or encrypted with another key (field `id`); the record keeps the outcome")),
+    security(("bearer" = [])))]
+pub async fn verify(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<VerifyReport>> {
+    caller.require(Role::Admin)?;
+    domain::verify(&state, &caller.scope, &id)
+        .await
+        .map(Json)
+        .map_err(|e| e.into_api("id"))
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/restores", tag = "admin", request_body = RestoreRequest,
+    responses(
+        (status = 200, body = RestoreReport, description = "restored (or, with `dryRun`, what a restore would change)"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "a restore of this tenant is already running"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "bad input (`backup`, `only[i]`, `targetTime`), or the backup cannot be restored: not completed, archive missing, corrupt or encrypted with another key (field `backup`); nothing changed")),
+    security(("bearer" = [])))]
+pub async fn restore(
+    State(state): State<SharedState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<RestoreRequest>,
+) -> ApiResult<Json<RestoreReport>> {
+    caller.require(Role::Admin)?;
+    restore::restore(&state, &caller, req).await.map(Json)
+}

@@ -1,0 +1,347 @@
+//! Restores: the archive is read on a blocking thread and checked as it goes; its records are
+//! compared with a snapshot of the tenant's current records (both in collection, id order, so
+//! the comparison is one merge pass) and, unless it is a dry run, staged in the store. Only
+//! when the whole archive checked out are the staged records swapped in, in one transaction;
+//! any failure before that drops the staging and changes nothing.
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::Utc;
+use futures::{stream::BoxStream, StreamExt};
+
+use super::{
+    domain::{self, BackupError},
+    model::{BackupState, CollectionReport, RestoreReport, RestoreRequest, RestoreTotals},
+};
+use crate::{
+    auth::Caller,
+    crypto,
+    http::{ApiError, ApiResult},
+    state::SharedState,
+    store::{Collection, RawRecord, Store, StoreResult},
+};
+
+/// Ids listed per kind of change and collection.
+const LISTED_IDS: usize = 100;
+/// Records staged per store round trip.
+const STAGE_BATCH: usize = 500;
+
+/// The collections a request names (`only`), or every backed-up one.
+pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
+    let Some(names) = only else {
+        return Ok(domain::backed_up());
+    };
+    if names.is_empty() {
+        return Err(ApiError::invalid(
+            "only",
+            "name at least one collection, or leave `only` out to restore all",
+        ));
+    }
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let field = format!("only[{i}]");
+        let coll = Collection::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = domain::backed_up().iter().map(|c| c.name()).collect();
+            ApiError::invalid(
+                &field,
+                format!("unknown collection; one of {}", known.join(", ")),
+            )
+        })?;
+        if let Err(reason) = domain::coverage(coll) {
+            return Err(ApiError::invalid(
+                &field,
+                format!("not in backups: {reason}"),
+            ));
+        }
+        if !out.contains(&coll) {
+            out.push(coll);
+        }
+    }
+    out.sort_by_key(|c| c.name());
+    Ok(out)
+}
+
+/// Checks the request, then restores (or reports, for a dry run).
+pub async fn restore(
+    state: &SharedState,
+    caller: &Caller,
+    req: RestoreRequest,
+) -> ApiResult<RestoreReport> {
+    if req.target_time.is_some() {
+        return Err(ApiError::invalid(
+            "targetTime",
+            "point-in-time recovery is not available yet; restore a backup by its id in `backup`",
+        ));
+    }
+    let id = req
+        .backup
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::invalid("backup", "required: the id of a completed backup"))?;
+    let colls = selection(req.only.as_deref())?;
+    let _guard = state
+        .backups
+        .lock_restore(&caller.scope)
+        .map_err(|e| e.into_api("backup"))?;
+    run(state, caller, &id, &colls, req.dry_run)
+        .await
+        .map_err(|e| e.into_api("backup"))
+}
+
+enum Read {
+    Batch(Vec<RawRecord>),
+    /// The whole archive checked out (frames, parts, manifest, file checksum).
+    Done,
+    Failed(BackupError),
+}
+
+async fn run(
+    state: &SharedState,
+    caller: &Caller,
+    id: &str,
+    colls: &[Collection],
+    dry_run: bool,
+) -> Result<RestoreReport, BackupError> {
+    let started_at = Utc::now();
+    let scope = &caller.scope;
+    let rec = domain::load(state, scope, id).await?;
+    if rec.state != BackupState::Completed {
+        return Err(BackupError::NotCompleted {
+            id: rec.id,
+            state: rec.state.as_str(),
+        });
+    }
+    // Header, tenant and key are checked before anything else is read or staged.
+    let reader = {
+        let (r, tenant, key) = (
+            rec.clone(),
+            scope.tenant().to_string(),
+            domain::archive_key(state),
+        );
+        tokio::task::spawn_blocking(move || domain::open_archive(&r, &tenant, &key))
+            .await
+            .map_err(|e| BackupError::Internal(e.to_string()))??
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Read>(8);
+    let r = rec.clone();
+    let feeder = tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        let outcome = (|| -> Result<Read, BackupError> {
+            let mut batch = Vec::with_capacity(STAGE_BATCH);
+            while let Some(rec) = reader.next_record()? {
+                batch.push(rec);
+                if batch.len() == STAGE_BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(STAGE_BATCH));
+                    if tx.blocking_send(Read::Batch(full)).is_err() {
+                        return Err(BackupError::Internal("restore stopped".into()));
+                    }
+                }
+            }
+            if !batch.is_empty() && tx.blocking_send(Read::Batch(batch)).is_err() {
+                return Err(BackupError::Internal("restore stopped".into()));
+            }
+            let (size, sha) = reader.file_checksum();
+            domain::check_file(&r, size, &sha)?;
+            Ok(Read::Done)
+        })();
+        let _ = tx.blocking_send(outcome.unwrap_or_else(Read::Failed));
+    });
+
+    let staging = format!("{id}-{}", &crypto::random_id()[..8]);
+    let selected: HashSet<Collection> = colls.iter().copied().collect();
+    let current = state.store.snapshot(scope, colls).await?;
+    let mut diff = Diff::new(colls, current.records);
+    let compared = async {
+        let mut pending: Vec<RawRecord> = Vec::new();
+        loop {
+            match rx.recv().await {
+                Some(Read::Batch(batch)) => {
+                    for r in batch {
+                        if !selected.contains(&r.collection) {
+                            continue;
+                        }
+                        diff.archived(&r).await?;
+                        if !dry_run {
+                            pending.push(r);
+                        }
+                    }
+                    if pending.len() >= STAGE_BATCH {
+                        state.writer.stage(scope, &staging, &pending).await?;
+                        pending.clear();
+                    }
+                }
+                Some(Read::Done) => break,
+                Some(Read::Failed(e)) => return Err(e),
+                None => return Err(BackupError::Internal("archive reader stopped".into())),
+            }
+        }
+        if !pending.is_empty() {
+            state.writer.stage(scope, &staging, &pending).await?;
+        }
+        Ok::<_, BackupError>(())
+    }
+    .await;
+    drop(rx);
+    let _ = feeder.await;
+    // The report is complete (and the snapshot closed) before anything changes.
+    let reported = match compared {
+        Ok(()) => diff.finish().await.map_err(BackupError::from),
+        Err(e) => Err(e),
+    };
+    let swapped = match reported {
+        Ok(collections) if dry_run => Ok((collections, false)),
+        Ok(collections) => state
+            .writer
+            .swap_staged(scope, &caller.actor(), &staging, colls)
+            .await
+            .map(|_| (collections, true))
+            .map_err(BackupError::from),
+        Err(e) => Err(e),
+    };
+    let (collections, restored) = match swapped {
+        Ok(done) => done,
+        Err(e) => {
+            if !dry_run {
+                if let Err(drop_err) = state.writer.drop_staged(scope, &staging).await {
+                    tracing::warn!(error = %drop_err, staging, "restore staging not dropped");
+                }
+            }
+            return Err(e);
+        }
+    };
+    let mut totals = RestoreTotals::default();
+    for c in &collections {
+        totals.in_backup += c.in_backup;
+        totals.current += c.current;
+        totals.added += c.added;
+        totals.removed += c.removed;
+        totals.modified += c.modified;
+        totals.unchanged += c.unchanged;
+    }
+    if restored {
+        tracing::info!(
+            tenant = scope.tenant(),
+            backup = id,
+            added = totals.added,
+            removed = totals.removed,
+            modified = totals.modified,
+            "restore completed"
+        );
+    }
+    Ok(RestoreReport {
+        backup: id.to_string(),
+        dry_run,
+        restored,
+        started_at,
+        finished_at: Utc::now(),
+        collections,
+        totals,
+        untouched: domain::excluded(),
+    })
+}
+
+/// Compares the archive's records with the current ones, both in (collection, id) order.
+struct Diff {
+    current: BoxStream<'static, StoreResult<RawRecord>>,
+    head: Option<RawRecord>,
+    exhausted: bool,
+    reports: BTreeMap<&'static str, CollectionReport>,
+}
+
+fn key(r: &RawRecord) -> (&'static str, &str) {
+    (r.collection.name(), r.id.as_str())
+}
+
+fn listed(ids: &mut Vec<String>, id: &str) {
+    if ids.len() < LISTED_IDS {
+        ids.push(id.to_string());
+    }
+}
+
+impl Diff {
+    fn new(colls: &[Collection], current: BoxStream<'static, StoreResult<RawRecord>>) -> Self {
+        let reports = colls
+            .iter()
+            .map(|c| {
+                (
+                    c.name(),
+                    CollectionReport {
+                        collection: c.name().to_string(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        Self {
+            current,
+            head: None,
+            exhausted: false,
+            reports,
+        }
+    }
+
+    fn report(&mut self, c: Collection) -> &mut CollectionReport {
+        self.reports
+            .entry(c.name())
+            .or_insert_with(|| CollectionReport {
+                collection: c.name().to_string(),
+                ..Default::default()
+            })
+    }
+
+    async fn fill(&mut self) -> StoreResult<()> {
+        if self.head.is_none() && !self.exhausted {
+            self.head = self.current.next().await.transpose()?;
+            self.exhausted = self.head.is_none();
+        }
+        Ok(())
+    }
+
+    fn removed(&mut self, c: RawRecord) {
+        let r = self.report(c.collection);
+        r.current += 1;
+        r.removed += 1;
+        listed(&mut r.removed_ids, &c.id);
+    }
+
+    async fn archived(&mut self, a: &RawRecord) -> StoreResult<()> {
+        self.report(a.collection).in_backup += 1;
+        loop {
+            self.fill().await?;
+            let order = self.head.as_ref().map(|c| key(c).cmp(&key(a)));
+            match order {
+                Some(std::cmp::Ordering::Less) => {
+                    let c = self.head.take().expect("peeked");
+                    self.removed(c);
+                }
+                Some(std::cmp::Ordering::Equal) => {
+                    let c = self.head.take().expect("peeked");
+                    let r = self.report(a.collection);
+                    r.current += 1;
+                    if c == *a {
+                        r.unchanged += 1;
+                    } else {
+                        r.modified += 1;
+                        listed(&mut r.modified_ids, &a.id);
+                    }
+                    return Ok(());
+                }
+                Some(std::cmp::Ordering::Greater) | None => break,
+            }
+        }
+        let r = self.report(a.collection);
+        r.added += 1;
+        listed(&mut r.added_ids, &a.id);
+        Ok(())
+    }
+
+    /// The current records the archive did not have are what a restore removes.
+    async fn finish(mut self) -> StoreResult<Vec<CollectionReport>> {
+        loop {
+            self.fill().await?;
+            match self.head.take() {
+                Some(c) => self.removed(c),
+                None => break,
+            }
+        }
+        Ok(self.reports.into_values().collect())
+    }
+}
