@@ -195,10 +195,19 @@ async fn broken_sources_and_dashboards_are_reported_not_loaded_silently() {
     assert_eq!(errs.len(), 1, "{d}");
     assert!(errs[0].as_str().unwrap().contains("label"), "{d}");
     assert_eq!(d["updatedBy"], "system");
-    // And heals when the column comes back.
+    // And heals when the column comes back. A background check queued by the rename may
+    // still land after this sync on a loaded machine; the next sync corrects it, so the
+    // dashboard must be clean within a few syncs.
     pg_exec(&format!("ALTER TABLE {table} RENAME COLUMN title TO label")).await;
-    admin.post("/api/v1/datasources/good/sync", json!({})).await;
-    let (_, d) = admin.get("/api/v1/dashboards/fine").await;
+    let mut d = json!(null);
+    for _ in 0..10 {
+        admin.post("/api/v1/datasources/good/sync", json!({})).await;
+        d = admin.get("/api/v1/dashboards/fine").await.1;
+        if d["validationErrors"] == json!([]) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     assert_eq!(d["validationErrors"], json!([]), "{d}");
 
     pg_exec(&format!("DROP TABLE {table}")).await;
