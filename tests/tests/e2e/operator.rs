@@ -1633,6 +1633,7 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
     })
     .await;
     assert!(took < PROMPT, "connected after {took:?}");
+    eprintln!("datasource connected {took:?} after the Secret changed");
     assert_eq!(
         reconciles("Tenant"),
         after[0],
@@ -1658,6 +1659,7 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
     })
     .await;
     assert!(took < PROMPT, "bootstrap Secret updated after {took:?}");
+    eprintln!("bootstrap Secret updated {took:?} after the Secret changed");
     let rolled = time_until("pods roll", || async { config_hash().await != hash_before }).await;
     assert!(rolled < PROMPT, "config hash changed after {rolled:?}");
 
@@ -1676,6 +1678,7 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
     })
     .await;
     assert!(took < PROMPT, "missing key reported after {took:?}");
+    eprintln!("missing S3 key reported {took:?} after the Secret changed");
     secrets.delete("ops-pw", &Default::default()).await.unwrap();
     let took = time_until("tenant stalled on the deleted secret", || async {
         let s = status_of(&tenants, "shop").await;
@@ -1683,6 +1686,7 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
     })
     .await;
     assert!(took < PROMPT, "deleted Secret reported after {took:?}");
+    eprintln!("deleted Secret reported {took:?} after the Secret changed");
 
     let _ = nexbii_tests::admin_mariadb()
         .await
