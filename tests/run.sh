@@ -4,8 +4,10 @@
 # 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
 #    and MariaDB, the MongoDB-wire server, the Kubernetes test cluster — built on first use and
 #    cached), remembering which ones it started, and installs Helm's SDK for the chart tests;
-# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, and the console
-#    tests (npm ci && npm test in controlplane/console, once that folder has a package.json);
+# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, the console
+#    tests (npm ci && npm test in controlplane/console, once that folder has a package.json),
+#    and the container images (tests/env/images.sh: static release build, buildah images FROM
+#    scratch, podman smoke run; NEXBII_SKIP_IMAGES=1 skips it on a developer machine);
 # 3. tear-down: stops exactly the servers step 1 started (also on failure or Ctrl-C).
 # Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
 # NEXBII_KEEP_SERVERS=1 leaves the started servers running (for quick reruns of cargo test).
@@ -114,6 +116,20 @@ step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --work
 step "cargo test --workspace --no-fail-fast" cargo test --workspace --no-fail-fast
 disk
 step "console tests" console_tests
+
+images() {
+  if [ "${NEXBII_SKIP_IMAGES:-0}" = 1 ]; then
+    echo "NEXBII_SKIP_IMAGES=1: skipped"
+    return 0
+  fi
+  local rc=0
+  bash $ENV_DIR/images.sh all || rc=1
+  # the images are rebuilt by every run; the release target directory stays for the next build
+  bash $ENV_DIR/images.sh clean || true
+  return $rc
+}
+step "container images (release build, podman smoke run)" images
+disk
 
 echo
 echo "== summary (total $(fmt_secs $(($(date +%s) - T0))))"

@@ -11,8 +11,8 @@
 #   smoke  runs both images (build first) and checks /healthz, the user and the read-only root
 #   all    build then smoke (default)
 #   clean  removes the images (not the cargo target directory)
-# Not run by tests/run.sh: the release build of both binaries is the slow part (a cold build of
-# every dependency again, with optimisations and another target directory).
+# Run by tests/run.sh after the tests (NEXBII_SKIP_IMAGES=1 skips it). The release build of both
+# binaries is the slow part: every dependency again, optimised, in another target directory.
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 ROOT=$(cd "$ENV_DIR/../.." && pwd)
@@ -32,7 +32,7 @@ PODMAN=(podman --cgroup-manager=cgroupfs --events-backend=file --runtime runc)
 # CAP_SYS_RESOURCE, and the CI machines' root lacks it.
 LIMITS=(--ulimit nofile=8192:8192 --ulimit nproc=4096:4096)
 
-tools() { apt_install buildah podman runc; }
+tools() { apt_install buildah podman runc ca-certificates; }
 
 binaries() {
   local t0=$SECONDS
@@ -66,6 +66,10 @@ image() {
   local ctr e
   ctr=$(buildah from scratch)
   buildah copy --chmod 0555 "$ctr" "$BIN/nexbii-$name" "/nexbii-$name" >/dev/null
+  # The CA bundle: the operator's client (rustls with the system's roots) refuses to start
+  # without one when its kubeconfig names no CA, and sources with TLS verify-full need it.
+  buildah copy --chmod 0444 "$ctr" /etc/ssl/certs/ca-certificates.crt \
+    /etc/ssl/certs/ca-certificates.crt >/dev/null
   local config=(--user 65532:65532 --entrypoint "[\"/nexbii-$name\"]" --cmd "$cmd"
     --label "org.opencontainers.image.title=nexbii-$name"
     --label "org.opencontainers.image.version=$VERSION" --created-by "tests/env/images.sh")
