@@ -8,7 +8,7 @@ use nexbii_crds::DataSourceType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Engine, EngineError, Pool, QueryLimits, ResolvedSource};
+use super::{Engine, EngineError, Plan, Pool, QueryLimits, ResolvedSource};
 
 /// A table's (or view's, or collection's) shape beyond its columns.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -124,7 +124,9 @@ impl Engine {
             }
             _ => format!("SELECT * FROM {}", quote(src, schema, table)),
         };
-        let f = self.execute(src, &text, &[], limits).await?;
+        let f = self
+            .execute(src, &text, &[], limits, &Plan::default())
+            .await?;
         Ok(Sample {
             columns: f.columns.into_iter().map(|c| c.name).collect(),
             rows: f.rows,
@@ -142,7 +144,10 @@ impl Engine {
             timeout,
             row_limit: INTROSPECT_ROWS,
         };
-        Ok(self.execute(src, sql, &[], limits).await?.rows)
+        Ok(self
+            .execute(src, sql, &[], limits, &Plan::default())
+            .await?
+            .rows)
     }
 
     async fn mongo_details(&self, src: &ResolvedSource) -> Result<Vec<TableDetails>, EngineError> {

@@ -165,6 +165,8 @@ pub(crate) struct Fetched {
     pub columns: Vec<ColumnInfo>,
     pub rows: Vec<Vec<Value>>,
     pub truncated: bool,
+    /// Set when the driver masked the rows while fetching them (see `pipeline::ColumnMasks`).
+    pub masked: Option<Vec<MaskedColumn>>,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -305,6 +307,7 @@ impl Engine {
         text: &str,
         params: &[Value],
         limits: QueryLimits,
+        plan: &Plan,
     ) -> Result<Fetched, EngineError> {
         let conn = self.conn(src)?;
         let deadline = Instant::now() + limits.timeout;
@@ -335,8 +338,8 @@ impl Engine {
         };
         let sql = capped.as_deref().unwrap_or(text);
         match &conn.pool {
-            Pool::Postgres(p) => postgres::run(p, sql, params, limits, preset).await,
-            Pool::Mysql(p) => mysql::run(p, sql, params, limits, preset).await,
+            Pool::Postgres(p) => postgres::run(p, sql, params, limits, preset, plan).await,
+            Pool::Mysql(p) => mysql::run(p, sql, params, limits, preset, plan).await,
             Pool::Sqlite(p) => sqlite::run(p, sql, params, limits).await,
             Pool::Mongo(db) => mongo::run(db, sql, params, limits).await,
         }

@@ -284,6 +284,7 @@ pub(super) async fn run(
         columns,
         rows,
         truncated,
+        masked: None,
     })
 }
 

@@ -26,7 +26,8 @@ use sqlx::{
 
 use super::{
     convert::{bind_all, mysql_columns, take_rows, MySqlRows},
-    query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
+    pipeline::ColumnMasks,
+    query_err, ColumnDef, EngineError, Fetched, Plan, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
 const GRACE: Duration = Duration::from_secs(2);
@@ -186,6 +187,7 @@ async fn run_one(
     limits: &QueryLimits,
     preset: Duration,
     mariadb: Option<bool>,
+    plan: &Plan,
 ) -> Result<Fetched, EngineError> {
     let err = |e: sqlx::Error| map_err(e, limits);
     if millis(limits.timeout) != millis(preset) {
@@ -201,21 +203,29 @@ async fn run_one(
     let stmt = (&mut *conn).prepare(sql).await.map_err(err)?;
     let mut convert = MySqlRows::default();
     let q = bind_all::<MySql>(stmt.query(), params);
+    let prepared = mysql_columns(stmt.columns());
+    let names: Vec<&str> = prepared.iter().map(|c| c.name.as_str()).collect();
+    let masks = ColumnMasks::resolve(plan, &names);
     let (rows, truncated) = take_rows(
         q.fetch(&mut *conn),
         limits.row_limit,
-        |r| convert.row(r),
+        |r| {
+            let mut row = convert.row(r)?;
+            if let Some(m) = &masks {
+                m.row(&mut row);
+            }
+            Ok(row)
+        },
         err,
     )
     .await?;
     // Without a row, the prepared statement's description is all there is.
-    let columns = convert
-        .described()
-        .unwrap_or_else(|| mysql_columns(stmt.columns()));
+    let columns = convert.described().unwrap_or(prepared);
     Ok(Fetched {
         columns,
         rows,
         truncated,
+        masked: masks.map(|m| m.report),
     })
 }
 
@@ -226,12 +236,13 @@ pub(super) async fn run(
     params: &[Value],
     limits: QueryLimits,
     preset: Duration,
+    plan: &Plan,
 ) -> Result<Fetched, EngineError> {
     let mut conn = p.pool_for(preset).acquire().await.map_err(query_err)?;
     let mariadb = p.mariadb.get().copied();
     match tokio::time::timeout(
         limits.timeout + GRACE,
-        run_one(&mut conn, sql, params, &limits, preset, mariadb),
+        run_one(&mut conn, sql, params, &limits, preset, mariadb, plan),
     )
     .await
     {

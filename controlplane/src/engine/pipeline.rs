@@ -140,7 +140,7 @@ impl Engine {
         let params = checked.native.params(req.params);
         let sql = plan.sql.as_deref().unwrap_or(&checked.native.sql);
         let res = self
-            .execute(req.source, sql, &params, req.limits)
+            .execute(req.source, sql, &params, req.limits, &plan)
             .await
             .map_err(|e| e.redact(req.source.password.as_deref()));
         let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -259,50 +259,79 @@ fn post_process(mut fetched: Fetched, plan: &Plan, execution_ms: f64) -> QueryRe
     }
 }
 
-/// Masks the planned columns in place; reports what was masked. Masks are matched by position
-/// when the result has the planned shape, by name when they carry no position (MongoDB); a
-/// result of another shape gets the fallback on every column.
+/// Masks the planned columns in place, unless the driver already did while fetching; reports
+/// what was masked.
 fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
-    if plan.masks.is_empty() && plan.fallback.is_none() {
+    if let Some(done) = f.masked.take() {
+        return done;
+    }
+    let names: Vec<&str> = f.columns.iter().map(|c| c.name.as_str()).collect();
+    let Some(masks) = ColumnMasks::resolve(plan, &names) else {
         return Vec::new();
-    }
-    let shape_ok = plan.expected_columns.is_none_or(|n| n == f.columns.len());
-    let mut per_column: Vec<Option<&OutputMask>> = vec![None; f.columns.len()];
-    for (i, c) in f.columns.iter().enumerate() {
-        per_column[i] = if !shape_ok {
-            plan.fallback.as_ref()
-        } else if plan.expected_columns.is_some() {
-            plan.masks.iter().find(|m| m.index == i)
-        } else {
-            match plan.masks.iter().find(|m| m.name == c.name) {
-                Some(m) => Some(m),
-                None if plan.planned_names.contains(&c.name) => None,
-                None => plan.fallback.as_ref(),
-            }
-        };
-    }
-    let masker = crate::governance::mask::Masker::new(&plan.hash_key);
-    let active: Vec<(usize, &OutputMask)> = per_column
-        .iter()
-        .enumerate()
-        .filter_map(|(i, m)| Some((i, m.filter(|m| m.action != nexbii_crds::MaskAction::None)?)))
-        .collect();
-    // One pass over the rows, each masked cell rewritten in its own buffer: a large result is
-    // masked while its rows are still in cache, with no allocation per cell.
+    };
     for row in f.rows.iter_mut() {
-        for (i, m) in &active {
+        masks.row(row);
+    }
+    masks.report
+}
+
+/// A plan's masks resolved against a result's columns: which cells to rewrite, and how.
+///
+/// Drivers that know a result's columns before its rows (PostgreSQL, MySQL) mask each row as
+/// it is converted: the cells are still in the CPU cache, and the work overlaps with the
+/// database sending the next rows instead of following the whole fetch as a second pass.
+pub(crate) struct ColumnMasks {
+    active: Vec<(usize, nexbii_crds::MaskAction)>,
+    masker: crate::governance::mask::Masker,
+    pub report: Vec<MaskedColumn>,
+}
+
+impl ColumnMasks {
+    /// `None` when nothing is masked. Masks are matched by position when the result has the
+    /// planned shape, by name when they carry no position (MongoDB); a result of another shape
+    /// gets the fallback on every column (fail closed).
+    pub(crate) fn resolve(plan: &Plan, names: &[&str]) -> Option<Self> {
+        if plan.masks.is_empty() && plan.fallback.is_none() {
+            return None;
+        }
+        let shape_ok = plan.expected_columns.is_none_or(|n| n == names.len());
+        let mut active = Vec::new();
+        let mut report = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let m = if !shape_ok {
+                plan.fallback.as_ref()
+            } else if plan.expected_columns.is_some() {
+                plan.masks.iter().find(|m| m.index == i)
+            } else {
+                match plan.masks.iter().find(|m| m.name == *name) {
+                    Some(m) => Some(m),
+                    None if plan.planned_names.iter().any(|p| p == name) => None,
+                    None => plan.fallback.as_ref(),
+                }
+            };
+            if let Some(m) = m.filter(|m| m.action != nexbii_crds::MaskAction::None) {
+                active.push((i, m.action));
+                report.push(MaskedColumn {
+                    column: (*name).to_string(),
+                    ..m.why.clone()
+                });
+            }
+        }
+        Some(Self {
+            active,
+            masker: crate::governance::mask::Masker::new(&plan.hash_key),
+            report,
+        })
+    }
+
+    /// Masks one row in place (each masked cell rewritten in its own buffer).
+    pub(crate) fn row(&self, row: &mut [Value]) {
+        for (i, action) in &self.active {
             if let Some(v) = row.get_mut(*i) {
-                masker.apply_in_place(m.action, v);
+                self.masker.apply_in_place(*action, v);
             }
         }
     }
-    active
-        .iter()
-        .map(|(i, m)| MaskedColumn {
-            column: f.columns[*i].name.clone(),
-            ..m.why.clone()
-        })
-        .collect()
 }
 
 /// The plan's effect on the result: what runs and what is masked. Part of every cache key, so a
@@ -492,5 +521,64 @@ mod tests {
             !run("SELECT x FROM t ORDER BY x", bob).await.unwrap().cached,
             "the plan's partition keeps users' cached results apart"
         );
+    }
+
+    fn mask(index: usize, name: &str, action: nexbii_crds::MaskAction) -> OutputMask {
+        OutputMask {
+            index,
+            name: name.into(),
+            action,
+            why: MaskedColumn {
+                column: name.into(),
+                action,
+                level: nexbii_crds::SensitivityLevel::Restricted,
+                reason: "test".into(),
+            },
+        }
+    }
+
+    fn masked_row(plan: &Plan, names: &[&str], row: &[&str]) -> (Vec<Value>, Vec<String>) {
+        let mut row: Vec<Value> = row.iter().map(|v| Value::from(*v)).collect();
+        let Some(m) = ColumnMasks::resolve(plan, names) else {
+            return (row, Vec::new());
+        };
+        m.row(&mut row);
+        (row, m.report.iter().map(|r| r.column.clone()).collect())
+    }
+
+    #[test]
+    fn column_masks_follow_the_plan_and_fail_closed_on_another_shape() {
+        use nexbii_crds::MaskAction::{Nullify, Redact};
+        let none = Plan::default();
+        assert!(
+            ColumnMasks::resolve(&none, &["a"]).is_none(),
+            "no plan, no work"
+        );
+
+        // SQL: by position, for the planned number of columns.
+        let by_position = Plan {
+            masks: vec![mask(1, "b", Redact)],
+            expected_columns: Some(2),
+            fallback: Some(mask(usize::MAX, "*", Nullify)),
+            ..Default::default()
+        };
+        let (row, report) = masked_row(&by_position, &["a", "renamed"], &["x", "y"]);
+        assert_eq!(row, vec![Value::from("x"), Value::from("***")]);
+        assert_eq!(report, vec!["renamed"], "reported under the result's name");
+        // Another number of columns than planned: every column gets the fallback.
+        let (row, report) = masked_row(&by_position, &["a", "b", "c"], &["x", "y", "z"]);
+        assert_eq!(row, vec![Value::Null; 3]);
+        assert_eq!(report, vec!["a", "b", "c"]);
+
+        // MongoDB: by name; a planned name stays clear, an unplanned one gets the fallback.
+        let by_name = Plan {
+            masks: vec![mask(usize::MAX, "ssn", Redact)],
+            planned_names: vec!["ssn".into(), "name".into()],
+            fallback: Some(mask(usize::MAX, "*", Nullify)),
+            ..Default::default()
+        };
+        let (row, report) = masked_row(&by_name, &["name", "ssn", "extra"], &["n", "s", "e"]);
+        assert_eq!(row, vec![Value::from("n"), Value::from("***"), Value::Null]);
+        assert_eq!(report, vec!["ssn", "extra"]);
     }
 }

@@ -33,7 +33,8 @@ use sqlx::{
 
 use super::{
     convert::{columns_of, take_rows, PgRows},
-    query_err, ColumnDef, EngineError, Fetched, QueryLimits, ResolvedSource, SchemaInfo,
+    pipeline::ColumnMasks,
+    query_err, ColumnDef, EngineError, Fetched, Plan, QueryLimits, ResolvedSource, SchemaInfo,
 };
 
 /// Extra time the client waits beyond the server-side timeout before it gives up on the connection.
@@ -211,6 +212,7 @@ async fn run_one(
     params: &[Value],
     limits: &QueryLimits,
     preset: Duration,
+    plan: &Plan,
 ) -> Result<Fetched, EngineError> {
     let err = |e: sqlx::Error| map_err(e, limits);
     if millis(limits.timeout) != millis(preset) {
@@ -230,10 +232,18 @@ async fn run_one(
         _ => Vec::new(),
     };
     let q = bind_typed(stmt.query(), params, &types).map_err(|m| err(sqlx::Error::Protocol(m)))?;
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    let masks = ColumnMasks::resolve(plan, &names);
     let (rows, truncated) = take_rows(
         q.fetch(&mut *conn),
         limits.row_limit,
-        |r| convert.row(r),
+        |r| {
+            let mut row = convert.row(r)?;
+            if let Some(m) = &masks {
+                m.row(&mut row);
+            }
+            Ok(row)
+        },
         err,
     )
     .await?;
@@ -241,6 +251,7 @@ async fn run_one(
         columns,
         rows,
         truncated,
+        masked: masks.map(|m| m.report),
     })
 }
 
@@ -250,10 +261,11 @@ async fn guarded(
     params: &[Value],
     limits: QueryLimits,
     preset: Duration,
+    plan: &Plan,
 ) -> Result<Fetched, EngineError> {
     match tokio::time::timeout(
         limits.timeout + GRACE,
-        run_one(&mut conn, sql, params, &limits, preset),
+        run_one(&mut conn, sql, params, &limits, preset, plan),
     )
     .await
     {
@@ -274,9 +286,10 @@ pub(super) async fn run(
     params: &[Value],
     limits: QueryLimits,
     preset: Duration,
+    plan: &Plan,
 ) -> Result<Fetched, EngineError> {
     let conn = src.pool_for(preset).acquire().await.map_err(query_err)?;
-    guarded(conn, sql, params, limits, preset).await
+    guarded(conn, sql, params, limits, preset, plan).await
 }
 
 pub(super) async fn version(src: &PgSource) -> Result<String, EngineError> {

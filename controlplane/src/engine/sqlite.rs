@@ -55,6 +55,7 @@ pub(super) async fn run(
             columns,
             rows,
             truncated,
+            masked: None,
         })
     };
     match tokio::time::timeout(limits.timeout, work).await {
