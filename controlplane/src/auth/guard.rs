@@ -61,17 +61,16 @@ pub fn credential(headers: &HeaderMap) -> Credential<'_> {
 
 /// The client's address: the socket's peer, or — when the peer is a trusted proxy — the last
 /// `X-Forwarded-For` entry that is not itself a trusted proxy.
-pub fn client_addr(state: &AppState, req: &Request) -> Option<IpAddr> {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())?;
-    let trusted = &state.settings.trusted_proxies;
+pub fn client_addr(
+    trusted: &[ipnet::IpNet],
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+) -> Option<IpAddr> {
+    let peer = peer?;
     if !trusted.iter().any(|n| n.contains(&peer)) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = req
-        .headers()
+    let forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -148,7 +147,11 @@ pub async fn guard(State(state): State<SharedState>, mut req: Request, next: Nex
         return next.run(req).await;
     }
     let rule = template.as_deref().and_then(scopes::route_rule);
-    let addr = client_addr(&state, &req);
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let addr = client_addr(&state.settings.trusted_proxies, peer, req.headers());
     // Public routes and unknown paths (404) need no credential: any sent is not looked at.
     let authenticated = template.is_some() && rule != Some(RouteRule::Public);
     let (key, claims) = match credential(req.headers()) {
@@ -156,18 +159,19 @@ pub async fn guard(State(state): State<SharedState>, mut req: Request, next: Nex
         Credential::Session(t) if authenticated => (None, session_claims(&state, t)),
         _ => (None, None),
     };
-    let tenant = match (&key, &claims) {
+    let named = match (&key, &claims) {
         (Some(k), _) => keys::parse(k).and_then(|p| TenantScope::new(p.tenant)),
         (_, Some(c)) => TenantScope::new(&c.ten),
         _ => None,
     };
-    let limits = match &tenant {
-        Some(t) => state
-            .tenant(t)
-            .await
-            .map(|r| r.spec.rate_limits.clone())
-            .unwrap_or_default(),
-        None => Default::default(),
+    // Only a tenant that exists has its own buckets: made-up names in bogus keys share the
+    // instance's default group, so they neither escape the address limit nor grow memory.
+    let (tenant, limits) = match named {
+        Some(t) => match state.tenant(&t).await {
+            Ok(r) => (Some(t), r.spec.rate_limits.clone()),
+            Err(_) => (None, Default::default()),
+        },
+        None => (None, Default::default()),
     };
     let mut checks = Checks {
         state: &state,
@@ -209,4 +213,52 @@ pub async fn guard(State(state): State<SharedState>, mut req: Request, next: Nex
     }
     let resp = next.run(req).await;
     checks.finish(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 1.2.3.4, 10.0.0.7".parse().unwrap(),
+        );
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // Not a proxy: the peer itself, whatever it claims.
+        assert_eq!(
+            client_addr(&trusted, Some(ip("9.9.9.9")), &h),
+            Some(ip("9.9.9.9"))
+        );
+        assert_eq!(
+            client_addr(&[], Some(ip("10.0.0.1")), &h),
+            Some(ip("10.0.0.1"))
+        );
+        // Through trusted proxies: the last address that is not one (the first entries are
+        // whatever the client wrote).
+        assert_eq!(
+            client_addr(&trusted, Some(ip("10.0.0.1")), &h),
+            Some(ip("1.2.3.4"))
+        );
+        assert_eq!(
+            client_addr(&trusted, Some(ip("10.0.0.1")), &HeaderMap::new()),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(client_addr(&trusted, None, &h), None);
+    }
+
+    #[test]
+    fn keys_are_told_from_session_tokens() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer nxk_t_x_y".parse().unwrap());
+        assert!(matches!(credential(&h), Credential::Key("nxk_t_x_y")));
+        h.insert(header::AUTHORIZATION, "Bearer eyJ.x.y".parse().unwrap());
+        assert!(matches!(credential(&h), Credential::Session("eyJ.x.y")));
+        h.insert("x-api-key", "nxk_a_b_c".parse().unwrap());
+        assert!(matches!(credential(&h), Credential::Key("nxk_a_b_c")));
+        assert!(matches!(credential(&HeaderMap::new()), Credential::None));
+    }
 }

@@ -367,9 +367,14 @@ async fn expired_keys_and_disabled_or_demoted_owners_fail() {
     let (s, b) = key.post("/api/v1/datasources/nope/test", json!({})).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert!(b["detail"].as_str().unwrap().contains("role viewer"), "{b}");
-    // Deleted owner.
+    // Deleted owner; and a new user of the same name is someone else.
     let (s, _) = admin.delete("/api/v1/users/ed").await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(
+        key.get("/api/v1/dashboards").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    add_user(&server, &admin, &t, "ed", "editor").await;
     assert_eq!(
         key.get("/api/v1/dashboards").await.0,
         StatusCode::UNAUTHORIZED

@@ -237,11 +237,13 @@ pub async fn authenticate(
         .await?
         .filter(|r| opens(r, &p.digest, now))
         .ok_or_else(unauthorized)?;
+    // The owner as it is now; a user created after the key under a deleted owner's name is
+    // someone else.
     let owner = state
         .store
         .cached::<UserRecord>(&scope, &rec.owner)
         .await?
-        .filter(|u| !u.disabled)
+        .filter(|u| !u.disabled && u.meta.created_at <= rec.meta.created_at)
         .ok_or_else(unauthorized)?;
     Ok(KeyPrincipal {
         scope,
