@@ -19,6 +19,11 @@ pub struct Settings {
     pub webhook_retry_base: Duration,
     /// The backup volume: archives go to `<backup_dir>/<tenant>/<id>.nxbk`.
     pub backup_dir: PathBuf,
+    /// How often API keys' last-used times and request counts are written to the store.
+    pub apikey_usage_flush: Duration,
+    /// Peers whose `X-Forwarded-For` is believed for the client address (rate limits, key
+    /// usage); every other peer is the client itself.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Settings {
@@ -32,6 +37,8 @@ impl Default for Settings {
             webhook_allow: Vec::new(),
             webhook_retry_base: Duration::from_secs(2),
             backup_dir: PathBuf::from("./data/backups"),
+            apikey_usage_flush: Duration::from_secs(10),
+            trusted_proxies: Vec::new(),
         }
     }
 }

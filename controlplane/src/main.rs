@@ -30,7 +30,7 @@ enum LogFormat {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Write the sample sales database (SQLite) to PATH.
     SampleData { path: PathBuf },
     /// Print the OpenAPI document.
@@ -74,6 +74,13 @@ struct ServeArgs {
     /// NEXBII_BACKUP_KEY, else a key derived from the signing key).
     #[arg(long, default_value = "./data/backups", env = "NEXBII_BACKUP_DIR")]
     backup_dir: PathBuf,
+    /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address for
+    /// rate limits; requests from any other peer are limited by the peer's own address.
+    #[arg(long, env = "NEXBII_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often API keys' last-used times and request counts are written to the store.
+    #[arg(long, default_value_t = 10, env = "NEXBII_APIKEY_USAGE_FLUSH_SECONDS")]
+    apikey_usage_flush_seconds: u64,
 }
 
 fn init_logs(format: LogFormat) {
@@ -124,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
                     .filter(|t| !t.is_empty()),
                 webhook_allow: args.webhook_allow,
                 backup_dir: args.backup_dir,
+                trusted_proxies: args.trusted_proxies,
+                apikey_usage_flush: Duration::from_secs(args.apikey_usage_flush_seconds.max(1)),
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

@@ -25,6 +25,12 @@ pub fn router(state: SharedState) -> Router {
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("route".into()) })
+        // Rate limits, API keys and their scopes, before any handler (inside `track`, so
+        // refused requests are counted too).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard::guard,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::middleware::track,
@@ -47,11 +53,19 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     ));
     let crawls = tokio::spawn(governance::crawl_worker(state.clone()));
     let deliveries = tokio::spawn(events::webhooks::worker(state.clone()));
+    let usage = tokio::spawn(auth::apikeys::usage::flush_loop(
+        state.clone(),
+        state.settings.apikey_usage_flush,
+    ));
     // Backups an earlier process left running are marked failed (their temp files removed).
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
-    let served = axum::serve(listener, router(state))
+    // The peer's address reaches the guard (rate limits per client address).
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    usage.abort();
+    state.apikey_usage.flush(&state).await;
     sync.abort();
     crawls.abort();
     deliveries.abort();

@@ -27,6 +27,10 @@ pub struct AppState {
     pub backups: Arc<crate::admin::backups::BackupsState>,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
     pub login_failures: moka::future::Cache<(String, String), u32>,
+    /// Token buckets per API key, user and client address.
+    pub rate_limits: crate::auth::ratelimit::Limiters,
+    /// API-key use counted since the last flush to the store.
+    pub apikey_usage: crate::auth::apikeys::usage::Usage,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -74,6 +78,8 @@ impl AppState {
                 .time_to_idle(Duration::from_secs(15 * 60))
                 .max_capacity(100_000)
                 .build(),
+            rate_limits: Default::default(),
+            apikey_usage: Default::default(),
         })
     }
 

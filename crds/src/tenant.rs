@@ -41,6 +41,10 @@ pub struct TenantSpec {
     pub bootstrap_admins: Vec<BootstrapAdmin>,
     #[serde(default)]
     pub auth: AuthSettings,
+    /// Request rate limits of the instance's API (token buckets per API key, per user and per
+    /// client address); defaults apply when absent.
+    #[serde(default, skip_serializing_if = "RateLimits::is_default")]
+    pub rate_limits: RateLimits,
     #[serde(default)]
     pub instance: InstanceSpec,
     /// Pauses the operator for this object: while true it changes and deletes nothing for it
@@ -157,6 +161,77 @@ impl Default for AuthSettings {
             max_failed_logins: d_failed(),
             password_min_length: d_pw_len(),
         }
+    }
+}
+
+/// Token buckets limiting the API's requests: each holds `burst` requests and refills at
+/// `requestsPerMinute`. A request takes one from every bucket that applies to it (its API key,
+/// its user, its client address); when one is empty it is answered 429 with `Retry-After`.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimits {
+    /// `false` turns every limit off.
+    #[serde(default = "d_true")]
+    #[schemars(extend("default" = true))]
+    pub enabled: bool,
+    /// Each API key.
+    #[serde(default = "d_per_key")]
+    pub per_key: RateLimit,
+    /// Each user, over all their sessions and keys.
+    #[serde(default = "d_per_user")]
+    pub per_user: RateLimit,
+    /// Each client address, authenticated or not.
+    #[serde(default = "d_per_address")]
+    pub per_address: RateLimit,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    /// Sustained rate: the bucket gains one request every 60/requestsPerMinute seconds.
+    #[schemars(range(min = 1, max = 1000000))]
+    pub requests_per_minute: u32,
+    /// Bucket size: how many requests may come at once.
+    #[schemars(range(min = 1, max = 100000))]
+    pub burst: u32,
+}
+
+fn d_true() -> bool {
+    true
+}
+fn d_per_key() -> RateLimit {
+    RateLimit {
+        requests_per_minute: 1200,
+        burst: 200,
+    }
+}
+fn d_per_user() -> RateLimit {
+    RateLimit {
+        requests_per_minute: 3000,
+        burst: 500,
+    }
+}
+fn d_per_address() -> RateLimit {
+    RateLimit {
+        requests_per_minute: 6000,
+        burst: 1000,
+    }
+}
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_key: d_per_key(),
+            per_user: d_per_user(),
+            per_address: d_per_address(),
+        }
+    }
+}
+impl RateLimits {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 

@@ -68,6 +68,25 @@ impl Validate for TenantSpec {
                 "when storage kind is mongodb",
             );
         }
+        let limits = &self.rate_limits;
+        for (name, l) in [
+            ("perKey", limits.per_key),
+            ("perUser", limits.per_user),
+            ("perAddress", limits.per_address),
+        ] {
+            if !(1..=1_000_000).contains(&l.requests_per_minute) {
+                errs.push(FieldError::new(
+                    format!("spec.rateLimits.{name}.requestsPerMinute"),
+                    "must be 1 to 1000000",
+                ));
+            }
+            if !(1..=100_000).contains(&l.burst) {
+                errs.push(FieldError::new(
+                    format!("spec.rateLimits.{name}.burst"),
+                    "must be 1 to 100000",
+                ));
+            }
+        }
         let mut seen = HashSet::new();
         for (i, a) in self.bootstrap_admins.iter().enumerate() {
             if !seen.insert(&a.username) {

@@ -1,4 +1,7 @@
 //! The `Caller` extractor: the authenticated user of a request, the only source of its tenant.
+//! A request authenticates with a session token (`Authorization: Bearer <JWT>` from login) or
+//! an API key (`Authorization: Bearer nxk_…` or `X-API-Key: nxk_…`); keys are checked by the
+//! request guard (`auth::guard`: validity, scopes, rate limits), which hands the result over.
 use axum::{
     extract::FromRequestParts,
     http::{header, request::Parts},
@@ -7,7 +10,10 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::model::{Role, SessionRecord, UserRecord};
+use super::{
+    apikeys::domain::{self as keys, KeyPrincipal},
+    model::{Role, SessionRecord, UserRecord},
+};
 use crate::{
     http::{ApiError, ApiResult},
     state::SharedState,
@@ -29,7 +35,10 @@ pub struct Caller {
     pub scope: TenantScope,
     pub username: String,
     pub role: Role,
+    /// The login session (`share:<id>` for a share link's viewers; `key:<id>` for a key).
     pub session_id: String,
+    /// Set when the request authenticated with an API key: the key, and the scopes it holds.
+    pub api_key: Option<KeyPrincipal>,
 }
 
 impl Caller {
@@ -66,12 +75,25 @@ impl FromRequestParts<SharedState> for Caller {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(p) = parts.extensions.get::<KeyPrincipal>() {
+            return Ok(Caller {
+                scope: p.scope.clone(),
+                username: p.owner.clone(),
+                role: p.role,
+                session_id: format!("key:{}", p.key_id),
+                api_key: Some(p.clone()),
+            });
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
+        // A key that the guard did not accept (it runs before every handler) opens nothing.
+        if keys::is_key(token) || parts.headers.contains_key("x-api-key") {
+            return Err(unauthorized());
+        }
         let claims = jsonwebtoken::decode::<Claims>(
             token,
             &state.keys.decoding_key(),
@@ -98,6 +120,7 @@ impl FromRequestParts<SharedState> for Caller {
             username: user.username.clone(),
             role: user.role,
             session_id: session.id.clone(),
+            api_key: None,
         })
     }
 }

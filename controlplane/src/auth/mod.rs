@@ -1,4 +1,5 @@
-//! Authentication and users: login, sessions, the `Caller` and `Operator` extractors, users.
+//! Authentication and users: login, sessions, API keys, rate limits, the request guard, the
+//! `Caller` and `Operator` extractors, users.
 use axum::{
     routing::{delete, get, patch, post},
     Router,
@@ -6,9 +7,12 @@ use axum::{
 
 use crate::state::SharedState;
 
+pub mod apikeys;
 pub mod caller;
+pub mod guard;
 pub mod model;
 pub mod operator;
+pub mod ratelimit;
 pub mod sessions;
 pub mod users;
 
@@ -34,4 +38,5 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/users/{username}",
             patch(users::update_user).delete(users::delete_user),
         )
+        .merge(apikeys::routes())
 }

@@ -142,8 +142,19 @@ pub async fn me(State(state): State<SharedState>, caller: Caller) -> ApiResult<J
     Ok(Json(user.into()))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", responses((status = 204),
+    (status = 400, body = crate::http::Problem, content_type = "application/problem+json", description = "called with an API key, which has no session"),
+    (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<SharedState>, caller: Caller) -> ApiResult<StatusCode> {
+    if let Some(k) = &caller.api_key {
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: format!(
+                "an API key has no session to end; revoke the key instead (DELETE /api/v1/apikeys/{})",
+                k.key_id
+            ),
+        });
+    }
     revoke(&state, &caller, &caller.session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,13 +1,29 @@
 //! The OpenAPI document, generated from the handlers and the shared spec types.
 use utoipa::{
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    openapi::{
+        content::ContentBuilder,
+        header::HeaderBuilder,
+        path::Operation,
+        response::ResponseBuilder,
+        schema::{ObjectBuilder, Type},
+        security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        },
+        Ref, RefOr,
+    },
     Modify, OpenApi,
 };
 
 use super::error;
 use crate::{
     admin,
-    auth::{sessions, users, Role},
+    auth::{
+        apikeys::{
+            self,
+            scopes::{self, RouteRule},
+        },
+        sessions, users, Role,
+    },
     bi::{dashboards, datasources, queries, shares},
     engine,
     events::{notifications, webhooks},
@@ -33,6 +49,146 @@ impl Modify for Bearer {
     }
 }
 
+/// API keys on every operation that takes a session token: the security scheme `apiKey`
+/// (header `X-API-Key`, or `Authorization: Bearer nxk_…`) with the scope the operation needs
+/// as its role (OpenAPI 3.1), read from the same table the request guard enforces; and on
+/// every operation the answers the guard adds: 401, 403 and 429 (problem+json, `Retry-After`)
+/// and the `RateLimit-*` headers.
+struct KeysAndLimits;
+
+fn int_header(description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(ObjectBuilder::new().schema_type(Type::Integer).build())
+        .description(Some(description))
+        .build()
+}
+
+fn rate_limit_headers() -> Vec<(&'static str, utoipa::openapi::header::Header)> {
+    vec![
+        (
+            "RateLimit-Limit",
+            int_header("size of the tightest bucket applying to this request"),
+        ),
+        ("RateLimit-Remaining", int_header("requests left in it")),
+        (
+            "RateLimit-Reset",
+            int_header("seconds until it is full again"),
+        ),
+        (
+            "RateLimit-Policy",
+            HeaderBuilder::new()
+                .description(Some("`<burst>;w=<seconds to refill it>`"))
+                .build(),
+        ),
+    ]
+}
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+fn uses(op: &Operation, scheme: &str) -> bool {
+    op.security.iter().flatten().any(|r| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_object().map(|o| o.contains_key(scheme)))
+            .unwrap_or(false)
+    })
+}
+
+fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) {
+    let rule = scopes::route_rule(path);
+    if uses(op, "bearer") {
+        let need = match rule {
+            Some(RouteRule::Scoped(area)) => Some(vec![scopes::Need {
+                area,
+                access: scopes::Access::of(method),
+            }
+            .to_string()]),
+            Some(RouteRule::AnyKey) => Some(vec![]),
+            _ => None,
+        };
+        if let Some(need) = need {
+            op.security
+                .get_or_insert_with(Vec::new)
+                .push(SecurityRequirement::new("apiKey", need));
+            op.responses.responses.entry("403".into()).or_insert_with(|| {
+                problem("the API key lacks the scope this operation needs, or the caller's role does not allow it")
+            });
+        }
+        op.responses
+            .responses
+            .entry("401".into())
+            .or_insert_with(|| problem("missing, invalid or expired session token or API key"));
+    }
+    let mut limited = ResponseBuilder::new()
+        .description("a rate limit (per API key, user or client address) was reached")
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .header(
+            "Retry-After",
+            int_header("seconds to wait before trying again"),
+        );
+    for (name, h) in rate_limit_headers() {
+        limited = limited.header(name, h);
+    }
+    op.responses
+        .responses
+        .entry("429".into())
+        .or_insert_with(|| limited.build().into());
+    for resp in op.responses.responses.values_mut() {
+        if let RefOr::T(r) = resp {
+            for (name, h) in rate_limit_headers() {
+                r.headers.entry(name.into()).or_insert(h);
+            }
+        }
+    }
+}
+
+impl Modify for KeysAndLimits {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use axum::http::Method;
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key `nxk_<tenant>_<id>_<secret>` from `POST /api/v1/apikeys`, also \
+                accepted as `Authorization: Bearer nxk_…`. The scope listed for an operation \
+                (`<area>:read|write`) must be granted by the key and allowed to its owner's role.",
+            ))),
+        );
+        for (path, item) in api.paths.paths.iter_mut() {
+            for (method, op) in [
+                (Method::GET, &mut item.get),
+                (Method::PUT, &mut item.put),
+                (Method::POST, &mut item.post),
+                (Method::DELETE, &mut item.delete),
+                (Method::PATCH, &mut item.patch),
+                (Method::HEAD, &mut item.head),
+                (Method::OPTIONS, &mut item.options),
+            ] {
+                if let Some(op) = op {
+                    keys_and_limits(path, &method, op);
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "NexBII control plane", description = "BI and admin API of one NexBII instance. \
@@ -41,6 +197,7 @@ impl Modify for Bearer {
         back as `If-Match` are refused with 409 when the object changed since."),
     paths(
         sessions::login, sessions::logout, sessions::me, sessions::list_sessions, sessions::revoke_session,
+        apikeys::create, apikeys::list, apikeys::get_one, apikeys::rotate, apikeys::revoke,
         users::list_users, users::create_user, users::update_user, users::delete_user,
         admin::tenant::tenant, policies::list, admin::backups::schedules::schedules,
         admin::backups::create, admin::backups::list, admin::backups::get_one, admin::backups::delete,
@@ -65,9 +222,11 @@ impl Modify for Bearer {
         error::Problem, error::ProblemField, Role, Origin, Meta,
         engine::QueryResult, engine::ColumnInfo, engine::ConnectionTest, engine::SchemaInfo,
         engine::MaskedColumn,
+        apikeys::ApiKeyView, apikeys::ApiKeyWithSecret, apikeys::ApiKeyInput, apikeys::RotateInput,
+        apikeys::KeyState,
     )),
-    modifiers(&Bearer),
-    tags((name = "auth"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
+    modifiers(&Bearer, &KeysAndLimits),
+    tags((name = "auth"), (name = "apikeys"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
         (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "notifications"), (name = "webhooks"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;

@@ -89,12 +89,14 @@ pub enum Collection {
     ShareLinks,
     /// Backup runs of the tenant: state, archive location and manifest.
     Backups,
+    /// API keys (their secrets' digests only).
+    ApiKeys,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 17] = [
+    pub const ALL: [Collection; 18] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -111,6 +113,7 @@ impl Collection {
         Self::WebhookDeliveries,
         Self::ShareLinks,
         Self::Backups,
+        Self::ApiKeys,
         Self::Scratch,
     ];
 
@@ -132,6 +135,7 @@ impl Collection {
             Self::WebhookDeliveries => "webhook_deliveries",
             Self::ShareLinks => "share_links",
             Self::Backups => "backups",
+            Self::ApiKeys => "api_keys",
             Self::Scratch => "scratch",
         }
     }

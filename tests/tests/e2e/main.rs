@@ -2,6 +2,7 @@
 //! control plane instead of one per file keeps the build small and quick (CI machines have
 //! limited disk). Run one area with `cargo test -p nexbii-tests --test e2e <module>::`.
 mod api;
+mod apikeys;
 mod backups;
 mod chart;
 mod dashboard_stream;

@@ -274,6 +274,7 @@ async fn resolve(
         username: owner.username,
         role: owner.role,
         session_id: format!("share:{}", link.id),
+        api_key: None,
     };
     Ok((link, caller))
 }
