@@ -49,12 +49,15 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     let deliveries = tokio::spawn(events::webhooks::worker(state.clone()));
     // Backups an earlier process left running are marked failed (their temp files removed).
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
+    // Resource use sampled once a minute for the monitoring series.
+    let sampler = tokio::spawn(admin::monitoring::domain::sampler(state.clone()));
     let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await;
     sync.abort();
     crawls.abort();
     deliveries.abort();
+    sampler.abort();
     served
 }
 
