@@ -468,6 +468,53 @@ async fn scenario(server: &TestServer) {
         .unwrap();
 }
 
+/// Every `$ref` in the document names a schema it defines.
+fn refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                out.push(r.trim_start_matches("#/components/schemas/").to_string());
+            }
+            m.values().for_each(|x| refs(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn openapi_documents_the_endpoints() {
+    let server = TestServer::start().await;
+    let (_, doc) = server
+        .call(None, reqwest::Method::GET, "/api/v1/openapi.json", None)
+        .await;
+    for path in [
+        "/api/v1/admin/monitoring",
+        "/api/v1/admin/monitoring/series",
+        "/api/v1/admin/performance/queries",
+        "/api/v1/admin/performance/queries/slowest",
+        "/api/v1/admin/performance/dashboards",
+        "/api/v1/admin/performance/cache",
+        "/api/v1/admin/performance/endpoints",
+    ] {
+        let get = &doc["paths"][path]["get"];
+        assert!(get.is_object(), "{path} missing from OpenAPI");
+        for code in ["200", "401", "403"] {
+            assert!(get["responses"][code].is_object(), "{path} {code}");
+        }
+        let problem = &get["responses"]["403"]["content"]["application/problem+json"];
+        assert!(problem.is_object(), "{path}: errors are problem+json");
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    for r in all {
+        assert!(
+            doc["components"]["schemas"].get(&r).is_some(),
+            "{r} referenced but not defined"
+        );
+    }
+}
+
 #[tokio::test]
 async fn embedded_store() {
     let server = TestServer::start().await;
