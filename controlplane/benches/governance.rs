@@ -708,6 +708,10 @@ async fn request_parts(state: &AppState, sql: &str) -> (ResolvedSource, Checked)
     let checked = Checked {
         normalized: state.engine.check(t, sql).unwrap(),
         native: placeholders::to_native(sql, t).unwrap_or_else(|r| panic!("{}", r.0)),
+        fingerprint: nexbii_controlplane::telemetry::fingerprint::of_sql(
+            sql,
+            &sqlparser::dialect::PostgreSqlDialect {},
+        ),
     };
     (src, checked)
 }

@@ -23,6 +23,12 @@ impl Queue {
         self.wake.notify_one();
     }
 
+    /// Items of a tenant waiting (monitoring).
+    pub fn pending(&self, scope: &TenantScope) -> usize {
+        let q = self.pending.lock().expect("queue lock");
+        q.iter().filter(|(s, _)| s == scope).count()
+    }
+
     pub async fn next(&self) -> (TenantScope, String) {
         loop {
             if let Some(item) = self.pending.lock().expect("queue lock").pop_front() {

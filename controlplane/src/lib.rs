@@ -20,4 +20,5 @@ pub mod sample_data;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod tenant;

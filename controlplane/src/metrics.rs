@@ -1,7 +1,12 @@
 //! Prometheus metrics, one registry per server (so several servers in one test process don't mix).
+use std::sync::Arc;
+
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
+
+use crate::telemetry::{windows::Window, Telemetry};
 
 #[derive(Clone)]
 pub struct Metrics {
@@ -13,6 +18,205 @@ pub struct Metrics {
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
     pub logins: IntCounterVec,
+    /// The monitoring store (requests, queries, dashboards, resources) the admin area reads;
+    /// its figures are copied into `window` gauges at each scrape.
+    pub telemetry: Arc<Telemetry>,
+    window: WindowGauges,
+}
+
+/// Gauges refreshed from the telemetry at each scrape. Labels are bounded: tenant (capped),
+/// window (4), route template (capped), data source (capped), quantile (3) — never a query
+/// fingerprint.
+#[derive(Clone)]
+struct WindowGauges {
+    requests: GaugeVec,
+    request_errors: GaugeVec,
+    request_latency: GaugeVec,
+    route_requests: GaugeVec,
+    route_errors: GaugeVec,
+    route_latency: GaugeVec,
+    active_users: GaugeVec,
+    source_runs: GaugeVec,
+    source_errors: GaugeVec,
+    source_cache_hit: GaugeVec,
+    source_latency: GaugeVec,
+    resources: GaugeVec,
+}
+
+fn gauge(name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    GaugeVec::new(Opts::new(name, help), labels).expect("metric")
+}
+
+impl WindowGauges {
+    fn new() -> Self {
+        Self {
+            requests: gauge(
+                "window_requests",
+                "Requests in the window",
+                &["tenant", "window"],
+            ),
+            request_errors: gauge(
+                "window_request_error_ratio",
+                "Share of requests answered 5xx in the window",
+                &["tenant", "window"],
+            ),
+            request_latency: gauge(
+                "window_request_latency_seconds",
+                "Request latency percentiles in the window",
+                &["tenant", "window", "quantile"],
+            ),
+            route_requests: gauge(
+                "window_route_requests",
+                "Requests per route in the window",
+                &["tenant", "window", "route"],
+            ),
+            route_errors: gauge(
+                "window_route_error_ratio",
+                "Share of a route's requests answered 5xx in the window",
+                &["tenant", "window", "route"],
+            ),
+            route_latency: gauge(
+                "window_route_latency_seconds",
+                "Request latency percentiles per route in the window",
+                &["tenant", "window", "route", "quantile"],
+            ),
+            active_users: gauge(
+                "active_users",
+                "Users with a request in the window",
+                &["tenant", "window"],
+            ),
+            source_runs: gauge(
+                "datasource_query_runs",
+                "Query runs per data source since the instance started",
+                &["tenant", "datasource"],
+            ),
+            source_errors: gauge(
+                "datasource_query_errors",
+                "Failed query runs per data source since the instance started",
+                &["tenant", "datasource"],
+            ),
+            source_cache_hit: gauge(
+                "datasource_cache_hit_ratio",
+                "Share of cache lookups answered from the cache, per data source",
+                &["tenant", "datasource"],
+            ),
+            source_latency: gauge(
+                "datasource_query_latency_seconds",
+                "Query duration percentiles per data source since the instance started",
+                &["tenant", "datasource", "quantile"],
+            ),
+            resources: gauge(
+                "resource",
+                "Resource use of the instance (latest sample, every minute): process_cpu_percent, \
+                 rss_bytes, open_files, host_cpu_percent, host_memory_total_bytes, \
+                 host_memory_available_bytes, disk_free_bytes, store_bytes",
+                &["name"],
+            ),
+        }
+    }
+
+    fn all(&self) -> [&GaugeVec; 12] {
+        [
+            &self.requests,
+            &self.request_errors,
+            &self.request_latency,
+            &self.route_requests,
+            &self.route_errors,
+            &self.route_latency,
+            &self.active_users,
+            &self.source_runs,
+            &self.source_errors,
+            &self.source_cache_hit,
+            &self.source_latency,
+            &self.resources,
+        ]
+    }
+
+    fn refresh(&self, t: &Telemetry) {
+        for g in self.all() {
+            g.reset();
+        }
+        let now = crate::telemetry::now_s();
+        let q = [("0.5", 0), ("0.95", 1), ("0.99", 2)];
+        for tenant in t.requests.tenants() {
+            t.requests.read(&tenant, |r| {
+                for w in Window::ALL {
+                    let f = r.overall.window(now, w).figures(w.seconds() as f64);
+                    let l = [tenant.as_str(), w.name()];
+                    self.requests.with_label_values(&l).set(f.count as f64);
+                    self.request_errors.with_label_values(&l).set(f.error_rate);
+                    for (name, i) in q {
+                        if let Some(v) = [f.p50_ms, f.p95_ms, f.p99_ms][i] {
+                            self.request_latency
+                                .with_label_values(&[l[0], l[1], name])
+                                .set(v / 1000.0);
+                        }
+                    }
+                    self.active_users
+                        .with_label_values(&l)
+                        .set(r.active_users(now, w.seconds()) as f64);
+                    for (route, s) in r.route_figures(now, w) {
+                        let f = s.figures(w.seconds() as f64);
+                        let l = [tenant.as_str(), w.name(), route.as_str()];
+                        self.route_requests
+                            .with_label_values(&l)
+                            .set(f.count as f64);
+                        self.route_errors.with_label_values(&l).set(f.error_rate);
+                        for (name, i) in q {
+                            if let Some(v) = [f.p50_ms, f.p95_ms, f.p99_ms][i] {
+                                self.route_latency
+                                    .with_label_values(&[l[0], l[1], l[2], name])
+                                    .set(v / 1000.0);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        for tenant in t.queries.tenants() {
+            t.queries.read(&tenant, |qs| {
+                for (source, a) in &qs.sources {
+                    let l = [tenant.as_str(), &**source];
+                    self.source_runs.with_label_values(&l).set(a.count as f64);
+                    self.source_errors
+                        .with_label_values(&l)
+                        .set(a.errors as f64);
+                    if let Some(r) = a.cache_hit_rate() {
+                        self.source_cache_hit.with_label_values(&l).set(r);
+                    }
+                    for (name, p) in [("0.5", 0.5), ("0.95", 0.95), ("0.99", 0.99)] {
+                        if let Some(v) = a.quantile(p) {
+                            self.source_latency
+                                .with_label_values(&[l[0], l[1], name])
+                                .set(v / 1000.0);
+                        }
+                    }
+                }
+            });
+        }
+        if let Some(s) = t.resources.latest() {
+            for (name, v) in [
+                ("process_cpu_percent", s.process_cpu_percent),
+                ("rss_bytes", s.rss_bytes.map(|v| v as f64)),
+                ("open_files", s.open_files.map(|v| v as f64)),
+                ("host_cpu_percent", s.host_cpu_percent),
+                (
+                    "host_memory_total_bytes",
+                    s.host_memory_total_bytes.map(|v| v as f64),
+                ),
+                (
+                    "host_memory_available_bytes",
+                    s.host_memory_available_bytes.map(|v| v as f64),
+                ),
+                ("disk_free_bytes", s.disk_free_bytes.map(|v| v as f64)),
+                ("store_bytes", s.store_bytes.map(|v| v as f64)),
+            ] {
+                if let Some(v) = v {
+                    self.resources.with_label_values(&[name]).set(v);
+                }
+            }
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -68,6 +272,12 @@ impl Metrics {
             &["outcome"],
         )
         .expect("metric");
+        let window = WindowGauges::new();
+        for g in window.all() {
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+        }
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(http_duration.clone()),
@@ -88,10 +298,13 @@ impl Metrics {
             cache_hits,
             cache_misses,
             logins,
+            telemetry: Arc::new(Telemetry::new()),
+            window,
         }
     }
 
     pub fn render(&self) -> String {
+        self.window.refresh(&self.telemetry);
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

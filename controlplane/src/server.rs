@@ -59,6 +59,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     ));
     // Backups an earlier process left running are marked failed (their temp files removed).
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
+    // Resource use sampled once a minute for the monitoring series.
+    let sampler = tokio::spawn(admin::monitoring::domain::sampler(state.clone()));
     // The peer's address reaches the guard (rate limits per client address).
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -69,6 +71,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     sync.abort();
     crawls.abort();
     deliveries.abort();
+    sampler.abort();
     served
 }
 

@@ -1,10 +1,12 @@
 //! The admin area: the tenant's configuration as this instance serves it, backups, restores
-//! and backup schedules.
+//! and backup schedules, system monitoring and performance analysis.
 use axum::{routing::get, Router};
 
 use crate::state::SharedState;
 
 pub mod backups;
+pub mod monitoring;
+pub mod performance;
 pub mod tenant;
 
 pub use backups::schedules::ScheduleRecord;
@@ -13,4 +15,6 @@ pub fn routes() -> Router<SharedState> {
     Router::new()
         .route("/api/v1/tenant", get(tenant::tenant))
         .merge(backups::routes())
+        .merge(monitoring::routes())
+        .merge(performance::routes())
 }

@@ -115,6 +115,8 @@ impl FromRequestParts<SharedState> for Caller {
             .await?
             .filter(|u| !u.disabled)
             .ok_or_else(unauthorized)?;
+        // Monitoring: the request's tenant and user, for the per-tenant request windows.
+        crate::http::middleware::identify(parts, scope.tenant(), &user.username);
         Ok(Caller {
             scope,
             username: user.username.clone(),

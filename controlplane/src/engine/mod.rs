@@ -20,6 +20,7 @@ pub mod introspect;
 mod invalidate;
 mod mongo;
 mod mysql;
+pub mod performance;
 pub mod pipeline;
 pub mod placeholders;
 mod postgres;

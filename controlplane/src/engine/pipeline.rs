@@ -7,13 +7,15 @@
 //! 3. `cache`        — answer from the result cache, partitioned by the plan;
 //! 4. `execute`      — run on the source's pool with the timeout and row limit;
 //! 5. `post_process` — name untyped columns, apply the plan to the rows;
-//! 6. `record`       — metrics and the query log line.
+//! 6. `record`       — metrics, the query log line and the performance figures
+//!    (`telemetry::queries`: by fingerprint, source and user).
 use std::{sync::Arc, time::Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Engine, EngineError, Fetched, QueryLimits, QueryResult, ResolvedSource};
+use crate::telemetry::queries::CacheUse;
 
 /// Who runs a query, as the policy stage sees it.
 #[derive(Clone, Debug)]
@@ -48,6 +50,8 @@ pub struct Checked {
     pub normalized: String,
     /// The statement in the source's placeholder style, and how to order the parameters.
     pub native: super::placeholders::Native,
+    /// The statement with its literals stripped (performance figures group by it).
+    pub fingerprint: crate::telemetry::fingerprint::Fingerprint,
 }
 
 /// How the query runs for this caller. Policies refine it; results are cached per plan.
@@ -114,14 +118,14 @@ impl Engine {
         let checked = match self.parse_guard(&req) {
             Ok(c) => c,
             Err(e) => {
-                self.record(&req, Err(&e), 0.0);
+                self.record(&req, None, None, Err(&e), 0.0, CacheUse::Bypassed);
                 return Err(e);
             }
         };
         let plan = match self.policy(&req, &checked).await {
             Ok(p) => p,
             Err(e) => {
-                self.record(&req, Err(&e), 0.0);
+                self.record(&req, Some(&checked), None, Err(&e), 0.0, CacheUse::Bypassed);
                 return Err(e);
             }
         };
@@ -132,6 +136,8 @@ impl Engine {
                 let mut r = (*hit).clone();
                 r.cached = true;
                 r.elapsed_ms = arrived.elapsed().as_secs_f64() * 1000.0;
+                let ms = r.elapsed_ms;
+                self.record(&req, Some(&checked), Some(&plan), Ok(&r), ms, CacheUse::Hit);
                 return Ok(r);
             }
             self.metrics.cache_misses.inc();
@@ -145,7 +151,13 @@ impl Engine {
             .map_err(|e| e.redact(req.source.password.as_deref()));
         let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
         let result = res.map(|f| post_process(f, &plan, execution_ms));
-        self.record(&req, result.as_ref(), execution_ms);
+        let cache_use = if req.use_cache {
+            CacheUse::Miss
+        } else {
+            CacheUse::Bypassed
+        };
+        let (c, p) = (Some(&checked), Some(&plan));
+        self.record(&req, c, p, result.as_ref(), execution_ms, cache_use);
         let mut result = result?;
         if req.use_cache {
             let stored = QueryResult {
@@ -194,7 +206,20 @@ impl Engine {
                 EngineError::Refused(m) => m,
                 other => other.to_string(),
             })?;
-            Ok(Checked { normalized, native })
+            let fingerprint = match t {
+                nexbii_crds::DataSourceType::Mongodb => {
+                    crate::telemetry::fingerprint::of_json(&normalized)
+                }
+                _ => crate::telemetry::fingerprint::of_sql(
+                    &normalized,
+                    &*super::guard::dialect_for(t),
+                ),
+            };
+            Ok(Checked {
+                normalized,
+                native,
+                fingerprint,
+            })
         });
         verdict.map_err(EngineError::Refused)
     }
@@ -212,7 +237,19 @@ impl Engine {
     }
 
     /// Stage 6.
-    fn record(&self, req: &QueryRequest<'_>, res: Result<&QueryResult, &EngineError>, ms: f64) {
+    fn record(
+        &self,
+        req: &QueryRequest<'_>,
+        checked: Option<&Checked>,
+        plan: Option<&Plan>,
+        res: Result<&QueryResult, &EngineError>,
+        ms: f64,
+        cache: CacheUse,
+    ) {
+        self.record_performance(req, checked, plan, res, ms, cache);
+        if cache == CacheUse::Hit {
+            return;
+        }
         let t = req.source.spec.source_type.as_str();
         let outcome = res.map(|_| "ok").unwrap_or_else(|e| e.outcome());
         if outcome != "refused" {

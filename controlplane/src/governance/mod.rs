@@ -48,6 +48,11 @@ pub struct GovernanceState {
 }
 
 impl GovernanceState {
+    /// Catalog crawls of a tenant's sources waiting for the worker (monitoring).
+    pub fn crawls_pending(&self, scope: &TenantScope) -> usize {
+        self.crawl_queue.pending(scope)
+    }
+
     pub fn new(ttl: Duration) -> Self {
         Self {
             crawls: Default::default(),

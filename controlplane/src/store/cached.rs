@@ -93,6 +93,10 @@ impl Store for CachedStore {
         self.inner.ping().await
     }
 
+    async fn usage(&self) -> StoreResult<super::StoreUsage> {
+        self.inner.usage().await
+    }
+
     async fn get(
         &self,
         scope: &TenantScope,

@@ -197,10 +197,23 @@ pub struct Put<'a> {
     pub fields: &'a Map<String, Value>,
 }
 
+/// How much room the store takes (monitoring).
+#[derive(Clone, Debug, Default)]
+pub struct StoreUsage {
+    /// Bytes of data and indexes, when the store tells.
+    pub bytes: Option<u64>,
+    /// The local file the data lives in (embedded store).
+    pub path: Option<std::path::PathBuf>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// Size and place of the stored data, for all tenants (monitoring). Unknown by default.
+    async fn usage(&self) -> StoreResult<StoreUsage> {
+        Ok(StoreUsage::default())
+    }
     async fn get(
         &self,
         scope: &TenantScope,

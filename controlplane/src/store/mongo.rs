@@ -256,6 +256,25 @@ impl Store for MongoStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    async fn usage(&self) -> StoreResult<super::StoreUsage> {
+        let stats = self
+            .db
+            .run_command(doc! { "dbStats": 1 })
+            .await
+            .map_err(backend)?;
+        let num = |k: &str| match stats.get(k) {
+            Some(Bson::Int32(n)) => Some(*n as u64),
+            Some(Bson::Int64(n)) => Some(*n as u64),
+            Some(Bson::Double(n)) => Some(*n as u64),
+            _ => None,
+        };
+        let bytes = match (num("dataSize"), num("indexSize")) {
+            (None, None) => None,
+            (d, i) => Some(d.unwrap_or(0) + i.unwrap_or(0)),
+        };
+        Ok(super::StoreUsage { bytes, path: None })
+    }
+
     async fn get(
         &self,
         scope: &TenantScope,

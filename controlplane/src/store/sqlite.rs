@@ -204,6 +204,23 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    async fn usage(&self) -> StoreResult<super::StoreUsage> {
+        let (file,): (String,) =
+            sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend)?;
+        if file.is_empty() {
+            return Ok(Default::default()); // in memory
+        }
+        // The database file and its write-ahead log.
+        let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        Ok(super::StoreUsage {
+            bytes: Some(size(&file) + size(&format!("{file}-wal"))),
+            path: Some(file.into()),
+        })
+    }
+
     async fn get(
         &self,
         scope: &TenantScope,

@@ -9,6 +9,7 @@ mod dashboard_stream;
 mod events;
 mod governance;
 mod mongo_source;
+mod monitoring;
 mod operator;
 mod provisioning;
 mod queries;

@@ -19,6 +19,7 @@ use crate::{
     http::{ApiError, ApiResult, Problem},
     state::{AppState, SharedState},
     store::{write::Actor, Expect, Origin, StoreExt, TenantScope},
+    telemetry::dashboards::Timing,
 };
 
 /// A widget problem: which widget, the field, and whether it blocks an API save (a refused
@@ -296,8 +297,82 @@ pub fn resolve_variables(
     Ok(out)
 }
 
-/// Runs one widget's query through the pipeline with the dashboard's variables.
+/// Runs one widget's query through the pipeline with the dashboard's variables, and records
+/// its load time (`telemetry::dashboards`).
 pub async fn render_widget(
+    state: &AppState,
+    caller: &Caller,
+    dashboard: &str,
+    w: &Widget,
+    vars: &HashMap<String, Value>,
+    refresh: bool,
+) -> WidgetData {
+    let started = std::time::Instant::now();
+    let data = run_widget(state, caller, w, vars, refresh).await;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let cached = data.result.as_ref().is_some_and(|r| r.cached);
+    state.metrics.telemetry.dashboards.record_widget(
+        crate::telemetry::now_s(),
+        caller.scope.tenant(),
+        dashboard,
+        &w.id,
+        Timing {
+            ms,
+            cached,
+            failed: data.error.is_some(),
+        },
+    );
+    data
+}
+
+/// A dashboard load in progress: it ends when its last widget is in.
+struct Load {
+    started: std::time::Instant,
+    remaining: usize,
+    all_cached: bool,
+    any_failed: bool,
+}
+
+/// Renders one widget of a load, and records the load when it was the last.
+async fn render_in_load(
+    state: &AppState,
+    caller: &Caller,
+    dashboard: &str,
+    w: &Widget,
+    vars: &HashMap<String, Value>,
+    refresh: bool,
+    load: &std::sync::Mutex<Load>,
+) -> WidgetData {
+    let data = render_widget(state, caller, dashboard, w, vars, refresh).await;
+    let mut l = load.lock().expect("load lock");
+    l.remaining -= 1;
+    l.all_cached &= data.result.as_ref().is_some_and(|r| r.cached);
+    l.any_failed |= data.error.is_some();
+    if l.remaining == 0 {
+        state.metrics.telemetry.dashboards.record_load(
+            crate::telemetry::now_s(),
+            caller.scope.tenant(),
+            dashboard,
+            Timing {
+                ms: l.started.elapsed().as_secs_f64() * 1000.0,
+                cached: l.all_cached,
+                failed: l.any_failed,
+            },
+        );
+    }
+    data
+}
+
+fn new_load(widgets: usize) -> Arc<std::sync::Mutex<Load>> {
+    Arc::new(std::sync::Mutex::new(Load {
+        started: std::time::Instant::now(),
+        remaining: widgets,
+        all_cached: true,
+        any_failed: false,
+    }))
+}
+
+async fn run_widget(
     state: &AppState,
     caller: &Caller,
     w: &Widget,
@@ -343,11 +418,12 @@ pub async fn render(
     vars: &HashMap<String, Value>,
     refresh: bool,
 ) -> Vec<WidgetData> {
+    let load = new_load(d.spec.widgets.len());
     let jobs = d
         .spec
         .widgets
         .iter()
-        .map(|w| render_widget(state, caller, w, vars, refresh));
+        .map(|w| render_in_load(state, caller, &d.name, w, vars, refresh, &load));
     futures::future::join_all(jobs).await
 }
 
@@ -359,10 +435,15 @@ pub fn render_as_completed(
     vars: Arc<HashMap<String, Value>>,
     refresh: bool,
 ) -> impl futures::Stream<Item = WidgetData> + Send + 'static {
+    let load = new_load(d.spec.widgets.len());
     let jobs: futures::stream::FuturesUnordered<_> = (0..d.spec.widgets.len())
         .map(|i| {
             let (state, caller, d, vars) = (state.clone(), caller.clone(), d.clone(), vars.clone());
-            async move { render_widget(&state, &caller, &d.spec.widgets[i], &vars, refresh).await }
+            let load = load.clone();
+            async move {
+                let w = &d.spec.widgets[i];
+                render_in_load(&state, &caller, &d.name, w, &vars, refresh, &load).await
+            }
         })
         .collect();
     jobs

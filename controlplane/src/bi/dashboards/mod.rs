@@ -289,6 +289,6 @@ pub async fn widget_data(
     let refresh = q.remove("refresh").is_some_and(|v| v == "true" || v == "1");
     let vars = domain::resolve_variables(&d.spec, &q)?;
     Ok(Json(
-        domain::render_widget(&state, &caller, w, &vars, refresh).await,
+        domain::render_widget(&state, &caller, &d.name, w, &vars, refresh).await,
     ))
 }
