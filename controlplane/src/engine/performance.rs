@@ -61,6 +61,7 @@ impl Engine {
                 user: &req.access.user,
                 fingerprint: checked.map(|c| &c.fingerprint),
                 statement,
+                literal: req.params.is_empty(),
                 plan: run_plan,
                 outcome: if res.is_ok() {
                     Outcome::Ok

@@ -92,6 +92,9 @@ pub struct FingerprintStats {
     pub agg: Agg,
     /// At most [`MAX_USERS_PER_FINGERPRINT`], then `other`.
     pub users: Vec<(Box<str>, Agg)>,
+    /// The latest statement of this fingerprint that ran without bound parameters, as sent
+    /// to the database (what optimization suggestions `EXPLAIN`); cut at [`MAX_STATEMENT`].
+    pub sample: Option<Box<str>>,
 }
 
 /// A run kept among the slowest.
@@ -135,6 +138,8 @@ pub struct QueryEvent<'a> {
     /// `None` when the guard refused the statement (no fingerprint).
     pub fingerprint: Option<&'a Fingerprint>,
     pub statement: Option<&'a str>,
+    /// The statement ran without bound parameters (so it can be explained as it is).
+    pub literal: bool,
     pub plan: Option<RunPlan>,
     pub outcome: Outcome,
     pub cache: CacheUse,
@@ -202,11 +207,19 @@ impl QueryStats {
                         source_type: e.source_type,
                         agg: Agg::default(),
                         users: Vec::new(),
+                        sample: None,
                     },
                 );
             }
             let f = t.fingerprints.get_mut(&key).expect("inserted above");
             f.agg.add(e, now_s);
+            if e.executed && e.literal {
+                if let Some(s) = e.statement.filter(|s| s.len() <= MAX_STATEMENT) {
+                    if f.sample.as_deref() != Some(s) {
+                        f.sample = Some(s.into());
+                    }
+                }
+            }
             let user = if f.users.iter().any(|(u, _)| &**u == e.user)
                 || f.users.len() < MAX_USERS_PER_FINGERPRINT
             {
@@ -344,6 +357,7 @@ mod tests {
             user,
             fingerprint: Some(fp),
             statement: Some("SELECT 1"),
+            literal: true,
             plan: None,
             outcome: Outcome::Ok,
             cache,

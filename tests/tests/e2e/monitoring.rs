@@ -466,6 +466,84 @@ async fn scenario(server: &TestServer) {
         .execute(&mut pgc)
         .await
         .unwrap();
+    index_suggestion(server).await;
+}
+
+/// A filtered query on a large table without an index gets an index suggestion naming the
+/// column, from PostgreSQL's plan; once the index exists, the suggestion is gone.
+async fn index_suggestion(server: &TestServer) {
+    let t = unique("sug");
+    let big = unique("mon_big_");
+    let mut pgc = admin_postgres().await;
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {big} AS SELECT g AS id, md5(g::text) AS name \
+         FROM generate_series(1, 50000) g; ANALYZE {big}"
+    ))
+    .execute(&mut pgc)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = tenant_yaml(&t, PW);
+    let applied = server
+        .apply_yaml(
+            dir.path(),
+            &[("t.yaml", &tenant), ("m.yaml", &yaml(&t, &big))],
+        )
+        .await;
+    assert!(applied
+        .problems
+        .iter()
+        .all(|p| p.contains("DataSource/dead")));
+    let admin = server.login(&t, "admin", PW).await;
+    for id in [42, 4242, 42] {
+        let sql = format!("SELECT name FROM {big} WHERE id = {id}");
+        let (s, b) = admin.run("pg", &sql, json!([])).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    // A query over all rows is no candidate for an index.
+    let (s, _) = admin
+        .run(
+            "pg",
+            &format!("SELECT count(*) FROM {big} WHERE id > 0"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, sug) = admin.get("/api/v1/admin/performance/suggestions").await;
+    assert_eq!(s, StatusCode::OK, "{sug}");
+    let list = sug["suggestions"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{sug}");
+    let x = &list[0];
+    assert_eq!(x["kind"], "index");
+    assert_eq!(x["dataSource"], "pg");
+    assert_eq!(x["table"], format!("public.{big}"));
+    assert_eq!(x["columns"], json!(["id"]));
+    assert_eq!(
+        x["sql"],
+        format!("CREATE INDEX ON \"public\".\"{big}\" (\"id\")")
+    );
+    let ev = &x["evidence"];
+    assert_eq!(
+        ev["fingerprint"],
+        format!("SELECT name FROM {big} WHERE id = ?")
+    );
+    assert_eq!(ev["planNode"], format!("Seq Scan on public.{big}"));
+    assert_eq!(ev["runs"], 3);
+    assert!(num(&ev["tableRows"]) >= 40_000.0, "{ev}");
+    assert!(num(&ev["estimatedRows"]) <= 10.0, "{ev}");
+    assert_eq!(sug["explained"], 2, "{sug}");
+
+    sqlx::raw_sql(&format!("CREATE INDEX ON {big} (id); ANALYZE {big}"))
+        .execute(&mut pgc)
+        .await
+        .unwrap();
+    let (_, sug) = admin.get("/api/v1/admin/performance/suggestions").await;
+    assert_eq!(sug["suggestions"], json!([]), "{sug}");
+    assert_eq!(sug["explained"], 2);
+    sqlx::raw_sql(&format!("DROP TABLE {big}"))
+        .execute(&mut pgc)
+        .await
+        .unwrap();
 }
 
 /// Every `$ref` in the document names a schema it defines.
@@ -496,6 +574,7 @@ async fn openapi_documents_the_endpoints() {
         "/api/v1/admin/performance/dashboards",
         "/api/v1/admin/performance/cache",
         "/api/v1/admin/performance/endpoints",
+        "/api/v1/admin/performance/suggestions",
     ] {
         let get = &doc["paths"][path]["get"];
         assert!(get.is_object(), "{path} missing from OpenAPI");

@@ -1,5 +1,6 @@
 //! Performance analysis of the tenant (admin only): query runs by fingerprint, data source and
-//! user, the slowest runs, dashboard load times, cache hit rates and API endpoint performance.
+//! user, the slowest runs, dashboard load times, cache hit rates, API endpoint performance, and
+//! optimization suggestions from the database's own plans.
 use std::collections::HashMap;
 
 use axum::{
@@ -10,6 +11,7 @@ use axum::{
 
 pub mod domain;
 pub mod model;
+pub mod suggest;
 
 use super::monitoring::{known_params, window_param};
 use crate::{
@@ -27,6 +29,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/admin/performance/dashboards", get(dashboards))
         .route("/api/v1/admin/performance/cache", get(cache))
         .route("/api/v1/admin/performance/endpoints", get(endpoints))
+        .route("/api/v1/admin/performance/suggestions", get(suggestions))
 }
 
 /// `?limit=` between 1 and `max`.
@@ -158,4 +161,18 @@ pub async fn endpoints(
         &caller.scope,
         w,
     )))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/performance/suggestions", tag = "admin",
+    responses(
+        (status = 200, body = suggest::Suggestions, description = "index suggestions from `EXPLAIN` of the costliest fingerprints on PostgreSQL, each with its evidence; fingerprints that could not be explained, with the reason"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin")),
+    security(("bearer" = [])))]
+pub async fn suggestions(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> ApiResult<Json<suggest::Suggestions>> {
+    caller.require(Role::Admin)?;
+    Ok(Json(suggest::suggestions(&state, &caller.scope).await?))
 }
