@@ -76,6 +76,7 @@ impl FromRequestParts<SharedState> for Caller {
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(p) = parts.extensions.get::<KeyPrincipal>() {
+            crate::http::middleware::identify(parts, p.scope.tenant(), &p.owner);
             return Ok(Caller {
                 scope: p.scope.clone(),
                 username: p.owner.clone(),

@@ -1,0 +1,158 @@
+//! Per-request cost of authentication through the whole router (request guard with its rate
+//! limits, `Caller`, handler), in process, so the network does not hide it: `GET /api/v1/auth/me`
+//! with a session token and with an API key, beside `/healthz` (no guard, no authentication).
+//! The difference between the `me_*` cases and `healthz` is what authentication costs a
+//! request; `me_api_key` − `me_session` is what a key costs over a session.
+//!
+//! `cargo bench -p nexbii-controlplane --bench auth_overhead`
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    body::Body,
+    extract::ConnectInfo,
+    http::{Request, StatusCode},
+    Router,
+};
+use criterion::{criterion_group, criterion_main, Criterion};
+use nexbii_controlplane::{
+    crypto::Keys,
+    provisioning::manifests,
+    server,
+    state::{AppState, Settings},
+    store::{sqlite::SqliteStore, write::Actor, TenantScope},
+    tenant::TenantRecord,
+};
+use nexbii_crds::{RateLimit, RateLimits};
+use serde_json::{json, Value};
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "bench-password-123";
+
+fn request(
+    method: &str,
+    path: &str,
+    auth: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut b = Request::builder().method(method).uri(path);
+    if let Some((name, value)) = auth {
+        b = b.header(name, value);
+    }
+    let body = match body {
+        Some(v) => {
+            b = b.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut req = b.body(body).unwrap();
+    // As `serve` does: the peer's address for the per-address bucket.
+    req.extensions_mut()
+        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    req
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+async fn setup() -> (Router, String, String) {
+    std::env::set_var(manifests::BOOTSTRAP_PASSWORD_ENV, PASSWORD);
+    let store = Arc::new(SqliteStore::in_memory().await.unwrap());
+    let state = AppState::new(store, Keys::random(), Settings::default());
+    let quickstart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    manifests::load_and_apply(&state, &quickstart)
+        .await
+        .unwrap();
+    // The default limits would stop a benchmark: the largest the spec allows, so the buckets
+    // are still looked up and drawn from.
+    let most = RateLimit {
+        requests_per_minute: 1_000_000,
+        burst: 100_000,
+    };
+    let scope = TenantScope::new("acme").unwrap();
+    state
+        .writer
+        .modify::<TenantRecord>(&scope, &Actor::System, TenantRecord::ID, |t| {
+            t.spec.rate_limits = RateLimits {
+                enabled: true,
+                per_key: most,
+                per_user: most,
+                per_address: most,
+            }
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let app = server::router(state.clone());
+    let login = json!({"tenant": "acme", "username": "admin", "password": PASSWORD});
+    let (s, b) = call(
+        &app,
+        request("POST", "/api/v1/auth/login", None, Some(login)),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let token = b["token"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+    let (s, b) = call(
+        &app,
+        request(
+            "POST",
+            "/api/v1/apikeys",
+            Some(("authorization", &bearer)),
+            Some(json!({"name": "bench", "scopes": ["*:read"]})),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    (app, token, b["secret"].as_str().unwrap().to_string())
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = Runtime::new().unwrap();
+    let (app, token, key) = rt.block_on(setup());
+    let bearer = format!("Bearer {token}");
+    let mut g = c.benchmark_group("auth_overhead");
+    g.bench_function("healthz", |b| {
+        b.to_async(&rt).iter(|| async {
+            let (s, _) = call(&app, request("GET", "/healthz", None, None)).await;
+            assert_eq!(s, StatusCode::OK);
+        })
+    });
+    g.bench_function("me_session", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = request(
+                "GET",
+                "/api/v1/auth/me",
+                Some(("authorization", &bearer)),
+                None,
+            );
+            let (s, _) = call(&app, req).await;
+            assert_eq!(s, StatusCode::OK);
+        })
+    });
+    g.bench_function("me_api_key", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = request("GET", "/api/v1/auth/me", Some(("x-api-key", &key)), None);
+            let (s, _) = call(&app, req).await;
+            assert_eq!(s, StatusCode::OK);
+        })
+    });
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50).measurement_time(Duration::from_secs(3));
+    targets = bench
+}
+criterion_main!(benches);
