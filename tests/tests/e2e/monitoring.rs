@@ -332,19 +332,30 @@ async fn scenario(server: &TestServer) {
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {b}");
         assert_eq!(b["errors"][0]["field"], field, "{path}: {b}");
     }
-    // The slowest runs, with the statement that ran and the plan.
+    // The slowest runs, slowest first, with the statement that ran and the plan. (On a loaded
+    // machine another statement may also take 300 ms, so the sleeps are looked for, not
+    // expected at a fixed place.)
     let (s, slow) = admin
         .get("/api/v1/admin/performance/queries/slowest?limit=2")
         .await;
     assert_eq!(s, StatusCode::OK, "{slow}");
+    assert_eq!(slow["runs"].as_array().unwrap().len(), 2, "{slow}");
+    let (_, slow) = admin
+        .get("/api/v1/admin/performance/queries/slowest?limit=20")
+        .await;
     let runs = slow["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2);
-    assert!(runs[0]["statement"].as_str().unwrap().contains("pg_sleep"));
-    assert!(num(&runs[0]["durationMs"]) >= num(&runs[1]["durationMs"]));
-    assert!(num(&runs[1]["durationMs"]) >= 300.0);
-    assert_eq!(runs[0]["user"], "admin");
-    assert_eq!(runs[0]["plan"]["cachePartition"], "role=admin");
-    assert_eq!(runs[0]["plan"]["rewritten"], false);
+    for pair in runs.windows(2) {
+        assert!(num(&pair[0]["durationMs"]) >= num(&pair[1]["durationMs"]), "{slow}");
+    }
+    let sleeps: Vec<&Value> = runs
+        .iter()
+        .filter(|r| r["statement"].as_str().unwrap().contains("pg_sleep"))
+        .collect();
+    assert!(sleeps.len() >= 2, "{slow}");
+    assert!(sleeps.iter().all(|r| num(&r["durationMs"]) >= 300.0), "{slow}");
+    assert_eq!(sleeps[0]["user"], "admin");
+    assert_eq!(sleeps[0]["plan"]["cachePartition"], "role=admin");
+    assert_eq!(sleeps[0]["plan"]["rewritten"], false);
     // Cache hit rates: pg consulted the cache twice, and was answered once.
     let (_, c) = admin.get("/api/v1/admin/performance/cache").await;
     let pg = find(&c["bySource"], "dataSource", "pg");
