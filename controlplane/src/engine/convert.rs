@@ -16,6 +16,7 @@
 use std::{
     fmt::Write as _,
     net::{Ipv4Addr, Ipv6Addr},
+    sync::Arc,
 };
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
@@ -30,7 +31,7 @@ use sqlx::{
     Column, Database, Encode, Row, Statement, Type, TypeInfo, ValueRef,
 };
 
-use super::{ColumnInfo, EngineError};
+use super::{pipeline::ColumnMasks, ColumnInfo, EngineError};
 
 /// Binds JSON parameters positionally with their natural SQL types.
 pub(crate) fn bind_all<'q, DB>(
@@ -71,24 +72,61 @@ pub(crate) fn columns_of<'q, S: Statement<'q>>(stmt: &S) -> Vec<ColumnInfo> {
 }
 
 /// Takes at most `limit` rows, converting each; reports whether the stream had more.
+///
+/// With `masks`, the rows are masked in batches of [`MASK_BATCH`] on the blocking pool while
+/// the stream goes on: a large masked result costs little more time than the same result
+/// unmasked (the masking runs beside the fetch instead of after it), and the rows keep their
+/// order. A result smaller than one batch is masked here, at the end.
 pub(crate) async fn take_rows<R, S>(
     mut stream: S,
     limit: usize,
     mut to_json: impl FnMut(&R) -> Result<Vec<Value>, EngineError>,
     driver_err: impl Fn(sqlx::Error) -> EngineError,
+    masks: Option<&Arc<ColumnMasks>>,
 ) -> Result<(Vec<Vec<Value>>, bool), EngineError>
 where
     S: Stream<Item = Result<R, sqlx::Error>> + Unpin,
 {
     let mut rows = Vec::new();
+    let mut batches = Vec::new();
+    let mut taken = 0;
+    let mut truncated = false;
     while let Some(row) = stream.try_next().await.map_err(&driver_err)? {
-        if rows.len() == limit {
-            return Ok((rows, true));
+        if taken == limit {
+            truncated = true;
+            break;
         }
         rows.push(to_json(&row)?);
+        taken += 1;
+        if let Some(m) = masks.filter(|_| rows.len() == MASK_BATCH) {
+            let (m, mut batch) = (Arc::clone(m), std::mem::take(&mut rows));
+            batches.push(tokio::task::spawn_blocking(move || {
+                batch.iter_mut().for_each(|r| m.row(r));
+                batch
+            }));
+        }
     }
-    Ok((rows, false))
+    let Some(m) = masks else {
+        return Ok((rows, truncated));
+    };
+    rows.iter_mut().for_each(|r| m.row(r));
+    if batches.is_empty() {
+        return Ok((rows, truncated));
+    }
+    let mut all = Vec::with_capacity(taken);
+    for b in batches {
+        all.extend(
+            b.await
+                .map_err(|e| EngineError::Query(format!("masking the result failed: {e}")))?,
+        );
+    }
+    all.extend(rows);
+    Ok((all, truncated))
 }
+
+/// Rows per masking batch (see [`take_rows`]): large enough that handing a batch to another
+/// thread costs next to nothing per row.
+pub(crate) const MASK_BATCH: usize = 4096;
 
 /// The error for a column whose type has no JSON form here; `inner` names the part of a
 /// container type (array element, field) that is the reason, when it is not the column's own.

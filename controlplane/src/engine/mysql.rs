@@ -205,18 +205,13 @@ async fn run_one(
     let q = bind_all::<MySql>(stmt.query(), params);
     let prepared = mysql_columns(stmt.columns());
     let names: Vec<&str> = prepared.iter().map(|c| c.name.as_str()).collect();
-    let masks = ColumnMasks::resolve(plan, &names);
+    let masks = ColumnMasks::resolve(plan, &names).map(std::sync::Arc::new);
     let (rows, truncated) = take_rows(
         q.fetch(&mut *conn),
         limits.row_limit,
-        |r| {
-            let mut row = convert.row(r)?;
-            if let Some(m) = &masks {
-                m.row(&mut row);
-            }
-            Ok(row)
-        },
+        |r| convert.row(r),
         err,
+        masks.as_ref(),
     )
     .await?;
     // Without a row, the prepared statement's description is all there is.
@@ -225,7 +220,7 @@ async fn run_one(
         columns,
         rows,
         truncated,
-        masked: masks.map(|m| m.report),
+        masked: masks.map(|m| m.report.clone()),
     })
 }
 

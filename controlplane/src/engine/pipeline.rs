@@ -314,9 +314,9 @@ fn apply_masks(f: &mut Fetched, plan: &Plan) -> Vec<MaskedColumn> {
 
 /// A plan's masks resolved against a result's columns: which cells to rewrite, and how.
 ///
-/// Drivers that know a result's columns before its rows (PostgreSQL, MySQL) mask each row as
-/// it is converted: the cells are still in the CPU cache, and the work overlaps with the
-/// database sending the next rows instead of following the whole fetch as a second pass.
+/// Drivers that know a result's columns before its rows (PostgreSQL, MySQL) mask the rows in
+/// batches beside the fetch (`convert::take_rows`), so masking overlaps with the database
+/// sending the next rows instead of following the whole fetch as a second pass.
 pub(crate) struct ColumnMasks {
     active: Vec<(usize, nexbii_crds::MaskAction)>,
     masker: crate::governance::mask::Masker,
@@ -617,5 +617,37 @@ mod tests {
         let (row, report) = masked_row(&by_name, &["name", "ssn", "extra"], &["n", "s", "e"]);
         assert_eq!(row, vec![Value::from("n"), Value::from("***"), Value::Null]);
         assert_eq!(report, vec!["ssn", "extra"]);
+    }
+
+    #[tokio::test]
+    async fn rows_masked_beside_the_fetch_keep_their_order_and_the_limit() {
+        use std::sync::Arc;
+
+        use super::super::convert::{take_rows, MASK_BATCH};
+        let plan = Plan {
+            masks: vec![mask(1, "secret", nexbii_crds::MaskAction::Redact)],
+            expected_columns: Some(2),
+            ..Default::default()
+        };
+        let masks = Arc::new(ColumnMasks::resolve(&plan, &["id", "secret"]).unwrap());
+        let n = 2 * MASK_BATCH + 17;
+        for (limit, available) in [(n, n), (n - 1, n), (10, 10)] {
+            let stream = futures::stream::iter((0..available).map(Ok::<usize, sqlx::Error>));
+            let (rows, truncated) = take_rows(
+                stream,
+                limit,
+                |i| Ok(vec![Value::from(*i), Value::from(format!("clear {i}"))]),
+                |e| EngineError::Query(e.to_string()),
+                Some(&masks),
+            )
+            .await
+            .unwrap();
+            assert_eq!(rows.len(), limit.min(available));
+            assert_eq!(truncated, available > limit);
+            for (i, r) in rows.iter().enumerate() {
+                assert_eq!(r[0], Value::from(i), "row {i} in its place");
+                assert_eq!(r[1], Value::from("***"), "row {i} masked");
+            }
+        }
     }
 }

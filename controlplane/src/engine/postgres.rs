@@ -233,25 +233,20 @@ async fn run_one(
     };
     let q = bind_typed(stmt.query(), params, &types).map_err(|m| err(sqlx::Error::Protocol(m)))?;
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-    let masks = ColumnMasks::resolve(plan, &names);
+    let masks = ColumnMasks::resolve(plan, &names).map(std::sync::Arc::new);
     let (rows, truncated) = take_rows(
         q.fetch(&mut *conn),
         limits.row_limit,
-        |r| {
-            let mut row = convert.row(r)?;
-            if let Some(m) = &masks {
-                m.row(&mut row);
-            }
-            Ok(row)
-        },
+        |r| convert.row(r),
         err,
+        masks.as_ref(),
     )
     .await?;
     Ok(Fetched {
         columns,
         rows,
         truncated,
-        masked: masks.map(|m| m.report),
+        masked: masks.map(|m| m.report.clone()),
     })
 }
 

@@ -49,6 +49,7 @@ pub(super) async fn run(
             limits.row_limit,
             |r| convert.row(r),
             query_err,
+            None,
         )
         .await?;
         Ok::<_, EngineError>(Fetched {
