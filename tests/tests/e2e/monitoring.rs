@@ -345,14 +345,20 @@ async fn scenario(server: &TestServer) {
         .await;
     let runs = slow["runs"].as_array().unwrap();
     for pair in runs.windows(2) {
-        assert!(num(&pair[0]["durationMs"]) >= num(&pair[1]["durationMs"]), "{slow}");
+        assert!(
+            num(&pair[0]["durationMs"]) >= num(&pair[1]["durationMs"]),
+            "{slow}"
+        );
     }
     let sleeps: Vec<&Value> = runs
         .iter()
         .filter(|r| r["statement"].as_str().unwrap().contains("pg_sleep"))
         .collect();
     assert!(sleeps.len() >= 2, "{slow}");
-    assert!(sleeps.iter().all(|r| num(&r["durationMs"]) >= 300.0), "{slow}");
+    assert!(
+        sleeps.iter().all(|r| num(&r["durationMs"]) >= 300.0),
+        "{slow}"
+    );
     assert_eq!(sleeps[0]["user"], "admin");
     assert_eq!(sleeps[0]["plan"]["cachePartition"], "role=admin");
     assert_eq!(sleeps[0]["plan"]["rewritten"], false);
