@@ -1,4 +1,5 @@
-//! Request bodies that carry CRD spec types, and object names.
+//! Request bodies that carry CRD spec types, optional JSON bodies, and object names.
+use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
 use super::{parse_json, ApiError, ApiResult};
@@ -44,4 +45,26 @@ pub fn check_name(name: &str, field: &str) -> ApiResult<()> {
             "must be a DNS label: lowercase letters, digits and '-', at most 63",
         ))
     }
+}
+
+/// An optional JSON body: absent or blank is `T::default()`; anything else must say it is
+/// JSON (400 otherwise) and parse as `T`.
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
+    if !json {
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: "expected Content-Type: application/json".into(),
+        });
+    }
+    parse_json(body)
 }

@@ -25,7 +25,6 @@ use crate::{
     auth::{Caller, Role},
     http::{
         paging::{PageParams, Paged},
-        parse_json,
         precondition::Tagged,
         ApiError, ApiJson, ApiResult, Problem,
     },
@@ -45,20 +44,7 @@ pub fn routes() -> Router<SharedState> {
 
 /// An absent or empty body is the default request; anything else must be JSON.
 fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(BackupRequest::default());
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    if !json {
-        return Err(ApiError::BadRequest {
-            field: None,
-            detail: "expected Content-Type: application/json".into(),
-        });
-    }
-    let req: BackupRequest = parse_json(body)?;
+    let req: BackupRequest = crate::http::body::optional_json(headers, body)?;
     if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(ApiError::invalid("note", "at most 500 characters"));
     }

@@ -25,7 +25,7 @@ use crate::{
     auth::{Caller, Role},
     http::{
         paging::{PageParams, Paged},
-        parse_json, ApiError, ApiJson, ApiResult, Problem,
+        ApiError, ApiJson, ApiResult, Problem,
     },
     state::{AppState, SharedState},
     store::{Expect, Meta, StoreExt},
@@ -208,7 +208,7 @@ pub async fn rotate(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ApiKeyWithSecret>> {
-    let input = optional_body(&headers, &body)?;
+    let input: RotateInput = crate::http::body::optional_json(&headers, &body)?;
     if input.grace_period_seconds > 604_800 {
         return Err(ApiError::invalid(
             "gracePeriodSeconds",
@@ -247,23 +247,6 @@ pub async fn rotate(
         key: show(&state, &caller, &rec),
         secret,
     }))
-}
-
-fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<RotateInput> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(RotateInput::default());
-    }
-    let json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"));
-    if !json {
-        return Err(ApiError::BadRequest {
-            field: None,
-            detail: "expected Content-Type: application/json".into(),
-        });
-    }
-    parse_json(body)
 }
 
 #[utoipa::path(delete, path = "/api/v1/apikeys/{id}", tag = "apikeys", params(("id" = String, Path)),
