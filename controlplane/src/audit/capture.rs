@@ -232,7 +232,7 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
     };
     if let Err(e) = state.audit.append(&state, &who.tenant, body).await {
         // The request's effect cannot be undone here; the failure is loud instead (log and
-        // `nexbii_audit_append_failures_total`, which the chart alerts on).
+        // `nexbii_audit_append_failures_total`, worth an alert on any increase).
         state.metrics.audit_failures.inc();
         tracing::error!(tenant = who.tenant.tenant(), error = %e, "audit entry not written");
     }
