@@ -7,6 +7,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod bi;
+pub mod branding;
 pub mod config;
 pub mod crypto;
 pub mod engine;

@@ -8,7 +8,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    admin, audit, auth, bi, events, governance,
+    admin, audit, auth, bi, branding, events, governance,
     http::{self, middleware::route_of, ApiError},
     provisioning,
     state::SharedState,
@@ -23,6 +23,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(events::routes())
         .merge(admin::routes())
         .merge(audit::routes())
+        .merge(branding::routes())
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .fallback(|| async { ApiError::NotFound("route".into()) })

@@ -33,6 +33,8 @@ pub struct AppState {
     pub apikey_usage: crate::auth::apikeys::usage::Usage,
     /// The tenants' audit chains (their heads; entries live in the store).
     pub audit: Arc<crate::audit::AuditLog>,
+    /// Custom domains → tenants, for the branding served before login.
+    pub domains: crate::branding::Domains,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -85,6 +87,7 @@ impl AppState {
             rate_limits: Default::default(),
             apikey_usage: Default::default(),
             audit,
+            domains: Default::default(),
         })
     }
 

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::common::{Condition, SecretKeyRef, COLOR, HOSTNAME, IDENT};
 
+/// Where a branding image may come from: https, the instance itself, or inline.
+pub const IMAGE_URL: &str =
+    r"^(https://[^\s]+|/[^\s]*|data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=]+)$";
+
 #[derive(CustomResource, Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[kube(
@@ -61,9 +65,26 @@ pub struct Branding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 100))]
     pub name: Option<String>,
+    /// `https://…`, a path on the instance (`/…`) or a `data:image/…` URI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048))]
+    #[schemars(length(max = 2048), pattern(IMAGE_URL))]
     pub logo_url: Option<String>,
+    /// The logo on dark backgrounds (dark theme); the light one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(IMAGE_URL))]
+    pub dark_logo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(IMAGE_URL))]
+    pub favicon_url: Option<String>,
+    /// A CSS font-family list, e.g. `Inter, "Helvetica Neue", sans-serif`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200), pattern(r#"^[A-Za-z0-9 ,'"-]+$"#))]
+    pub font_family: Option<String>,
+    /// Extra CSS for the console. Served sanitised: imports, external `url(…)`, scripts in
+    /// any form and anything that could close the style element are removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 20000))]
+    pub custom_css: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(COLOR))]
     pub primary_color: Option<String>,

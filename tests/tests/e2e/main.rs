@@ -5,6 +5,7 @@ mod api;
 mod apikeys;
 mod audit;
 mod backups;
+mod branding;
 mod chart;
 mod dashboard_stream;
 mod events;

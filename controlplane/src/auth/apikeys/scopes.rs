@@ -212,6 +212,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/api/v1/openapi.json", Public),
         ("/api/v1/auth/login", Public),
         ("/api/v1/shared", Public),
+        // Shown on the login page, before anyone signs in.
+        ("/api/v1/branding", Public),
         ("/api/v1/auth/me", AnyKey),
         // Sessions and logout: account security, like users and keys themselves.
         ("/api/v1/auth", Scoped(Admin)),
