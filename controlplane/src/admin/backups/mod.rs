@@ -13,9 +13,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 pub mod archive;
+pub mod destination;
 pub mod domain;
 pub mod model;
 pub mod restore;
+pub mod retention;
 pub mod schedules;
 
 pub use domain::{BackupError, BackupsState};
@@ -47,6 +49,10 @@ fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
     let req: BackupRequest = crate::http::body::optional_json(headers, body)?;
     if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(ApiError::invalid("note", "at most 500 characters"));
+    }
+    if let Some(r) = &req.retention {
+        retention::check(r)
+            .map_err(|(field, why)| ApiError::invalid(&format!("retention.{field}"), why))?;
     }
     Ok(req)
 }
