@@ -454,44 +454,54 @@ async fn s3_server(endpoint: &str) -> TestServer {
     TestServer::with_store(store, dir, settings).await
 }
 
-/// The object an `s3://bucket/key` location names, as the S3 server holds it.
-fn object_url(location: &str) -> String {
-    let rest = location.strip_prefix("s3://").unwrap();
-    format!("{}/{rest}", s3_url())
+/// A signed S3 client (the test credentials) for the bucket and key of an `s3://` location.
+fn object(location: &str) -> (object_store::aws::AmazonS3, object_store::path::Path) {
+    let (bucket, key) = location
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .unwrap();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_endpoint(s3_url())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("test-access-key")
+        .with_secret_access_key("test-secret-key")
+        .build()
+        .unwrap();
+    (store, object_store::path::Path::from(key))
 }
 
 async fn read_archive(location: &str) -> Vec<u8> {
+    use object_store::ObjectStore;
     if !location.starts_with("s3://") {
         return std::fs::read(location).unwrap();
     }
-    let r = reqwest::get(object_url(location)).await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "{location}");
-    r.bytes().await.unwrap().to_vec()
+    let (store, key) = object(location);
+    let got = store.get(&key).await.unwrap();
+    got.bytes().await.unwrap().to_vec()
 }
 
 async fn write_archive(location: &str, bytes: &[u8]) {
+    use object_store::ObjectStore;
     if !location.starts_with("s3://") {
         return std::fs::write(location, bytes).unwrap();
     }
-    let r = reqwest::Client::new()
-        .put(object_url(location))
-        .body(bytes.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{location}: {}", r.status());
+    let (store, key) = object(location);
+    store.put(&key, bytes.to_vec().into()).await.unwrap();
 }
 
 async fn archive_exists(location: &str) -> bool {
+    use object_store::ObjectStore;
     if !location.starts_with("s3://") {
         return PathBuf::from(location).exists();
     }
-    let r = reqwest::Client::new()
-        .head(object_url(location))
-        .send()
-        .await
-        .unwrap();
-    r.status() == StatusCode::OK
+    let (store, key) = object(location);
+    match store.head(&key).await {
+        Ok(_) => true,
+        Err(object_store::Error::NotFound { .. }) => false,
+        Err(e) => panic!("{location}: {e}"),
+    }
 }
 
 fn hex_key(server: &TestServer) -> String {
@@ -974,6 +984,7 @@ async fn s3_failures(server: &TestServer, relay: &Relay) {
 
     // Another backup key: refused by key id, nothing changes.
     let other = other_keys_instance(server, &tenant).await;
+    let state = records(server, &tenant).await;
     let (s, r) = other.post(RESTORES, json!({"backup": id})).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
     problem_says(&r, "backup", "encrypted with backup key");
