@@ -278,7 +278,14 @@ async fn upload(
                 }
                 w.put(b);
             }
-            Some(Chunk::End) => return w.finish().await.map(|_| ()),
+            Some(Chunk::End) => {
+                // Parts still in flight fail here, while the upload can still be aborted.
+                if let Err(e) = w.wait_for_capacity(0).await {
+                    let _ = w.abort().await;
+                    return Err(e);
+                }
+                return w.finish().await.map(|_| ());
+            }
             None => {
                 let _ = w.abort().await;
                 return Err(object_store::Error::Generic {

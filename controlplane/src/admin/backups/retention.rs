@@ -72,6 +72,7 @@ pub fn check(r: &Retention) -> Result<(), (&'static str, String)> {
 /// The period a backup falls in for one tier; consecutive in time, so equal keys are adjacent
 /// in a list sorted by time.
 type Period = (i32, u32);
+type PeriodOf = fn(DateTime<Utc>) -> Period;
 
 fn day(t: DateTime<Utc>) -> Period {
     (t.year(), t.ordinal())
@@ -100,7 +101,7 @@ pub fn decide(r: &Retention, backups: &[Candidate], now: DateTime<Utc>) -> Decis
     for &i in unpinned.iter().take(r.keep_last as usize) {
         reasons[i].push(Keep::Last);
     }
-    let tiers: [(Option<u32>, fn(DateTime<Utc>) -> Period, Keep); 3] = [
+    let tiers: [(Option<u32>, PeriodOf, Keep); 3] = [
         (r.keep_daily, day, Keep::Daily),
         (r.keep_weekly, week, Keep::Weekly),
         (r.keep_monthly, month, Keep::Monthly),
