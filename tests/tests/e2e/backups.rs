@@ -82,18 +82,22 @@ async fn completed(admin: &Client2, body: Option<Value>) -> Value {
 /// Waits until the background work a new source starts (status check, catalog crawl) has
 /// written its records, so nothing writes behind the comparisons' backs.
 async fn settled(admin: &Client2, source: &str) {
+    // A crawl can be queued twice (creation, then the first schema sync): done means the
+    // status stopped changing for a while, not only that it was written once.
+    let mut last: Option<Value> = None;
     for _ in 0..200 {
         let (_, b) = admin.get(&format!("/api/v1/datasources/{source}")).await;
-        let st = &b["status"];
-        if st["checkedAt"].is_string()
+        let st = b["status"].clone();
+        let written = st["checkedAt"].is_string()
             && st["sourceRevision"] == b["revision"]
-            && st["catalogSyncedAt"].is_string()
-        {
+            && st["catalogSyncedAt"].is_string();
+        if written && last.as_ref() == Some(&st) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = written.then_some(st);
+        tokio::time::sleep(Duration::from_millis(if written { 700 } else { 100 })).await;
     }
-    panic!("status and catalog of {source} not written in 20 s");
+    panic!("status and catalog of {source} not settled in 30 s");
 }
 
 async fn mongo_server() -> (TestServer, Arc<MongoStore>) {
