@@ -2,7 +2,7 @@
 # The one command that runs every check on a fresh clone:
 #   bash tests/run.sh
 # 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
-#    and MariaDB, the MongoDB-wire server, the Kubernetes test cluster — built on first use and
+#    and MariaDB, the MongoDB-wire server, the S3-compatible server (moto), the Kubernetes test cluster — built on first use and
 #    cached), remembering which ones it started, and installs Helm's SDK for the chart tests;
 # 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, the console
 #    tests (npm ci && npm test in controlplane/console, once that folder has a package.json),
@@ -83,6 +83,11 @@ setup() {
     echo "MongoDB-wire server: NEXBII_TEST_MONGO is set, using $NEXBII_TEST_MONGO"
   else
     server "MongoDB-wire server" "mongo.sh status" "mongo.sh start" "mongo.sh stop" || rc=1
+  fi
+  if [ -n "${NEXBII_TEST_S3:-}" ]; then
+    echo "S3 test server: NEXBII_TEST_S3 is set, using $NEXBII_TEST_S3"
+  else
+    server "S3 test server" "s3.sh status" "s3.sh start" "s3.sh stop" || rc=1
   fi
   if [ "$NEXBII_TEST_KUBECONFIG" != "$DEFAULT_KUBECONFIG" ]; then
     echo "Kubernetes test cluster: NEXBII_TEST_KUBECONFIG is set, using $NEXBII_TEST_KUBECONFIG"

@@ -1,5 +1,7 @@
 //! Server settings (from the command line and environment).
-use std::{path::PathBuf, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
+
+use crate::admin::backups::destination::S3Bucket;
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -19,6 +21,10 @@ pub struct Settings {
     pub webhook_retry_base: Duration,
     /// The backup volume: archives go to `<backup_dir>/<tenant>/<id>.nxbk`.
     pub backup_dir: PathBuf,
+    /// An S3-compatible bucket: when set, archives go there instead of the volume.
+    pub backup_s3: Option<Arc<S3Bucket>>,
+    /// Applied after each successful backup unless its request gives its own; none: keep all.
+    pub backup_retention: Option<nexbii_crds::backup::Retention>,
     /// How often API keys' last-used times and request counts are written to the store.
     pub apikey_usage_flush: Duration,
     /// Peers whose `X-Forwarded-For` is believed for the client address (rate limits, key
@@ -37,6 +43,8 @@ impl Default for Settings {
             webhook_allow: Vec::new(),
             webhook_retry_base: Duration::from_secs(2),
             backup_dir: PathBuf::from("./data/backups"),
+            backup_s3: None,
+            backup_retention: None,
             apikey_usage_flush: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
         }

@@ -3,8 +3,13 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use nexbii_controlplane::{
-    crypto::Keys, migrate, provisioning::manifests, sample_data, server, state, store,
+    admin::backups::destination::{self, S3Bucket, S3Config},
+    crypto::Keys,
+    migrate,
+    provisioning::manifests,
+    sample_data, server, state, store,
 };
+use nexbii_crds::backup::Retention;
 use tracing_subscriber::{fmt, EnvFilter};
 
 #[derive(Parser)]
@@ -74,6 +79,43 @@ struct ServeArgs {
     /// NEXBII_BACKUP_KEY, else a key derived from the signing key).
     #[arg(long, default_value = "./data/backups", env = "NEXBII_BACKUP_DIR")]
     backup_dir: PathBuf,
+    /// S3-compatible bucket for backups: when set, archives go to
+    /// s3://<BUCKET>/<PREFIX>/<tenant>/<id>.nxbk instead of --backup-dir. Credentials come from
+    /// --backup-s3-credentials-dir or NEXBII_BACKUP_S3_ACCESS_KEY_ID and
+    /// NEXBII_BACKUP_S3_SECRET_ACCESS_KEY (never from a flag: flags show in process lists).
+    #[arg(long, env = "NEXBII_BACKUP_S3_BUCKET")]
+    backup_s3_bucket: Option<String>,
+    /// S3 endpoint URL (MinIO, Ceph, …); AWS's regional endpoint when absent. http:// is allowed.
+    #[arg(long, env = "NEXBII_BACKUP_S3_ENDPOINT")]
+    backup_s3_endpoint: Option<String>,
+    #[arg(long, default_value = "us-east-1", env = "NEXBII_BACKUP_S3_REGION")]
+    backup_s3_region: String,
+    /// Key prefix inside the bucket.
+    #[arg(long, default_value = "", env = "NEXBII_BACKUP_S3_PREFIX")]
+    backup_s3_prefix: String,
+    /// Path-style URLs (endpoint/bucket/key); false: virtual-hosted (bucket.endpoint/key).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, env = "NEXBII_BACKUP_S3_PATH_STYLE")]
+    backup_s3_path_style: bool,
+    /// Folder with the files accessKeyId, secretAccessKey (and optionally sessionToken): a
+    /// mounted Secret.
+    #[arg(long, env = "NEXBII_BACKUP_S3_CREDENTIALS_DIR")]
+    backup_s3_credentials_dir: Option<PathBuf>,
+    /// Retention, applied after each successful backup (none when no retention flag is given):
+    /// successful backups kept by count.
+    #[arg(long, env = "NEXBII_BACKUP_KEEP_LAST")]
+    backup_keep_last: Option<u32>,
+    /// Retention: backups older than this many days are removed.
+    #[arg(long, env = "NEXBII_BACKUP_MAX_AGE_DAYS")]
+    backup_max_age_days: Option<u32>,
+    /// Retention: also keep the newest backup of each of the last N days (UTC).
+    #[arg(long, env = "NEXBII_BACKUP_KEEP_DAILY")]
+    backup_keep_daily: Option<u32>,
+    /// Retention: also keep the newest backup of each of the last N ISO weeks.
+    #[arg(long, env = "NEXBII_BACKUP_KEEP_WEEKLY")]
+    backup_keep_weekly: Option<u32>,
+    /// Retention: also keep the newest backup of each of the last N months.
+    #[arg(long, env = "NEXBII_BACKUP_KEEP_MONTHLY")]
+    backup_keep_monthly: Option<u32>,
     /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address for
     /// rate limits; requests from any other peer are limited by the peer's own address.
     #[arg(long, env = "NEXBII_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -95,6 +137,50 @@ fn init_logs(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.init(),
     }
+}
+
+fn s3_bucket(args: &ServeArgs, bucket: &str) -> anyhow::Result<S3Bucket> {
+    let (access_key_id, secret_access_key, session_token) =
+        destination::credentials(args.backup_s3_credentials_dir.as_deref())
+            .map_err(|e| anyhow::anyhow!("backup S3 destination: {e}"))?;
+    let cfg = S3Config {
+        bucket: bucket.to_string(),
+        endpoint: args.backup_s3_endpoint.clone().filter(|e| !e.is_empty()),
+        region: args.backup_s3_region.clone(),
+        prefix: args.backup_s3_prefix.clone(),
+        path_style: args.backup_s3_path_style,
+        access_key_id,
+        secret_access_key,
+        session_token,
+    };
+    let b = S3Bucket::connect(&cfg).map_err(|e| anyhow::anyhow!("backup S3 destination: {e}"))?;
+    tracing::info!(destination = %b.describe(), "backups go to an S3-compatible bucket");
+    Ok(b)
+}
+
+/// The instance's retention from its flags (the `BackupSchedule` shape); none without flags.
+fn retention(args: &ServeArgs) -> anyhow::Result<Option<Retention>> {
+    let given = [
+        args.backup_keep_last,
+        args.backup_max_age_days,
+        args.backup_keep_daily,
+        args.backup_keep_weekly,
+        args.backup_keep_monthly,
+    ];
+    if given.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let mut r = Retention::default();
+    if let Some(n) = args.backup_keep_last {
+        r.keep_last = n;
+    }
+    r.max_age_days = args.backup_max_age_days;
+    r.keep_daily = args.backup_keep_daily;
+    r.keep_weekly = args.backup_keep_weekly;
+    r.keep_monthly = args.backup_keep_monthly;
+    nexbii_controlplane::admin::backups::retention::check(&r)
+        .map_err(|(field, why)| anyhow::anyhow!("backup retention {field}: {why}"))?;
+    Ok(Some(r))
 }
 
 #[tokio::main]
@@ -122,6 +208,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let store = store::open(&args.store, &args.mongo_database).await?;
             let keys = Keys::load(&args.keys_file)?;
+            let backup_retention = retention(&args)?;
+            let backup_s3 = match &args.backup_s3_bucket {
+                Some(bucket) => Some(std::sync::Arc::new(s3_bucket(&args, bucket)?)),
+                None => None,
+            };
             let settings = state::Settings {
                 sqlite_root: args.sqlite_root,
                 cache_ttl: Duration::from_secs(args.cache_ttl_seconds),
@@ -131,6 +222,8 @@ async fn main() -> anyhow::Result<()> {
                     .filter(|t| !t.is_empty()),
                 webhook_allow: args.webhook_allow,
                 backup_dir: args.backup_dir,
+                backup_s3,
+                backup_retention,
                 trusted_proxies: args.trusted_proxies,
                 apikey_usage_flush: Duration::from_secs(args.apikey_usage_flush_seconds.max(1)),
                 ..Default::default()

@@ -6,6 +6,8 @@ use prometheus::{
     TextEncoder,
 };
 
+use chrono::{DateTime, Utc};
+
 use crate::telemetry::{windows::Window, Telemetry};
 
 #[derive(Clone)]
@@ -19,9 +21,10 @@ pub struct Metrics {
     pub cache_misses: IntCounter,
     pub logins: IntCounterVec,
     /// Audit entries appended, and appends that failed (an audited request whose entry is
-    /// missing: alerted on).
+    /// missing).
     pub audit_entries: IntCounter,
     pub audit_failures: IntCounter,
+    pub backups: BackupMetrics,
     /// The monitoring store (requests, queries, dashboards, resources) the admin area reads;
     /// its figures are copied into `window` gauges at each scrape.
     pub telemetry: Arc<Telemetry>,
@@ -223,6 +226,99 @@ impl WindowGauges {
     }
 }
 
+/// Backup runs per tenant. The last-success gauges are also set at start-up from the newest
+/// completed backup in the store, so an alert on their age survives restarts.
+#[derive(Clone)]
+pub struct BackupMetrics {
+    last_success: GaugeVec,
+    last_duration: GaugeVec,
+    last_size: GaugeVec,
+    runs: IntCounterVec,
+    pruned: IntCounterVec,
+    retention_failures: IntCounterVec,
+}
+
+impl BackupMetrics {
+    fn new() -> Self {
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            IntCounterVec::new(Opts::new(name, help), labels).expect("metric")
+        };
+        Self {
+            last_success: gauge(
+                "backup_last_success_timestamp_seconds",
+                "Start time (Unix seconds) of the tenant's newest completed backup",
+                &["tenant"],
+            ),
+            last_duration: gauge(
+                "backup_last_duration_seconds",
+                "How long the tenant's newest completed backup took",
+                &["tenant"],
+            ),
+            last_size: gauge(
+                "backup_last_size_bytes",
+                "Archive size of the tenant's newest completed backup",
+                &["tenant"],
+            ),
+            runs: counter(
+                "backups_total",
+                "Backup runs by outcome (completed, failed) since the instance started",
+                &["tenant", "outcome"],
+            ),
+            pruned: counter(
+                "backups_pruned_total",
+                "Backups removed by retention since the instance started",
+                &["tenant"],
+            ),
+            retention_failures: counter(
+                "backup_retention_failures_total",
+                "Retention passes that could not remove every backup they pruned",
+                &["tenant"],
+            ),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.last_success.clone()),
+            Box::new(self.last_duration.clone()),
+            Box::new(self.last_size.clone()),
+            Box::new(self.runs.clone()),
+            Box::new(self.pruned.clone()),
+            Box::new(self.retention_failures.clone()),
+        ]
+    }
+
+    /// The newest completed backup's figures (a run that just finished, or one found at
+    /// start-up); an older one never replaces a newer one.
+    pub fn last_success(&self, tenant: &str, at: DateTime<Utc>, seconds: f64, size: u64) {
+        let t = at.timestamp_millis() as f64 / 1000.0;
+        let g = self.last_success.with_label_values(&[tenant]);
+        if g.get() > t {
+            return;
+        }
+        g.set(t);
+        self.last_duration.with_label_values(&[tenant]).set(seconds);
+        self.last_size.with_label_values(&[tenant]).set(size as f64);
+    }
+
+    pub fn completed(&self, tenant: &str, at: DateTime<Utc>, seconds: f64, size: u64) {
+        self.runs.with_label_values(&[tenant, "completed"]).inc();
+        self.last_success(tenant, at, seconds, size);
+    }
+
+    pub fn failed(&self, tenant: &str) {
+        self.runs.with_label_values(&[tenant, "failed"]).inc();
+    }
+
+    pub fn pruned(&self, tenant: &str, n: usize) {
+        self.pruned.with_label_values(&[tenant]).inc_by(n as u64);
+    }
+
+    pub fn retention_failed(&self, tenant: &str) {
+        self.retention_failures.with_label_values(&[tenant]).inc();
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -284,6 +380,10 @@ impl Metrics {
         )
         .expect("metric");
         let window = WindowGauges::new();
+        let backups = BackupMetrics::new();
+        for c in backups.collectors() {
+            registry.register(c).expect("unique metric");
+        }
         for g in window.all() {
             registry
                 .register(Box::new(g.clone()))
@@ -313,6 +413,7 @@ impl Metrics {
             logins,
             audit_entries,
             audit_failures,
+            backups,
             telemetry: Arc::new(Telemetry::new()),
             window,
         }

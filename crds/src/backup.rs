@@ -35,11 +35,16 @@ pub struct BackupScheduleSpec {
     pub destination: Destination,
 }
 
+/// Which successful backups are kept. A backup is kept when it is among the newest `keepLast`,
+/// or the newest of one of the last `keepDaily` days, `keepWeekly` ISO weeks or `keepMonthly`
+/// months (UTC) that have backups (grandfather-father-son) — unless it is older than
+/// `maxAgeDays`. Pinned backups are never removed (nor counted); the newest successful backup
+/// is always kept.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Retention {
-    /// Successful backups kept.
+    /// Successful backups kept by count.
     #[serde(default = "d_keep")]
     #[schemars(range(min = 1, max = 1000))]
     pub keep_last: u32,
@@ -47,6 +52,18 @@ pub struct Retention {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 3650))]
     pub max_age_days: Option<u32>,
+    /// Also keep the newest backup of each of the last N days (UTC) that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub keep_daily: Option<u32>,
+    /// Also keep the newest backup of each of the last N ISO weeks that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 520))]
+    pub keep_weekly: Option<u32>,
+    /// Also keep the newest backup of each of the last N months that have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 120))]
+    pub keep_monthly: Option<u32>,
 }
 fn d_keep() -> u32 {
     7
@@ -56,6 +73,9 @@ impl Default for Retention {
         Self {
             keep_last: d_keep(),
             max_age_days: None,
+            keep_daily: None,
+            keep_weekly: None,
+            keep_monthly: None,
         }
     }
 }
@@ -102,8 +122,16 @@ pub struct S3Destination {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`, what MinIO and Ceph expect); false:
+    /// virtual-hosted (`bucket.endpoint/key`).
+    #[serde(default = "d_path_style")]
+    pub path_style: bool,
     /// Secret with `accessKeyId` and `secretAccessKey`.
     pub credentials_secret_ref: SecretRef,
+}
+
+fn d_path_style() -> bool {
+    true
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]

@@ -2,7 +2,7 @@
 //!
 //! `bash tests/run.sh` starts them all (and stops what it started); each also starts on its own
 //! with the script named in its [`Service`]. A test that needs a server calls the matching URL
-//! helper ([`crate::postgres_url`], [`crate::mariadb_url`], [`crate::mongo_url`]) or
+//! helper ([`crate::postgres_url`], [`crate::mariadb_url`], [`crate::mongo_url`], [`crate::s3_url`]) or
 //! [`kubeconfig`], which fail fast — before any driver waits for a timeout — with a single line
 //! naming the command that starts the server.
 use std::{
@@ -31,6 +31,10 @@ pub const MARIADB: Service = Service {
 pub const MONGO: Service = Service {
     name: "MongoDB-wire test server",
     start: "bash tests/env/mongo.sh start",
+};
+pub const S3: Service = Service {
+    name: "S3-compatible test server (moto)",
+    start: "bash tests/env/s3.sh start",
 };
 pub const KUBE: Service = Service {
     name: "kube-apiserver test cluster",

@@ -42,6 +42,14 @@ pub fn mongo_url() -> String {
     url
 }
 
+/// The S3-compatible server's endpoint (`NEXBII_TEST_S3`; default moto from `tests/env/s3.sh`).
+#[track_caller]
+pub fn s3_url() -> String {
+    let url = std::env::var("NEXBII_TEST_S3").unwrap_or_else(|_| "http://127.0.0.1:9300".into());
+    env::S3.require_url(&url, 80);
+    url
+}
+
 /// An administrative connection for fixtures (statement logging off: fixture SQL may carry
 /// passwords under test, and the log capture must only see what the server logs).
 pub async fn admin_postgres() -> sqlx::PgConnection {

@@ -1,12 +1,17 @@
 //! Backups and restores of a tenant's control-plane data, on the embedded store and on a
 //! MongoDB-wire server: backup → mutate → restore gives back exactly the records of the backup
 //! (compared record by record, revisions and times included); corrupted archives, another
-//! key, an unwritable destination and interrupted runs fail cleanly and change nothing.
+//! key, an unwritable destination and interrupted runs fail cleanly and change nothing. The
+//! same on an S3-compatible destination (moto from tests/env/s3.sh, over real HTTP), with an
+//! outage cut into the middle of an upload by a TCP relay; and retention prunes what it should.
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use futures::TryStreamExt;
 use nexbii_controlplane::{
-    admin::backups::{domain, BackupRecord, BackupState},
+    admin::backups::{
+        destination::{S3Bucket, S3Config},
+        domain, BackupRecord, BackupState,
+    },
     crypto::Keys,
     server,
     state::{AppState, Settings},
@@ -15,7 +20,7 @@ use nexbii_controlplane::{
         TenantScope,
     },
 };
-use nexbii_tests::{mongo_url, unique, Client2, TestServer};
+use nexbii_tests::{mongo_url, s3_url, unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -78,21 +83,29 @@ async fn completed(admin: &Client2, body: Option<Value>) -> Value {
 /// Waits until the background work a new source starts (status check, catalog crawl) has
 /// written its records, so nothing writes behind the comparisons' backs.
 async fn settled(admin: &Client2, source: &str) {
+    // A crawl can be queued twice (creation, then the first schema sync): done means the
+    // status stopped changing for a while, not only that it was written once.
+    let mut last: Option<Value> = None;
     for _ in 0..200 {
         let (_, b) = admin.get(&format!("/api/v1/datasources/{source}")).await;
-        let st = &b["status"];
-        if st["checkedAt"].is_string()
+        let st = b["status"].clone();
+        let written = st["checkedAt"].is_string()
             && st["sourceRevision"] == b["revision"]
-            && st["catalogSyncedAt"].is_string()
-        {
+            && st["catalogSyncedAt"].is_string();
+        if written && last.as_ref() == Some(&st) {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = written.then_some(st);
+        tokio::time::sleep(Duration::from_millis(if written { 700 } else { 100 })).await;
     }
-    panic!("status and catalog of {source} not written in 20 s");
+    panic!("status and catalog of {source} not settled in 30 s");
 }
 
 async fn mongo_server() -> (TestServer, Arc<MongoStore>) {
+    mongo_server_with(None).await
+}
+
+async fn mongo_server_with(s3: Option<Arc<S3Bucket>>) -> (TestServer, Arc<MongoStore>) {
     let db = unique("nexbii_bak_");
     let store = Arc::new(
         MongoStore::connect(&mongo_url(), &db)
@@ -103,6 +116,7 @@ async fn mongo_server() -> (TestServer, Arc<MongoStore>) {
     let settings = Settings {
         sqlite_root: dir.path().join("sources"),
         backup_dir: dir.path().join("backups"),
+        backup_s3: s3,
         ..Default::default()
     };
     (
@@ -318,8 +332,7 @@ async fn backup_mutate_restore(server: &TestServer) {
         !b.to_string().contains(&hex_key(server)),
         "the key is never shown"
     );
-    let archive = PathBuf::from(b["location"].as_str().unwrap());
-    let bytes = std::fs::read(&archive).unwrap();
+    let bytes = read_archive(b["location"].as_str().unwrap()).await;
     assert!(
         !String::from_utf8_lossy(&bytes).contains("carol"),
         "records are encrypted"
@@ -425,6 +438,96 @@ async fn backup_mutate_restore(server: &TestServer) {
         (StatusCode::OK, 1),
         "backup records are not restored"
     );
+}
+
+/// A fresh bucket on the S3 test server (moto takes unsigned bucket creation) and a client for
+/// it, through `endpoint` (the server itself, or a relay in front of it).
+async fn s3_bucket(endpoint: &str) -> Arc<S3Bucket> {
+    let name = unique("nxbk-");
+    let r = reqwest::Client::new()
+        .put(format!("{}/{name}", s3_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "bucket {name}: {}", r.status());
+    Arc::new(
+        S3Bucket::connect(&S3Config {
+            bucket: name,
+            endpoint: Some(endpoint.to_string()),
+            region: "us-east-1".into(),
+            prefix: "nexbii/backups".into(),
+            path_style: true,
+            access_key_id: "test-access-key".into(),
+            secret_access_key: "test-secret-key".into(),
+            session_token: None,
+        })
+        .unwrap(),
+    )
+}
+
+async fn s3_server(endpoint: &str) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        nexbii_controlplane::store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused")
+            .await
+            .unwrap();
+    let settings = Settings {
+        sqlite_root: dir.path().join("sources"),
+        backup_dir: dir.path().join("backups"),
+        backup_s3: Some(s3_bucket(endpoint).await),
+        ..Default::default()
+    };
+    TestServer::with_store(store, dir, settings).await
+}
+
+/// A signed S3 client (the test credentials) for the bucket and key of an `s3://` location.
+fn object(location: &str) -> (object_store::aws::AmazonS3, object_store::path::Path) {
+    let (bucket, key) = location
+        .strip_prefix("s3://")
+        .and_then(|r| r.split_once('/'))
+        .unwrap();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_endpoint(s3_url())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("test-access-key")
+        .with_secret_access_key("test-secret-key")
+        .build()
+        .unwrap();
+    (store, object_store::path::Path::from(key))
+}
+
+async fn read_archive(location: &str) -> Vec<u8> {
+    use object_store::ObjectStore;
+    if !location.starts_with("s3://") {
+        return std::fs::read(location).unwrap();
+    }
+    let (store, key) = object(location);
+    let got = store.get(&key).await.unwrap();
+    got.bytes().await.unwrap().to_vec()
+}
+
+async fn write_archive(location: &str, bytes: &[u8]) {
+    use object_store::ObjectStore;
+    if !location.starts_with("s3://") {
+        return std::fs::write(location, bytes).unwrap();
+    }
+    let (store, key) = object(location);
+    store.put(&key, bytes.to_vec().into()).await.unwrap();
+}
+
+async fn archive_exists(location: &str) -> bool {
+    use object_store::ObjectStore;
+    if !location.starts_with("s3://") {
+        return PathBuf::from(location).exists();
+    }
+    let (store, key) = object(location);
+    match store.head(&key).await {
+        Ok(_) => true,
+        Err(object_store::Error::NotFound { .. }) => false,
+        Err(e) => panic!("{location}: {e}"),
+    }
 }
 
 fn hex_key(server: &TestServer) -> String {
@@ -725,6 +828,16 @@ async fn requests_are_checked_and_admin_only() {
         (s, b["field"].clone()),
         (StatusCode::UNPROCESSABLE_ENTITY, json!("note"))
     );
+    let (s, b) = admin
+        .post(BACKUPS, json!({"retention": {"keepLast": 0}}))
+        .await;
+    assert_eq!(
+        (s, b["field"].clone()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("retention.keepLast")
+        )
+    );
     let (s, b) = admin.post(BACKUPS, json!({"pinned": "yes"})).await;
     assert_eq!(
         (s, b["field"].clone()),
@@ -766,4 +879,294 @@ async fn requests_are_checked_and_admin_only() {
     let got: Vec<BackupRecord> = serde_json::from_value(listed).unwrap();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].state, BackupState::Completed);
+}
+
+/// A TCP relay in front of the S3 server that can fail like a network: after `cut_after` bytes
+/// more from clients it drops every connection and refuses new ones until `heal`.
+struct Relay {
+    endpoint: String,
+    budget: Arc<std::sync::atomic::AtomicI64>,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    async fn start() -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let target = s3_url().trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let budget = Arc::new(AtomicI64::new(i64::MAX));
+        let down = Arc::new(AtomicBool::new(false));
+        let (b, d) = (budget.clone(), down.clone());
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                if d.load(Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let (b, d, target) = (b.clone(), d.clone(), target.clone());
+                tokio::spawn(async move {
+                    let Ok(outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut ri, mut wi) = inbound.into_split();
+                    let (mut ro, mut wo) = outbound.into_split();
+                    let up = async {
+                        let mut buf = vec![0u8; 16 << 10];
+                        loop {
+                            let n = ri.read(&mut buf).await.unwrap_or(0);
+                            if n == 0 || d.load(Ordering::SeqCst) {
+                                return;
+                            }
+                            if b.fetch_sub(n as i64, Ordering::SeqCst) < n as i64 {
+                                d.store(true, Ordering::SeqCst);
+                                return;
+                            }
+                            if wo.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    };
+                    let back = async {
+                        let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                    };
+                    // Whichever side ends first closes both.
+                    tokio::select! { _ = up => {}, _ = back => {} }
+                });
+            }
+        });
+        Self {
+            endpoint,
+            budget,
+            down,
+        }
+    }
+
+    fn cut_after(&self, bytes: i64) {
+        self.budget
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn heal(&self) {
+        self.budget
+            .store(i64::MAX, std::sync::atomic::Ordering::SeqCst);
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The tenant's files or objects at the instance's destination.
+async fn stored(server: &TestServer, tenant: &str) -> Vec<String> {
+    domain::destination(&server.state)
+        .list(tenant)
+        .await
+        .unwrap()
+}
+
+/// S3 destination: corrupt object, another key, an outage cut into an upload, deletion.
+async fn s3_failures(server: &TestServer, relay: &Relay) {
+    let tenant = unique("bs");
+    let (admin, _) = populated(server, &tenant).await;
+    let b = completed(&admin, None).await;
+    let id = b["id"].as_str().unwrap().to_string();
+    let loc = b["location"].as_str().unwrap().to_string();
+    assert!(
+        loc.starts_with("s3://nxbk-")
+            && loc.ends_with(&format!("/nexbii/backups/{tenant}/{id}.nxbk")),
+        "{loc}"
+    );
+    let good = read_archive(&loc).await;
+    assert_eq!(b["sizeBytes"].as_u64().unwrap(), good.len() as u64);
+    assert_eq!(stored(server, &tenant).await, [format!("{id}.nxbk")]);
+    let (s, _) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "later", "role": "viewer", "password": "a-long-password-1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let state = records(server, &tenant).await;
+
+    // One flipped byte in the stored object: verify and restore refuse; nothing changes.
+    let mut bad = good.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 0x10;
+    write_archive(&loc, &bad).await;
+    let (s, v) = admin
+        .post(&format!("{BACKUPS}/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    problem_says(&v, "id", "archive is corrupt");
+    for dry in [true, false] {
+        let (s, r) = admin
+            .post(RESTORES, json!({"backup": id, "dryRun": dry}))
+            .await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+        problem_says(&r, "backup", "archive is corrupt");
+    }
+    same_records(
+        &records(server, &tenant).await,
+        &state,
+        "after a corrupt restore",
+    );
+    write_archive(&loc, &good).await;
+    let (s, v) = admin
+        .post(&format!("{BACKUPS}/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the intact object verifies again: {v}");
+
+    // Another backup key: refused by key id, nothing changes.
+    let other = other_keys_instance(server, &tenant).await;
+    let state = records(server, &tenant).await;
+    let (s, r) = other.post(RESTORES, json!({"backup": id})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{r}");
+    problem_says(&r, "backup", "encrypted with backup key");
+    same_records(
+        &records(server, &tenant).await,
+        &state,
+        "after a wrong-key restore",
+    );
+
+    // The destination goes away in the middle of the upload: that backup fails, the earlier
+    // archive stays, no temporary object is left, and the next backup works.
+    relay.cut_after(good.len() as i64 / 2);
+    let failed = backup(&admin, None).await;
+    relay.heal();
+    assert_eq!(failed["state"], "Failed", "{failed}");
+    let err = failed["error"].as_str().unwrap();
+    assert!(
+        err.contains("backup destination s3://") && err.contains(&tenant),
+        "{err}"
+    );
+    assert!(failed.get("location").is_none());
+    assert_eq!(stored(server, &tenant).await, [format!("{id}.nxbk")]);
+    let next = completed(&admin, None).await;
+    let (s, _) = admin
+        .post(&format!("{BACKUPS}/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "the earlier archive is untouched");
+    let (s, r) = admin.post(RESTORES, json!({"backup": next["id"]})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    same_records(
+        &records(server, &tenant).await,
+        &state,
+        "restored from the run after the outage",
+    );
+    let (_, text) = server.get_text("/metrics").await;
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l.contains(&format!("tenant=\"{tenant}\"")))
+            .unwrap_or_else(|| panic!("{name} for {tenant} in /metrics"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(line("nexbii_backups_total{outcome=\"failed\""), 1.0);
+    assert_eq!(line("nexbii_backups_total{outcome=\"completed\""), 2.0);
+    let last = line("nexbii_backup_last_success_timestamp_seconds");
+    let started =
+        chrono::DateTime::parse_from_rfc3339(next["startedAt"].as_str().unwrap()).unwrap();
+    assert!(
+        (last - started.timestamp_millis() as f64 / 1000.0).abs() < 0.01,
+        "{last}"
+    );
+    assert_eq!(
+        line("nexbii_backup_last_size_bytes"),
+        next["sizeBytes"].as_f64().unwrap()
+    );
+
+    // Deleting removes the object with the record.
+    let (s, _) = admin.delete(&format!("{BACKUPS}/{id}")).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert!(!archive_exists(&loc).await);
+    assert_eq!(
+        stored(server, &tenant).await,
+        [format!("{}.nxbk", next["id"].as_str().unwrap())]
+    );
+}
+
+/// Retention after each successful run: the request's (a `BackupSchedule`'s) over the instance's.
+async fn retention_prunes(server: &TestServer) {
+    let tenant = unique("br");
+    let admin = server.tenant(&tenant, PW).await;
+    let pinned = completed(&admin, Some(json!({"pinned": true}))).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            completed(&admin, None).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let (s, b) = admin.get(BACKUPS).await;
+    assert_eq!(
+        (s, b.as_array().unwrap().len()),
+        (StatusCode::OK, 4),
+        "no retention: all kept"
+    );
+    let last = completed(&admin, Some(json!({"retention": {"keepLast": 2}}))).await;
+    assert_eq!(last["retention"]["keepLast"], 2, "{last}");
+    let (_, b) = admin.get(BACKUPS).await;
+    let mut left: Vec<&str> = b
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    left.sort();
+    let mut want = vec![
+        pinned["id"].as_str().unwrap(),
+        ids[2].as_str(),
+        last["id"].as_str().unwrap(),
+    ];
+    want.sort();
+    assert_eq!(left, want, "the pinned one and the newest two");
+    let mut files: Vec<String> = want.iter().map(|id| format!("{id}.nxbk")).collect();
+    files.sort();
+    assert_eq!(
+        stored(server, &tenant).await,
+        files,
+        "pruned archives are gone too"
+    );
+    let (_, text) = server.get_text("/metrics").await;
+    assert!(
+        text.contains(&format!(
+            "nexbii_backups_pruned_total{{tenant=\"{tenant}\"}} 2"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_s3_backup_mutate_restore() {
+    backup_mutate_restore(&s3_server(&s3_url()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mongodb_s3_backup_mutate_restore() {
+    let (server, store) = mongo_server_with(Some(s3_bucket(&s3_url()).await)).await;
+    backup_mutate_restore(&server).await;
+    store.drop_all().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_s3_corruption_keys_and_outage() {
+    let relay = Relay::start().await;
+    s3_failures(&s3_server(&relay.endpoint).await, &relay).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mongodb_s3_corruption_keys_and_outage() {
+    let relay = Relay::start().await;
+    let (server, store) = mongo_server_with(Some(s3_bucket(&relay.endpoint).await)).await;
+    s3_failures(&server, &relay).await;
+    store.drop_all().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_prunes_on_the_volume_and_in_a_bucket() {
+    retention_prunes(&TestServer::start().await).await;
+    retention_prunes(&s3_server(&s3_url()).await).await;
 }

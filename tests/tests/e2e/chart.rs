@@ -468,6 +468,29 @@ async fn every_rendered_object_is_accepted_by_the_apiserver() {
     assert!(m
         .render()
         .contains(r#"nexbii_operator_ready{kind="Tenant""#));
+
+    // The control planes' group: its alert reads what a control plane exports once a backup
+    // of a tenant completed, and fires after twice the schedule (24 h by default).
+    let group = &docs.iter().find(|d| d["kind"] == "PrometheusRule").unwrap()["spec"]["groups"][1];
+    assert_eq!(group["name"], "nexbii-controlplane");
+    let stale = &group["rules"][0];
+    assert_eq!(stale["alert"], "NexBIIControlPlaneBackupStale");
+    let expr = stale["expr"].as_str().unwrap();
+    assert!(expr.contains("> 172800"), "{expr}");
+    let cp = nexbii_controlplane::metrics::Metrics::new();
+    cp.backups.completed("acme", chrono::Utc::now(), 1.5, 1024);
+    let exported: BTreeSet<String> = cp
+        .registry
+        .gather()
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect();
+    for n in metric_names(expr) {
+        assert!(
+            exported.contains(&n),
+            "NexBIIControlPlaneBackupStale reads {n}, which the control plane does not export"
+        );
+    }
 }
 
 /// A client authenticated as `sa` in `ns` by a token from the TokenRequest API, counting its

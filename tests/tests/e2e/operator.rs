@@ -719,6 +719,12 @@ async fn examples_and_chart_validate_against_the_real_schemas() {
             "spec.schedule",
         ),
         (
+            json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "BackupSchedule", "metadata": {"name": "x"},
+            "spec": {"tenantRef": {"name": "acme"}, "schedule": "0 2 * * *", "destination": {"kind": "volume"},
+            "retention": {"keepLast": 3, "keepWeekly": 0}}}),
+            "spec.retention.keepWeekly",
+        ),
+        (
             json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "Tenant", "metadata": {"name": "x"},
             "spec": {"displayName": "X", "branding": {"primaryColor": "blue"}}}),
             "spec.branding.primaryColor",

@@ -2,24 +2,18 @@
 //!
 //! A run reads one consistent snapshot of the tenant's store and streams it, through a bounded
 //! channel, to a blocking thread that compresses, encrypts and writes the archive under a
-//! temporary name in the tenant's folder of the backup volume; the file is synced, read back
-//! and compared with the checksum computed while writing, and only then renamed to its final
-//! name. Whatever fails, the temporary file is removed, the record says `Failed` with the
-//! reason, and earlier archives are untouched.
-use std::{
-    collections::HashSet,
-    io::{BufReader, BufWriter, Read},
-    path::{Path, PathBuf},
-    sync::Mutex,
-    time::Duration,
-};
+//! temporary name at the instance's [`Destination`] (volume folder or S3 bucket); the archive
+//! is made durable, read back and compared with the checksum computed while writing, and only
+//! then committed under its final name. Whatever fails, the temporary archive is removed, the
+//! record says `Failed` with the reason, and earlier archives are untouched.
+use std::{collections::HashSet, io::BufReader, sync::Mutex, time::Duration};
 
 use chrono::Utc;
 use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::{
     archive::{ArchiveError, ArchiveKey, ArchiveReader, ArchiveWriter, Excluded, Finish, Manifest},
+    destination::{ArchiveRead, Destination, DestinationError, Location, Sink},
     model::{BackupRecord, BackupRequest, BackupState, BackupTrigger, Verification, VerifyReport},
 };
 use crate::{
@@ -33,8 +27,7 @@ use crate::{
     },
 };
 
-/// File name ending of a committed archive.
-pub const EXTENSION: &str = ".nxbk";
+pub use super::destination::EXTENSION;
 /// How often a running backup says it is alive.
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// A pending or running backup silent this long was interrupted (its instance stopped).
@@ -56,7 +49,7 @@ pub enum BackupError {
     Destination {
         path: String,
         #[source]
-        source: std::io::Error,
+        source: DestinationError,
     },
     #[error("the archive of backup {id} is missing from {path}")]
     ArchiveMissing { id: String, path: String },
@@ -212,12 +205,12 @@ pub fn archive_key(state: &AppState) -> ArchiveKey {
     ArchiveKey::new(state.keys.backup_key())
 }
 
-fn tenant_dir(state: &AppState, scope: &TenantScope) -> PathBuf {
-    state.settings.backup_dir.join(scope.tenant())
-}
-
-fn temp_path(dir: &Path, id: &str) -> PathBuf {
-    dir.join(format!(".{id}{EXTENSION}.tmp"))
+/// Where this instance writes archives: its S3 bucket when it has one, else the volume.
+pub fn destination(state: &AppState) -> Destination {
+    match &state.settings.backup_s3 {
+        Some(bucket) => Destination::S3(bucket.clone()),
+        None => Destination::Volume(state.settings.backup_dir.clone()),
+    }
 }
 
 fn new_id() -> String {
@@ -254,6 +247,7 @@ pub async fn start(
         trigger: BackupTrigger::Manual,
         pinned: req.pinned,
         note: req.note,
+        retention: req.retention,
         requested_by: caller.username.clone(),
         requested_at: Utc::now(),
         started_at: None,
@@ -280,7 +274,7 @@ struct Written {
     manifest: Manifest,
     size: u64,
     sha256: String,
-    location: PathBuf,
+    location: Location,
 }
 
 /// One backup run, from `Pending` to `Completed` or `Failed`.
@@ -312,7 +306,7 @@ pub async fn run(state: SharedState, scope: TenantScope, id: String) {
                     r.state = BackupState::Completed;
                     r.size_bytes = Some(w.size);
                     r.checksum = Some(format!("sha256:{}", w.sha256));
-                    r.location = Some(w.location.display().to_string());
+                    r.location = Some(w.location.to_string());
                     r.manifest = Some(w.manifest.clone());
                     r.error = None;
                 }
@@ -324,19 +318,36 @@ pub async fn run(state: SharedState, scope: TenantScope, id: String) {
         })
         .await;
     let seconds = (finished - begun).num_milliseconds() as f64 / 1000.0;
+    let metrics = &state.metrics.backups;
     match (&outcome, recorded) {
-        (Ok(w), Ok(Some(_))) => tracing::info!(
-            tenant = scope.tenant(), backup = %id, bytes = w.size, records = w.manifest.records,
-            seconds, "backup completed"
-        ),
+        (Ok(w), Ok(Some(rec))) => {
+            tracing::info!(
+                tenant = scope.tenant(), backup = %id, bytes = w.size, records = w.manifest.records,
+                seconds, "backup completed"
+            );
+            metrics.completed(scope.tenant(), begun, seconds, w.size);
+            let policy = rec
+                .retention
+                .clone()
+                .or_else(|| state.settings.backup_retention.clone());
+            if let Some(policy) = policy {
+                match super::retention::apply(&state, &scope, &policy).await {
+                    Ok(removed) => metrics.pruned(scope.tenant(), removed.len()),
+                    Err(_) => metrics.retention_failed(scope.tenant()),
+                }
+            }
+        }
         (Ok(w), _) => {
             // Nobody can find an archive without its record: do not leave it behind.
-            let _ = tokio::fs::remove_file(&w.location).await;
+            let _ = destination(&state).remove(&w.location).await;
             tracing::warn!(tenant = scope.tenant(), backup = %id, "backup record gone; archive removed");
         }
-        (Err(e), _) => tracing::warn!(
-            tenant = scope.tenant(), backup = %id, error = %e, seconds, "backup failed"
-        ),
+        (Err(e), _) => {
+            metrics.failed(scope.tenant());
+            tracing::warn!(
+                tenant = scope.tenant(), backup = %id, error = %e, seconds, "backup failed"
+            )
+        }
     }
 }
 
@@ -353,56 +364,42 @@ async fn heartbeat(state: SharedState, scope: TenantScope, id: String) {
     }
 }
 
-fn destination(path: &Path) -> impl Fn(std::io::Error) -> BackupError + '_ {
+fn at(path: impl ToString) -> impl Fn(DestinationError) -> BackupError {
+    let path = path.to_string();
     move |source| BackupError::Destination {
-        path: path.display().to_string(),
+        path: path.clone(),
         source,
     }
 }
 
-/// Writes the archive under a temporary name, checks it, then gives it its final name.
+/// Writes the archive under a temporary name, checks it, then commits it under its final name.
 async fn write_archive(
     state: &SharedState,
     scope: &TenantScope,
     id: &str,
 ) -> Result<Written, BackupError> {
-    let dir = tenant_dir(state, scope);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(destination(&dir))?;
-    let dir = tokio::fs::canonicalize(&dir)
-        .await
-        .map_err(destination(&dir))?;
-    let tmp = temp_path(&dir, id);
-    let fin = dir.join(format!("{id}{EXTENSION}"));
+    let dest = destination(state);
+    let tenant = scope.tenant();
+    let tmp = dest.temp_location(tenant, id);
     let res = async {
-        let written = stream_snapshot(state, scope, id, &tmp).await?;
-        let (size, sha) = file_checksum(tmp.clone()).await?;
+        let sink = dest.begin(tenant, id).await.map_err(at(&tmp))?;
+        let written = stream_snapshot(state, scope, id, sink, tmp.to_string()).await?;
+        let (size, sha) = dest.read_back(tenant, id).await.map_err(at(&tmp))?;
         if size != written.size || sha != written.sha256 {
             return Err(BackupError::Checksum(format!(
-                "{} reads back as {size} bytes with SHA-256 {sha}, written as {} bytes with {}",
-                tmp.display(),
-                written.size,
-                written.sha256
+                "{tmp} reads back as {size} bytes with SHA-256 {sha}, written as {} bytes with {}",
+                written.size, written.sha256
             )));
         }
-        tokio::fs::rename(&tmp, &fin)
-            .await
-            .map_err(destination(&fin))?;
-        // The rename is durable once the directory is.
-        let d = dir.clone();
-        tokio::task::spawn_blocking(move || std::fs::File::open(&d).and_then(|f| f.sync_all()))
-            .await
-            .map_err(|e| BackupError::Internal(e.to_string()))?
-            .map_err(destination(&dir))?;
+        let location = dest.commit(tenant, id).await.map_err(at(&tmp))?;
         Ok(Written {
-            location: fin.clone(),
+            location,
             ..written
         })
     }
     .await;
     if res.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
+        let _ = dest.discard(tenant, id).await;
     }
     res
 }
@@ -413,12 +410,13 @@ enum Msg {
     End,
 }
 
-/// Streams the tenant's snapshot into an archive file at `path` (created, never overwritten).
+/// Streams the tenant's snapshot into `sink` (a temporary archive named `name`).
 async fn stream_snapshot(
     state: &SharedState,
     scope: &TenantScope,
     id: &str,
-    path: &Path,
+    sink: Sink,
+    name: String,
 ) -> Result<Written, BackupError> {
     let colls = backed_up();
     let snap = state.store.snapshot(scope, &colls).await?;
@@ -431,26 +429,13 @@ async fn stream_snapshot(
     let position = snap.position.clone();
     let key = archive_key(state);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(8);
-    let (tenant, id, file_path) = (
-        scope.tenant().to_string(),
-        id.to_string(),
-        path.to_path_buf(),
-    );
+    let (tenant, id) = (scope.tenant().to_string(), id.to_string());
     let writer = tokio::task::spawn_blocking(move || -> Result<Written, BackupError> {
         let io_err = |e: ArchiveError| match e {
-            ArchiveError::Io(source) => BackupError::Destination {
-                path: file_path.display().to_string(),
-                source,
-            },
+            ArchiveError::Io(source) => at(&name)(source.into()),
             other => other.into(),
         };
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&file_path)
-            .map_err(destination(&file_path))?;
-        let out = BufWriter::with_capacity(1 << 20, file);
-        let mut w = ArchiveWriter::new(out, &key, &id, &tenant, &colls).map_err(io_err)?;
+        let mut w = ArchiveWriter::new(sink, &key, &id, &tenant, &colls).map_err(io_err)?;
         let mut complete = false;
         while let Some(msg) = rx.blocking_recv() {
             match msg {
@@ -466,6 +451,7 @@ async fn stream_snapshot(
             }
         }
         if !complete {
+            // Dropping the writer drops the sink, which aborts an upload.
             return Err(BackupError::Internal("the snapshot stopped early".into()));
         }
         let f = w
@@ -475,16 +461,12 @@ async fn stream_snapshot(
                 excluded: excluded(),
             })
             .map_err(io_err)?;
-        let file = f
-            .out
-            .into_inner()
-            .map_err(|e| destination(&file_path)(e.into_error()))?;
-        file.sync_all().map_err(destination(&file_path))?;
+        f.out.finish().map_err(|e| at(&name)(e.into()))?;
         Ok(Written {
             manifest: f.manifest,
             size: f.size,
             sha256: f.sha256,
-            location: file_path.clone(),
+            location: Location::parse(&name),
         })
     });
     let mut records = snap.records;
@@ -516,40 +498,22 @@ async fn stream_snapshot(
     written
 }
 
-/// Size and SHA-256 (hex) of a file, read on a blocking thread.
-async fn file_checksum(path: PathBuf) -> Result<(u64, String), BackupError> {
-    tokio::task::spawn_blocking(move || -> Result<(u64, String), BackupError> {
-        let mut f = std::fs::File::open(&path).map_err(destination(&path))?;
-        let mut sha = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut size = 0u64;
-        loop {
-            let n = f.read(&mut buf).map_err(destination(&path))?;
-            if n == 0 {
-                break;
-            }
-            sha.update(&buf[..n]);
-            size += n as u64;
-        }
-        Ok((size, hex::encode(sha.finalize())))
-    })
-    .await
-    .map_err(|e| BackupError::Internal(e.to_string()))?
-}
-
 /// Opens the archive of a completed backup, checking that it is the one the record names.
+/// Call on a blocking thread.
 pub fn open_archive(
+    dest: &Destination,
     rec: &BackupRecord,
     tenant: &str,
     key: &ArchiveKey,
-) -> Result<ArchiveReader<BufReader<std::fs::File>>, BackupError> {
+) -> Result<ArchiveReader<BufReader<ArchiveRead>>, BackupError> {
     let path = rec.location.clone().unwrap_or_default();
-    let file = std::fs::File::open(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => BackupError::ArchiveMissing {
+    let file = dest.open(&Location::parse(&path)).map_err(|e| match e {
+        e if e.is_not_found() => BackupError::ArchiveMissing {
             id: rec.id.clone(),
             path: path.clone(),
         },
-        _ => BackupError::Archive(ArchiveError::Io(e)),
+        DestinationError::Io(e) => BackupError::Archive(ArchiveError::Io(e)),
+        e => at(&path)(e),
     })?;
     let reader = ArchiveReader::open(BufReader::with_capacity(1 << 20, file), key)?;
     let h = reader.header();
@@ -588,10 +552,10 @@ pub async fn verify(
         });
     }
     let key = archive_key(state);
-    let (tenant, r) = (scope.tenant().to_string(), rec.clone());
+    let (tenant, r, dest) = (scope.tenant().to_string(), rec.clone(), destination(state));
     let checked =
         tokio::task::spawn_blocking(move || -> Result<(Manifest, u64, String), BackupError> {
-            let mut reader = open_archive(&r, &tenant, &key)?;
+            let mut reader = open_archive(&dest, &r, &tenant, &key)?;
             while reader.next_record()?.is_some() {}
             let manifest = reader.manifest().cloned().expect("read to the end");
             let (size, sha) = reader.file_checksum();
@@ -646,22 +610,30 @@ pub async fn delete(
     if rec.pinned && !force {
         return Err(BackupError::Pinned(rec.id));
     }
-    let dir = tenant_dir(state, &caller.scope);
-    for path in rec
+    remove(state, &caller.scope, &caller.actor(), &rec).await
+}
+
+/// Removes a backup's archive (and any temporary one), then its record.
+pub async fn remove(
+    state: &AppState,
+    scope: &TenantScope,
+    actor: &Actor,
+    rec: &BackupRecord,
+) -> Result<(), BackupError> {
+    let dest = destination(state);
+    let tmp = dest.temp_location(scope.tenant(), &rec.id);
+    for loc in rec
         .location
-        .iter()
-        .map(PathBuf::from)
-        .chain([temp_path(&dir, id)])
+        .as_deref()
+        .map(Location::parse)
+        .into_iter()
+        .chain([tmp])
     {
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(destination(&path)(e)),
-        }
+        dest.remove(&loc).await.map_err(at(&loc))?;
     }
     state
         .writer
-        .delete::<BackupRecord>(&caller.scope, &caller.actor(), id, Some(rec.meta.revision))
+        .delete::<BackupRecord>(scope, actor, &rec.id, Some(rec.meta.revision))
         .await?;
     Ok(())
 }
@@ -692,7 +664,7 @@ pub async fn sweep_interrupted(state: &AppState, scope: &TenantScope) -> Result<
                     }
                 })
                 .await?;
-            let _ = tokio::fs::remove_file(temp_path(&tenant_dir(state, scope), &rec.id)).await;
+            let _ = destination(state).discard(scope.tenant(), &rec.id).await;
             tracing::warn!(tenant = scope.tenant(), backup = %rec.id, "interrupted backup marked failed");
         }
     }
@@ -712,5 +684,28 @@ pub async fn recover_interrupted(state: SharedState) {
         if let Err(e) = sweep_interrupted(&state, &scope).await {
             tracing::warn!(tenant = scope.tenant(), error = %e, "backup sweep failed");
         }
+        if let Err(e) = seed_metrics(&state, &scope).await {
+            tracing::warn!(tenant = scope.tenant(), error = %e, "backup metrics not seeded");
+        }
     }
+}
+
+/// Sets the last-success gauges from the newest completed backup in the store.
+async fn seed_metrics(state: &AppState, scope: &TenantScope) -> Result<(), BackupError> {
+    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
+    let page = state.store.list(scope, Collection::Backups, &q).await?;
+    let newest = page
+        .items
+        .into_iter()
+        .filter_map(|d| serde_json::from_value::<BackupRecord>(d).ok())
+        .filter_map(|r| Some((r.started_at?, r.finished_at?, r.size_bytes?)))
+        .max_by_key(|(at, _, _)| *at);
+    if let Some((at, done, size)) = newest {
+        let seconds = (done - at).num_milliseconds() as f64 / 1000.0;
+        state
+            .metrics
+            .backups
+            .last_success(scope.tenant(), at, seconds, size);
+    }
+    Ok(())
 }

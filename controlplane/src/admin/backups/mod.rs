@@ -13,9 +13,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 pub mod archive;
+pub mod destination;
 pub mod domain;
 pub mod model;
 pub mod restore;
+pub mod retention;
 pub mod schedules;
 
 pub use domain::{BackupError, BackupsState};
@@ -48,18 +50,23 @@ fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
     if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(ApiError::invalid("note", "at most 500 characters"));
     }
+    if let Some(r) = &req.retention {
+        retention::check(r)
+            .map_err(|(field, why)| ApiError::invalid(format!("retention.{field}"), why))?;
+    }
     Ok(req)
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
-    request_body(content = Option<BackupRequest>, description = "optional (no body: not pinned, no note)"),
+    request_body(content = Option<BackupRequest>, description = "optional (no body: not pinned, no note, the instance's retention)"),
     responses(
-        (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`)",
+        (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`); once `Completed`, retention prunes older ones",
             headers(("location" = String, description = "the backup's URL"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json")),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "`note` too long, or `retention.<field>` out of bounds")),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<SharedState>,

@@ -5,6 +5,7 @@ use utoipa::ToSchema;
 
 use super::archive::Manifest;
 use crate::store::Meta;
+use nexbii_crds::backup::Retention;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub enum BackupState {
@@ -51,11 +52,14 @@ pub struct BackupRecord {
     pub id: String,
     pub state: BackupState,
     pub trigger: BackupTrigger,
-    /// Kept by retention (a later slice); an explicit delete needs `?force=true`.
+    /// Never removed by retention; an explicit delete needs `?force=true`.
     #[serde(default)]
     pub pinned: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The retention applied after this run succeeds, as requested (else the instance's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,7 +75,7 @@ pub struct BackupRecord {
     /// `sha256:<hex>` of the archive file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
-    /// Where the archive is: a path on the backup volume.
+    /// Where the archive is: a path on the backup volume, or `s3://<bucket>/<key>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// Why the backup failed.
@@ -103,6 +107,10 @@ pub struct BackupRequest {
     /// At most 500 characters.
     #[serde(default)]
     pub note: Option<String>,
+    /// Applied to the tenant's completed backups after this one succeeds (what a
+    /// `BackupSchedule` declares), instead of the instance's own retention.
+    #[serde(default)]
+    pub retention: Option<Retention>,
 }
 
 /// Body of `POST /api/v1/admin/restores`.

@@ -114,12 +114,13 @@ async fn run(
     }
     // Header, tenant and key are checked before anything else is read or staged.
     let reader = {
-        let (r, tenant, key) = (
+        let (r, tenant, key, dest) = (
             rec.clone(),
             scope.tenant().to_string(),
             domain::archive_key(state),
+            domain::destination(state),
         );
-        tokio::task::spawn_blocking(move || domain::open_archive(&r, &tenant, &key))
+        tokio::task::spawn_blocking(move || domain::open_archive(&dest, &r, &tenant, &key))
             .await
             .map_err(|e| BackupError::Internal(e.to_string()))??
     };
