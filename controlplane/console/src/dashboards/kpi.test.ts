@@ -35,6 +35,27 @@ describe('layout', () => {
     expect(gridColumns([w(12, 12)])).toBe(24);
     expect(place([w(0, 12)])[0]).toMatchObject({ column: '1 / span 12', row: '1 / span 4' });
   });
+  it('moves widgets that would overlap to the first free place', () => {
+    const at = (id: string, position?: { x?: number; y?: number; w?: number; h?: number }) => ({
+      id,
+      chart: 'table' as const,
+      query: { dataSource: 's', sql: 'x' },
+      position,
+    });
+    // Two widgets without a position (both 0,0,6,4): the second goes beside the first.
+    expect(place([at('a'), at('b')]).map((p) => [p.x, p.y])).toEqual([
+      [0, 0],
+      [6, 0],
+    ]);
+    // No room beside: below.
+    const placed = place([at('a', { w: 12 }), at('b', { w: 12, h: 2 })]);
+    expect(placed.map((p) => [p.x, p.y, p.row])).toEqual([
+      [0, 0, '1 / span 4'],
+      [0, 4, '5 / span 2'],
+    ]);
+    // Free places are used as asked.
+    expect(place([at('a', { x: 0, y: 0 }), at('b', { x: 6, y: 0 })]).map((p) => p.x)).toEqual([0, 6]);
+  });
 });
 
 describe('NDJSON', () => {

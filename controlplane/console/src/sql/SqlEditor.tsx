@@ -67,8 +67,9 @@ export const SqlEditor = forwardRef<SqlEditorApi, Props>(function SqlEditor({ in
 
   if (failed) return <p role="alert" className="error">{failed}</p>;
   return (
-    <div className="sql-editor" ref={host} data-ready={ready}>
+    <div className="sql-editor" data-ready={ready}>
       {!ready && <p role="status">Loading editor…</p>}
+      <div ref={host} />
     </div>
   );
 });

@@ -13,8 +13,11 @@ export interface EditorHandle {
   setDark(dark: boolean): void;
 }
 
+/** The editor lives in a shadow root: CodeMirror then styles it with constructed style sheets,
+ * which the console's CSP allows (in the document it would add <style> elements, which
+ * `style-src 'self'` refuses). */
 export function createEditor(
-  parent: HTMLElement,
+  host: HTMLElement,
   doc: string,
   label: string,
   onRun: () => void,
@@ -23,8 +26,23 @@ export function createEditor(
 ): EditorHandle {
   const language = new Compartment();
   const theme = new Compartment();
-  const themeOf = (d: boolean) => EditorView.theme({}, { dark: d });
+  const themeOf = (d: boolean) =>
+    EditorView.theme(
+      {
+        '&': { minHeight: '180px', maxHeight: '45vh', fontSize: '13px' },
+        '&.cm-focused': { outline: '2px solid var(--focus)' },
+        '.cm-scroller': { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, monospace', minHeight: '180px' },
+        '.cm-gutters': d ? { backgroundColor: '#161b22', color: '#9198a1', border: 'none' } : {},
+        '.cm-activeLine': d ? { backgroundColor: '#1f2630' } : {},
+        '.cm-activeLineGutter': d ? { backgroundColor: '#1f2630' } : {},
+      },
+      { dark: d },
+    );
+  const root = host.shadowRoot ?? host.attachShadow({ mode: 'open' });
+  const parent = document.createElement('div');
+  root.replaceChildren(parent);
   const view = new EditorView({
+    root,
     parent,
     state: EditorState.create({
       doc,
