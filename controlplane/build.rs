@@ -89,7 +89,10 @@ fn assets_dir(console: &Path, out: &Path) -> Result<PathBuf, String> {
         return if d.join("index.html").is_file() {
             Ok(d)
         } else {
-            Err(format!("NEXBII_CONSOLE_DIST={} has no index.html", d.display()))
+            Err(format!(
+                "NEXBII_CONSOLE_DIST={} has no index.html",
+                d.display()
+            ))
         };
     }
     if env::var("NEXBII_SKIP_CONSOLE_BUILD").is_ok_and(|v| v == "1") {
@@ -145,10 +148,15 @@ fn npm(dir: &Path, args: &[&str]) -> Result<(), String> {
         return Ok(());
     }
     // The end of npm's output says what went wrong; cargo shows warnings, not script output.
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = tail[tail.len().saturating_sub(8)..].join(" | ");
-    Err(format!("`npm {}` failed ({}): {tail}", args.join(" "), out.status))
+    Err(format!(
+        "`npm {}` failed ({}): {tail}",
+        args.join(" "),
+        out.status
+    ))
 }
 
 fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) {

@@ -33,18 +33,23 @@ pub async fn fallback(req: Request) -> Response {
         return ApiError::MethodNotAllowed.into_response();
     }
     let rel = path.trim_start_matches('/');
-    let (asset, hashed) = match assets::get(rel) {
-        Some(a) => (a, rel.starts_with("assets/")),
+    let (name, hashed) = if assets::get(rel).is_some() {
+        (rel, rel.starts_with("assets/"))
+    } else if rel.starts_with("assets/") {
         // A missing hashed file is an old page asking for a previous build: a 404, not HTML
         // the browser would try to run as a script.
-        None if rel.starts_with("assets/") => {
-            return ApiError::NotFound(format!("console asset {rel}")).into_response();
-        }
-        None => match assets::get("index.html") {
-            Some(a) => (a, false),
-            None => return ApiError::NotFound("route".into()).into_response(),
-        },
+        return ApiError::NotFound(format!("console asset {rel}")).into_response();
+    } else {
+        ("index.html", false)
     };
+    let Some(plain) = assets::get(name) else {
+        return ApiError::NotFound("route".into()).into_response();
+    };
+    // The build writes a gzip copy of each text file; clients that accept gzip get it.
+    let gzip = accepts_gzip(req.headers())
+        .then(|| assets::get(&format!("{name}.gz")))
+        .flatten();
+    let asset = gzip.as_ref().unwrap_or(&plain);
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -63,8 +68,12 @@ pub async fn fallback(req: Request) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(asset.content_type),
+        HeaderValue::from_static(plain.content_type),
     );
+    if gzip.is_some() {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     h.insert(header::ETAG, HeaderValue::from_static(asset.etag));
     // Hashed names change with their content; everything else is revalidated every time.
     h.insert(
@@ -84,6 +93,21 @@ pub async fn fallback(req: Request) -> Response {
         HeaderValue::from_static("no-referrer"),
     );
     resp
+}
+
+fn accepts_gzip(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            // `gzip;q=0` refuses it.
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0");
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 #[cfg(test)]
@@ -118,10 +142,7 @@ mod tests {
     async fn api_paths_and_missing_assets_are_not_the_index() {
         let r = get("/api/v1/no-such-thing").await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
-        assert_eq!(
-            header(&r, header::CONTENT_TYPE),
-            "application/problem+json"
-        );
+        assert_eq!(header(&r, header::CONTENT_TYPE), "application/problem+json");
         let r = get("/assets/index-00000000.js").await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         let r = fallback(Request::post("/").body(Body::empty()).unwrap()).await;
@@ -139,6 +160,42 @@ mod tests {
         )
         .await;
         assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
+    fn gzip_is_recognised_in_accept_encoding() {
+        let with = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, v.parse().unwrap());
+            accepts_gzip(&h)
+        };
+        assert!(with("gzip, deflate, br, zstd"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("br, zstd"));
+        assert!(!with("gzip;q=0, br"));
+        assert!(!accepts_gzip(&axum::http::HeaderMap::new()));
+    }
+
+    #[tokio::test]
+    async fn gzip_copies_are_sent_to_clients_that_accept_them() {
+        // Only meaningful when the console was built (the fallback page has no gzip copy).
+        if assets::get("index.html.gz").is_none() {
+            return;
+        }
+        let r = fallback(
+            Request::get("/dashboards")
+                .header(header::ACCEPT_ENCODING, "gzip, br")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(header(&r, header::CONTENT_ENCODING), "gzip");
+        assert!(header(&r, header::CONTENT_TYPE).starts_with("text/html"));
+        assert_eq!(header(&r, header::VARY), "accept-encoding");
+        let plain = get("/dashboards").await;
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_ne!(header(&r, header::ETAG), header(&plain, header::ETAG));
     }
 
     #[tokio::test]

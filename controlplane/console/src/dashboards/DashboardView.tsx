@@ -148,8 +148,8 @@ function VariableControl({ variable, value, onChange }: { variable: Variable; va
   const label = variable.label ?? variable.name;
   if (variable.options && variable.options.length > 0) {
     return (
-      <label htmlFor={id}>
-        {label}
+      <div className="field">
+        <label htmlFor={id}>{label}</label>
         <select id={id} value={value} onChange={(e) => onChange(e.target.value)}>
           {variable.options.map((o) => (
             <option key={o} value={o}>
@@ -157,7 +157,7 @@ function VariableControl({ variable, value, onChange }: { variable: Variable; va
             </option>
           ))}
         </select>
-      </label>
+      </div>
     );
   }
   return <FreeVariable id={id} label={label} value={value} onChange={onChange} />;
@@ -172,9 +172,9 @@ function FreeVariable({ id, label, value, onChange }: { id: string; label: strin
     if (text !== value) onChange(text);
   };
   return (
-    <label htmlFor={id}>
-      {label}
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
       <input id={id} value={text} onChange={(e) => setText(e.target.value)} onBlur={() => apply()} onKeyDown={(e) => e.key === 'Enter' && apply(e)} />
-    </label>
+    </div>
   );
 }
