@@ -120,7 +120,7 @@ mod tests {
         fallback(Request::get(path).body(Body::empty()).unwrap()).await
     }
 
-    fn header<'a>(r: &'a Response, name: header::HeaderName) -> &'a str {
+    fn header(r: &Response, name: header::HeaderName) -> &str {
         r.headers()
             .get(name)
             .and_then(|v| v.to_str().ok())
