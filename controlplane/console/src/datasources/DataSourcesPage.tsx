@@ -88,18 +88,20 @@ function SourceRow({ source: s, isEditor }: { source: DataSourceView; isEditor: 
         <td>{st ? `${st.tables} / ${st.columns}` : ''}</td>
         <td>{s.origin === 'api' ? 'API' : s.origin === 'operator' ? 'Kubernetes' : 'manifest file'}</td>
         {isEditor && (
-          <td className="actions">
-            <button type="button" onClick={runTest}>
-              Test connection
-            </button>
-            <button type="button" onClick={toggleSchema} aria-expanded={!!schema}>
-              Schema
-            </button>
-            {test && (
-              <span role={test.ok ? 'status' : 'alert'} className={test.ok ? 'ok' : 'error'}>
-                {test.text}
-              </span>
-            )}
+          <td>
+            <div className="actions">
+              <button type="button" onClick={runTest}>
+                Test connection
+              </button>
+              <button type="button" onClick={toggleSchema} aria-expanded={!!schema}>
+                Schema
+              </button>
+              {test && (
+                <span role={test.ok ? 'status' : 'alert'} className={test.ok ? 'ok' : 'error'}>
+                  {test.text}
+                </span>
+              )}
+            </div>
           </td>
         )}
       </tr>
