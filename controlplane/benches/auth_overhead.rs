@@ -4,6 +4,13 @@
 //! The difference between the `me_*` cases and `healthz` is what authentication costs a
 //! request; `me_api_key` − `me_session` is what a key costs over a session.
 //!
+//!
+//! Audit: `read_all_api_key` is `POST /api/v1/notifications/read-all` with a key — a mutating
+//! request, so it is audited (an entry hashed and appended to the store) — on a tenant with an
+//! empty inbox, so the handler itself does one small list. `read_all_api_key` − `healthz` is
+//! the whole per-request cost of key authentication plus audit logging over an unaudited,
+//! unauthenticated request; `audit_append` times `AuditLog::append` alone.
+//!
 //! `cargo bench -p nexbii-controlplane --bench auth_overhead`
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -65,7 +72,12 @@ async fn call(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     )
 }
 
-async fn setup() -> (Router, String, String) {
+async fn setup() -> (
+    Router,
+    String,
+    String,
+    nexbii_controlplane::state::SharedState,
+) {
     std::env::set_var(manifests::BOOTSTRAP_PASSWORD_ENV, PASSWORD);
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
     let state = AppState::new(store, Keys::random(), Settings::default());
@@ -109,17 +121,17 @@ async fn setup() -> (Router, String, String) {
             "POST",
             "/api/v1/apikeys",
             Some(("authorization", &bearer)),
-            Some(json!({"name": "bench", "scopes": ["*:read"]})),
+            Some(json!({"name": "bench", "scopes": ["*:read", "approvals:write"]})),
         ),
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    (app, token, b["secret"].as_str().unwrap().to_string())
+    (app, token, b["secret"].as_str().unwrap().to_string(), state)
 }
 
 fn bench(c: &mut Criterion) {
     let rt = Runtime::new().unwrap();
-    let (app, token, key) = rt.block_on(setup());
+    let (app, token, key, state) = rt.block_on(setup());
     let bearer = format!("Bearer {token}");
     let mut g = c.benchmark_group("auth_overhead");
     g.bench_function("healthz", |b| {
@@ -145,6 +157,38 @@ fn bench(c: &mut Criterion) {
             let req = request("GET", "/api/v1/auth/me", Some(("x-api-key", &key)), None);
             let (s, _) = call(&app, req).await;
             assert_eq!(s, StatusCode::OK);
+        })
+    });
+    g.bench_function("read_all_api_key", |b| {
+        b.to_async(&rt).iter(|| async {
+            let req = request(
+                "POST",
+                "/api/v1/notifications/read-all",
+                Some(("x-api-key", &key)),
+                None,
+            );
+            let (s, _) = call(&app, req).await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        })
+    });
+    let scope = TenantScope::new("acme").unwrap();
+    g.bench_function("audit_append", |b| {
+        b.to_async(&rt).iter(|| async {
+            let body = nexbii_controlplane::audit::EntryBody {
+                seq: 0,
+                at: chrono::Utc::now(),
+                actor: "admin".into(),
+                via: "key:bench".into(),
+                impersonator: None,
+                action: "notifications.read-all".into(),
+                target: "/api/v1/notifications/read-all".into(),
+                outcome: nexbii_controlplane::audit::Outcome::Success,
+                status: 204,
+                client: Some("127.0.0.1".into()),
+                request_id: "bench".into(),
+                queries: vec![],
+            };
+            state.audit.append(&state, &scope, body).await.unwrap();
         })
     });
     g.finish();

@@ -4,6 +4,7 @@
 //! `provisioning`, and the web `console` served at `/`. Shared floors below them: `http` (errors, extractors, OpenAPI), `engine`
 //! (the query pipeline and drivers) and `store` (storage and the one write path).
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod bi;
 pub mod config;

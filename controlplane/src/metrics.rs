@@ -18,6 +18,10 @@ pub struct Metrics {
     pub cache_hits: IntCounter,
     pub cache_misses: IntCounter,
     pub logins: IntCounterVec,
+    /// Audit entries appended, and appends that failed (an audited request whose entry is
+    /// missing: alerted on).
+    pub audit_entries: IntCounter,
+    pub audit_failures: IntCounter,
     /// The monitoring store (requests, queries, dashboards, resources) the admin area reads;
     /// its figures are copied into `window` gauges at each scrape.
     pub telemetry: Arc<Telemetry>,
@@ -272,6 +276,13 @@ impl Metrics {
             &["outcome"],
         )
         .expect("metric");
+        let audit_entries =
+            IntCounter::new("audit_entries_total", "Audit log entries appended").expect("metric");
+        let audit_failures = IntCounter::new(
+            "audit_append_failures_total",
+            "Audited requests whose audit entry could not be written",
+        )
+        .expect("metric");
         let window = WindowGauges::new();
         for g in window.all() {
             registry
@@ -286,6 +297,8 @@ impl Metrics {
             Box::new(cache_hits.clone()),
             Box::new(cache_misses.clone()),
             Box::new(logins.clone()),
+            Box::new(audit_entries.clone()),
+            Box::new(audit_failures.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
@@ -298,6 +311,8 @@ impl Metrics {
             cache_hits,
             cache_misses,
             logins,
+            audit_entries,
+            audit_failures,
             telemetry: Arc::new(Telemetry::new()),
             window,
         }

@@ -8,7 +8,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    admin, auth, bi, console, events, governance,
+    admin, audit, auth, bi, console, events, governance,
     http::{self, middleware::route_of, ApiError},
     provisioning,
     state::SharedState,
@@ -22,6 +22,7 @@ pub fn router(state: SharedState) -> Router {
         .merge(governance::routes())
         .merge(events::routes())
         .merge(admin::routes())
+        .merge(audit::routes())
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // The web console owns every other path (API paths still answer problem+json 404).
@@ -31,6 +32,11 @@ pub fn router(state: SharedState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::guard::guard,
+        ))
+        // One audit entry per audited request, with the status the guard or handler answered.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            audit::capture::record,
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -62,6 +68,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
     // Resource use sampled once a minute for the monitoring series.
     let sampler = tokio::spawn(admin::monitoring::domain::sampler(state.clone()));
+    // Audit entries past their policy's retention, pruned hourly behind a signed anchor.
+    let pruning = tokio::spawn(audit::retention::prune_loop(
+        state.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     // The peer's address reaches the guard (rate limits per client address).
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
@@ -73,6 +84,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     crawls.abort();
     deliveries.abort();
     sampler.abort();
+    pruning.abort();
     served
 }
 

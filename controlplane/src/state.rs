@@ -31,6 +31,8 @@ pub struct AppState {
     pub rate_limits: crate::auth::ratelimit::Limiters,
     /// API-key use counted since the last flush to the store.
     pub apikey_usage: crate::auth::apikeys::usage::Usage,
+    /// The tenants' audit chains (their heads; entries live in the store).
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -57,11 +59,13 @@ impl AppState {
             )
             .with_policy(Arc::new(enforce)),
         );
+        let audit = Arc::new(crate::audit::AuditLog::default());
         let writer = Writer::new(
             store.clone() as DynStore,
             vec![
                 Arc::new(ForgetChangedSources(engine.clone())),
                 Arc::new(crate::governance::ForgetCatalogViews(governance.clone())),
+                Arc::new(crate::audit::log::ForgetAuditHeads(audit.clone())),
             ],
         );
         Arc::new(Self {
@@ -80,6 +84,7 @@ impl AppState {
                 .build(),
             rate_limits: Default::default(),
             apikey_usage: Default::default(),
+            audit,
         })
     }
 

@@ -143,6 +143,11 @@ impl TestServer {
         }
     }
 
+    /// The folder the server keeps its files in (the embedded store is `nexbii.db` there).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// Another instance over this one's store, keys and settings: a restart, or a replica.
     pub async fn another_instance(&self) -> TestServer {
         let path = self._dir.path().join("nexbii.db");

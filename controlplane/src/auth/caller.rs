@@ -76,7 +76,12 @@ impl FromRequestParts<SharedState> for Caller {
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
         if let Some(p) = parts.extensions.get::<KeyPrincipal>() {
-            crate::http::middleware::identify(parts, p.scope.tenant(), &p.owner);
+            crate::http::middleware::identify(
+                parts,
+                &p.scope,
+                &p.owner,
+                &format!("key:{}", p.key_id),
+            );
             return Ok(Caller {
                 scope: p.scope.clone(),
                 username: p.owner.clone(),
@@ -117,7 +122,7 @@ impl FromRequestParts<SharedState> for Caller {
             .filter(|u| !u.disabled)
             .ok_or_else(unauthorized)?;
         // Monitoring: the request's tenant and user, for the per-tenant request windows.
-        crate::http::middleware::identify(parts, scope.tenant(), &user.username);
+        crate::http::middleware::identify(parts, &scope, &user.username, "session");
         Ok(Caller {
             scope,
             username: user.username.clone(),

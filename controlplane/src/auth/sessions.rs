@@ -56,6 +56,8 @@ pub async fn login(
     let bad = || ApiError::Unauthorized("invalid tenant, username or password".into());
     let scope = TenantScope::new(&req.tenant).ok_or_else(bad)?;
     let tenant = state.tenant(&scope).await.map_err(|_| bad())?;
+    // Failed attempts are audited too (the tenant exists; the name is what was typed).
+    crate::audit::capture::actor(&scope, &req.username, "password");
     let key = (scope.tenant().to_string(), req.username.clone());
     let failures = state.login_failures.get(&key).await.unwrap_or(0);
     if failures >= tenant.spec.auth.max_failed_logins {

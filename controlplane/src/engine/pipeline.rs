@@ -247,6 +247,22 @@ impl Engine {
         cache: CacheUse,
     ) {
         self.record_performance(req, checked, plan, res, ms, cache);
+        // The request's audit entry lists the run: its fingerprint (literals stripped, so no
+        // value of the statement), rows and masked column names — never a value.
+        crate::audit::capture::query(|| crate::audit::QueryNote {
+            datasource: req.source.name.clone(),
+            fingerprint: checked
+                .map(|c| c.fingerprint.text.to_string())
+                .unwrap_or_else(|| "(not parsed)".into()),
+            rows: res.ok().map(|r| r.row_count as u64),
+            masked: res
+                .map(|r| r.masked.iter().map(|m| m.column.clone()).collect())
+                .unwrap_or_default(),
+            outcome: res
+                .map(|_| "ok")
+                .unwrap_or_else(|e| e.outcome())
+                .to_string(),
+        });
         if cache == CacheUse::Hit {
             return;
         }

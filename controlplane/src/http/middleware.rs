@@ -25,12 +25,19 @@ pub fn route_of(req: &Request) -> String {
 #[derive(Clone, Default)]
 pub struct Identity(Arc<OnceLock<(String, String)>>);
 
-/// Tells [`track`] the tenant and user of the request being extracted (the tenant is known
-/// only after authentication). Requests nobody identified are recorded under the instance.
-pub fn identify(parts: &axum::http::request::Parts, tenant: &str, user: &str) {
+/// Tells [`track`] and the audit log the tenant and user of the request being extracted (the
+/// tenant is known only after authentication), and how it authenticated (`via`: `session`,
+/// `key:<id>`). Requests nobody identified are recorded under the instance.
+pub fn identify(
+    parts: &axum::http::request::Parts,
+    tenant: &crate::store::TenantScope,
+    user: &str,
+    via: &str,
+) {
     if let Some(id) = parts.extensions.get::<Identity>() {
-        let _ = id.0.set((tenant.to_string(), user.to_string()));
+        let _ = id.0.set((tenant.tenant().to_string(), user.to_string()));
     }
+    crate::audit::capture::actor(tenant, user, via);
 }
 
 /// Counts and times every request.

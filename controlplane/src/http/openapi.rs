@@ -218,6 +218,7 @@ impl Modify for KeysAndLimits {
         notifications::list, notifications::mark_read, notifications::mark_all_read,
         webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::redeliver,
+        crate::audit::list, crate::audit::export, crate::audit::verify,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
     ),
@@ -230,7 +231,7 @@ impl Modify for KeysAndLimits {
     )),
     modifiers(&Bearer, &KeysAndLimits),
     tags((name = "auth"), (name = "apikeys"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
-        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "notifications"), (name = "webhooks"), (name = "admin"), (name = "provisioning"))
+        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "notifications"), (name = "webhooks"), (name = "audit"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

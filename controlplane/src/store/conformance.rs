@@ -478,6 +478,28 @@ async fn listing(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
         (0..25).collect::<Vec<u64>>(),
         "every record once, in order"
     );
+    // Newest first: the same walk backwards, the cursor counting down.
+    let mut back = Vec::new();
+    let mut q = ListQuery::default().limit(10).descending();
+    loop {
+        let page = store.list(a, c, &q).await.unwrap();
+        back.extend(page.items.iter().map(|d| d["i"].as_u64().unwrap()));
+        match page.next {
+            Some(cursor) => q = q.after(Some(cursor)),
+            None => break,
+        }
+    }
+    assert_eq!(
+        back,
+        (0..25).rev().collect::<Vec<u64>>(),
+        "descending: every record once, newest id first"
+    );
+    let top = ListQuery::default()
+        .filter("kind", "login")
+        .limit(1)
+        .descending();
+    let page = store.list(a, c, &top).await.unwrap();
+    assert_eq!(page.items[0]["i"], 24, "descending with a filter");
     let exact = store
         .list(a, c, &ListQuery::default().limit(25))
         .await

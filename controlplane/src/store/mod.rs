@@ -91,12 +91,16 @@ pub enum Collection {
     Backups,
     /// API keys (their secrets' digests only).
     ApiKeys,
+    /// The tamper-evident audit log: one hash-chained entry per audited request.
+    AuditLog,
+    /// Signed checkpoints of the audit log's chain.
+    AuditCheckpoints,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 18] = [
+    pub const ALL: [Collection; 20] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -114,6 +118,8 @@ impl Collection {
         Self::ShareLinks,
         Self::Backups,
         Self::ApiKeys,
+        Self::AuditLog,
+        Self::AuditCheckpoints,
         Self::Scratch,
     ];
 
@@ -136,6 +142,8 @@ impl Collection {
             Self::ShareLinks => "share_links",
             Self::Backups => "backups",
             Self::ApiKeys => "api_keys",
+            Self::AuditLog => "audit_log",
+            Self::AuditCheckpoints => "audit_checkpoints",
             Self::Scratch => "scratch",
         }
     }

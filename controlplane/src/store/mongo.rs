@@ -177,7 +177,8 @@ impl MongoStore {
             f.insert("updatedAt", time);
         }
         if let (true, Some(after)) = (with_cursor, &q.after) {
-            f.insert("id", doc! { "$gt": after });
+            let op = if q.descending { "$lt" } else { "$gt" };
+            f.insert("id", doc! { op: after });
         }
         Ok(f)
     }
@@ -297,7 +298,7 @@ impl Store for MongoStore {
     ) -> StoreResult<Page> {
         let filter = Self::filter(scope, q, true)?;
         let opts = FindOptions::builder()
-            .sort(doc! { "id": 1 })
+            .sort(doc! { "id": if q.descending { -1 } else { 1 } })
             .limit(q.limit.map(|n| (n as i64).saturating_add(1)))
             .build();
         let cursor = self

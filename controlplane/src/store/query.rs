@@ -14,8 +14,10 @@ pub struct ListQuery {
     pub updated_from: Option<DateTime<Utc>>,
     /// Updated strictly before.
     pub updated_before: Option<DateTime<Utc>>,
-    /// Ids strictly greater than this (the cursor).
+    /// Ids strictly after this one in the list's order (the cursor).
     pub after: Option<String>,
+    /// Newest-first lists (the audit log): ids in descending order, the cursor counting down.
+    pub descending: bool,
     /// At most this many items; `None` for all.
     pub limit: Option<usize>,
 }
@@ -33,6 +35,11 @@ impl ListQuery {
 
     pub fn after(mut self, cursor: Option<String>) -> Self {
         self.after = cursor;
+        self
+    }
+
+    pub fn descending(mut self) -> Self {
+        self.descending = true;
         self
     }
 

@@ -169,7 +169,11 @@ impl SqliteStore {
             add(&mut args, Value::String(stamp(t)))?;
         }
         if let (true, Some(after)) = (with_cursor, &q.after) {
-            sql.push_str(" AND id > ?");
+            sql.push_str(if q.descending {
+                " AND id < ?"
+            } else {
+                " AND id > ?"
+            });
             add(&mut args, Value::String(after.clone()))?;
         }
         Ok((sql, args))
@@ -244,7 +248,8 @@ impl Store for SqliteStore {
         q: &ListQuery,
     ) -> StoreResult<Page> {
         let (cond, mut args) = Self::conditions(scope, coll, q, true)?;
-        let mut sql = format!("SELECT id, doc{cond} ORDER BY id");
+        let order = if q.descending { "DESC" } else { "ASC" };
+        let mut sql = format!("SELECT id, doc{cond} ORDER BY id {order}");
         if let Some(n) = q.limit {
             sql.push_str(" LIMIT ?");
             args.add((n as i64).saturating_add(1))

@@ -3,6 +3,7 @@
 //! limited disk). Run one area with `cargo test -p nexbii-tests --test e2e <module>::`.
 mod api;
 mod apikeys;
+mod audit;
 mod backups;
 mod chart;
 mod dashboard_stream;

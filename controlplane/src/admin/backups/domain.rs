@@ -109,7 +109,9 @@ pub fn coverage(c: Collection) -> Result<(), &'static str> {
     match c {
         Tenants | Users | DataSources | DataSourceStatus | SavedQueries | Dashboards
         | GovernancePolicies | BackupSchedules | CatalogTables | Approvals | Notifications
-        | Webhooks | WebhookDeliveries | ShareLinks | ApiKeys => Ok(()),
+        | Webhooks | WebhookDeliveries | ShareLinks | ApiKeys | AuditLog | AuditCheckpoints => {
+            Ok(())
+        }
         Sessions => Err(
             "login sessions: not backed up, and a restore leaves today's alone \
             (a session works only while its user exists and is enabled)",
@@ -120,6 +122,28 @@ pub fn coverage(c: Collection) -> Result<(), &'static str> {
         ),
         Scratch => Err("scratch space of the store conformance tests"),
     }
+}
+
+/// Whether a restore puts a backed-up collection back. The audit log is append-only: a restore
+/// never rewinds it, since that would erase the record of what happened since the backup —
+/// including who restored. Its entries stay in every archive (to be read, and for recovery
+/// into a new instance); a restore adds its own entry to the log as it is.
+pub fn restorable(c: Collection) -> Result<(), &'static str> {
+    coverage(c)?;
+    match c {
+        Collection::AuditLog | Collection::AuditCheckpoints => {
+            Err("the audit log is append-only: a restore keeps it as it is and adds its own entry")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The collections a restore puts back (unless `only` narrows them), in name order.
+pub fn restored() -> Vec<Collection> {
+    backed_up()
+        .into_iter()
+        .filter(|c| restorable(*c).is_ok())
+        .collect()
 }
 
 /// The collections a backup holds, in name order.

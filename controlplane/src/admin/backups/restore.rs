@@ -25,10 +25,10 @@ const LISTED_IDS: usize = 100;
 /// Records staged per store round trip.
 const STAGE_BATCH: usize = 500;
 
-/// The collections a request names (`only`), or every backed-up one.
+/// The collections a request names (`only`), or every one a restore puts back.
 pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
     let Some(names) = only else {
-        return Ok(domain::backed_up());
+        return Ok(domain::restored());
     };
     if names.is_empty() {
         return Err(ApiError::invalid(
@@ -40,7 +40,7 @@ pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
     for (i, name) in names.iter().enumerate() {
         let field = format!("only[{i}]");
         let coll = Collection::from_name(name).ok_or_else(|| {
-            let known: Vec<&str> = domain::backed_up().iter().map(|c| c.name()).collect();
+            let known: Vec<&str> = domain::restored().iter().map(|c| c.name()).collect();
             ApiError::invalid(
                 &field,
                 format!("unknown collection; one of {}", known.join(", ")),
@@ -51,6 +51,9 @@ pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
                 &field,
                 format!("not in backups: {reason}"),
             ));
+        }
+        if let Err(reason) = domain::restorable(coll) {
+            return Err(ApiError::invalid(&field, format!("not restored: {reason}")));
         }
         if !out.contains(&coll) {
             out.push(coll);

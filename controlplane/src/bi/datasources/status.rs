@@ -11,9 +11,12 @@ use utoipa::ToSchema;
 use super::{domain, model::DataSourceRecord};
 use crate::{
     engine::SchemaInfo,
-    http::ApiResult,
+    http::{ApiError, ApiResult},
     state::AppState,
-    store::{write::Actor, Expect, Meta, Store, StoreExt, TenantScope},
+    store::{
+        write::{Actor, WriteError},
+        Expect, Meta, Store, StoreError, StoreExt, TenantScope,
+    },
 };
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -71,12 +74,32 @@ fn digest(schema: &SchemaInfo) -> String {
 }
 
 /// Checks the source now and stores the outcome. Returns the status and whether the schema
-/// changed since the previous check.
+/// changed since the previous check. Two checks of one source may overlap (a manual sync and
+/// the background loop): the one that finds its base revision gone checks again on top of the
+/// other's result, instead of failing the caller with a conflict.
 pub async fn check(
     state: &AppState,
     scope: &TenantScope,
     rec: &DataSourceRecord,
 ) -> ApiResult<(SourceStatus, bool)> {
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        if let Some(done) = check_once(state, scope, rec).await? {
+            return Ok(done);
+        }
+    }
+    Err(ApiError::Conflict(format!(
+        "data source {}: its status kept changing during {ATTEMPTS} checks",
+        rec.name
+    )))
+}
+
+/// One check; `None` when another check stored its result first.
+async fn check_once(
+    state: &AppState,
+    scope: &TenantScope,
+    rec: &DataSourceRecord,
+) -> ApiResult<Option<(SourceStatus, bool)>> {
     let previous = state.store.get_as::<SourceStatus>(scope, &rec.name).await?;
     let src = domain::resolve(state, scope, rec)?;
     let mut status = SourceStatus {
@@ -130,14 +153,21 @@ pub async fn check(
     let expect = previous
         .as_ref()
         .map_or(Expect::Absent, |p| Expect::Revision(p.meta.revision));
-    let status = state
+    let status = match state
         .writer
         .save(scope, &Actor::System, status, expect)
-        .await?;
+        .await
+    {
+        Ok(s) => s,
+        Err(WriteError::Store(StoreError::Stale { .. } | StoreError::Conflict(_))) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !status.connected {
         tracing::warn!(tenant = scope.tenant(), datasource = %rec.name, error = status.last_error.as_deref().unwrap_or(""), "data source not reachable");
     }
-    Ok((status, changed))
+    Ok(Some((status, changed)))
 }
 
 /// Checks in the background (after an API change: the caller does not wait for a slow host).

@@ -248,6 +248,8 @@ async fn resolve(
         .await?
         .filter(|l| domain::same_digest(&l.token_digest, &digest))
         .ok_or_else(missing)?;
+    // Audited as the sharer's link: expired and wrong-password attempts too.
+    crate::audit::capture::actor(&scope, &link.owner, &format!("share:{}", link.id));
     if link.expires_at.is_some_and(|t| Utc::now() >= t) {
         return Err(ApiError::Gone("this share link has expired".into()));
     }

@@ -1,0 +1,312 @@
+//! Appending to a tenant's audit log, verifying it and reading it back.
+//!
+//! Appends of one tenant are serialised by a per-tenant lock that holds the chain's head (last
+//! sequence number and hash), so entries form one chain. Each entry is created with
+//! `Expect::Absent` under an id made of its sequence number: if another replica appended first,
+//! the write conflicts, the head is re-read from the store and the append retried — replicas
+//! never fork the chain.
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::{
+    chain::{self, Broken, Signer, Verifier, CHECKPOINT_EVERY, GENESIS},
+    model::{entry_id, AuditEntry, Checkpoint, EntryBody},
+};
+use crate::{
+    state::AppState,
+    store::{
+        decode,
+        write::{Actor, Replaced, WriteError, WriteHook},
+        Collection, Expect, ListQuery, Store, StoreError, TenantScope,
+    },
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("another writer kept appending; gave up after {0} attempts")]
+    Contended(usize),
+}
+
+impl From<AuditError> for crate::http::ApiError {
+    fn from(e: AuditError) -> Self {
+        match e {
+            AuditError::Write(w) => w.into(),
+            AuditError::Store(s) => s.into(),
+            other => crate::http::ApiError::Internal(other.into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Head>>>;
+
+/// The audit logs of the instance's tenants: the chain heads, loaded on first use.
+#[derive(Default)]
+pub struct AuditLog {
+    heads: Mutex<HashMap<TenantScope, Slot>>,
+}
+
+const APPEND_ATTEMPTS: usize = 8;
+/// Entries read per store round trip when walking the log.
+pub const PAGE: usize = 500;
+
+/// The checkpoint signer of a tenant (its key derived from the instance's key file).
+pub fn signer(state: &AppState, scope: &TenantScope) -> Signer {
+    let key = state
+        .keys
+        .derive(&format!("audit-checkpoint:{}", scope.tenant()));
+    Signer::new(key, scope.tenant())
+}
+
+impl AuditLog {
+    fn slot(&self, scope: &TenantScope) -> Slot {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        heads.entry(scope.clone()).or_default().clone()
+    }
+
+    /// The newest sequence number this instance appended or read, if it knows one now (a
+    /// verify compares it with the stored log: removed newest entries show as missing).
+    pub fn known_head(&self, scope: &TenantScope) -> Option<u64> {
+        let slot = self.slot(scope);
+        let head = slot.try_lock().ok()?;
+        head.as_ref().map(|h| h.seq).filter(|s| *s > 0)
+    }
+
+    /// Forgets what this instance knows of a tenant's chain (after a restore replaced it).
+    pub fn forget(&self, scope: &TenantScope) {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        heads.remove(scope);
+    }
+
+    /// Appends `body` (its `seq` is set here) and returns the stored entry.
+    pub async fn append(
+        &self,
+        state: &AppState,
+        scope: &TenantScope,
+        mut body: EntryBody,
+    ) -> Result<AuditEntry, AuditError> {
+        let slot = self.slot(scope);
+        let mut head = slot.lock().await;
+        for _ in 0..APPEND_ATTEMPTS {
+            let h = match head.take() {
+                Some(h) => h,
+                None => load_head(state, scope).await?,
+            };
+            body.seq = h.seq + 1;
+            let hash = chain::entry_hash(&h.hash, &body);
+            let entry = AuditEntry {
+                id: entry_id(body.seq),
+                body: body.clone(),
+                prev_hash: h.hash,
+                hash: hash.clone(),
+                meta: Default::default(),
+            };
+            match state
+                .writer
+                .save(scope, &Actor::System, entry, Expect::Absent)
+                .await
+            {
+                Ok(saved) => {
+                    let seq = saved.body.seq;
+                    state.metrics.audit_entries.inc();
+                    *head = Some(Head { seq, hash });
+                    if seq % CHECKPOINT_EVERY == 0 {
+                        checkpoint(state, scope, seq, &saved.hash).await?;
+                    }
+                    return Ok(saved);
+                }
+                // Another replica took this sequence number: read the head again.
+                Err(WriteError::Store(StoreError::Conflict(_))) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AuditError::Contended(APPEND_ATTEMPTS))
+    }
+}
+
+/// Signs and stores a checkpoint for entry `seq` (an existing one is kept).
+pub async fn checkpoint(
+    state: &AppState,
+    scope: &TenantScope,
+    seq: u64,
+    hash: &str,
+) -> Result<(), AuditError> {
+    let cp = signer(state, scope).sign(seq, hash, now());
+    match state
+        .writer
+        .save(scope, &Actor::System, cp, Expect::Absent)
+        .await
+    {
+        Ok(_) | Err(WriteError::Store(StoreError::Conflict(_))) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let t = Utc::now();
+    t.duration_trunc(TimeDelta::milliseconds(1)).unwrap_or(t)
+}
+
+/// The stored head: the newest entry, else (everything pruned) the newest checkpoint, else
+/// the start of a chain.
+async fn load_head(state: &AppState, scope: &TenantScope) -> Result<Head, AuditError> {
+    let newest = ListQuery::default().limit(1).descending();
+    let page = state
+        .store
+        .list(scope, Collection::AuditLog, &newest)
+        .await?;
+    if let Some(v) = page.items.into_iter().next() {
+        let e: AuditEntry = decode(v)?;
+        return Ok(Head {
+            seq: e.body.seq,
+            hash: e.hash,
+        });
+    }
+    let page = state
+        .store
+        .list(scope, Collection::AuditCheckpoints, &newest)
+        .await?;
+    if let Some(v) = page.items.into_iter().next() {
+        let c: Checkpoint = decode(v)?;
+        return Ok(Head {
+            seq: c.seq,
+            hash: c.hash,
+        });
+    }
+    Ok(Head {
+        seq: 0,
+        hash: GENESIS.to_string(),
+    })
+}
+
+/// What `GET /api/v1/audit/verify` answers.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    /// True when every entry links to the one before and matches every signed checkpoint.
+    pub valid: bool,
+    /// Entries read (up to the first broken one).
+    pub entries: u64,
+    pub first_seq: Option<u64>,
+    /// Signed checkpoints found.
+    pub checkpoints: usize,
+    /// Names the checkpoint key (a digest, not the key).
+    pub key_id: String,
+    /// The first broken link, when there is one.
+    pub first_broken: Option<Broken>,
+}
+
+/// Every checkpoint of the tenant, oldest first.
+pub async fn checkpoints(
+    state: &AppState,
+    scope: &TenantScope,
+) -> Result<Vec<Checkpoint>, AuditError> {
+    let mut out = Vec::new();
+    let mut q = ListQuery::default().limit(PAGE);
+    loop {
+        let page = state
+            .store
+            .list(scope, Collection::AuditCheckpoints, &q)
+            .await?;
+        for v in page.items {
+            out.push(decode::<Checkpoint>(v)?);
+        }
+        match page.next {
+            Some(c) => q = q.after(Some(c)),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Walks the whole log (page by page) and reports the first broken link.
+pub async fn verify(state: &AppState, scope: &TenantScope) -> Result<VerifyReport, AuditError> {
+    let signer = signer(state, scope);
+    let mut v = Verifier::new(&signer, checkpoints(state, scope).await?);
+    let mut q = ListQuery::default().limit(PAGE);
+    'walk: loop {
+        let page = state.store.list(scope, Collection::AuditLog, &q).await?;
+        for item in page.items {
+            if v.is_broken() {
+                break 'walk;
+            }
+            v.push(&readable(item));
+        }
+        match page.next {
+            Some(c) => q = q.after(Some(c)),
+            None => break,
+        }
+    }
+    let (entries, first_seq, checkpoints) = (v.entries, v.first_seq, v.checkpoints());
+    let first_broken = v.finish(state.audit.known_head(scope));
+    Ok(VerifyReport {
+        valid: first_broken.is_none(),
+        entries,
+        first_seq,
+        checkpoints,
+        key_id: signer.key_id(),
+        first_broken,
+    })
+}
+
+/// An entry as stored; one that no longer decodes (its JSON was edited into another shape)
+/// becomes an entry whose hash cannot match, so the walk reports it where it stands.
+fn readable(v: Value) -> AuditEntry {
+    let id = v
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let seq = v
+        .get("seq")
+        .and_then(Value::as_u64)
+        .or_else(|| id.parse().ok())
+        .unwrap_or(0);
+    decode::<AuditEntry>(v).unwrap_or_else(|_| AuditEntry {
+        id,
+        body: EntryBody {
+            seq,
+            at: DateTime::default(),
+            actor: String::new(),
+            via: String::new(),
+            impersonator: None,
+            action: String::new(),
+            target: String::new(),
+            outcome: super::model::Outcome::Failure,
+            status: 0,
+            client: None,
+            request_id: String::new(),
+            queries: Vec::new(),
+        },
+        prev_hash: String::new(),
+        hash: "unreadable".into(),
+        meta: Default::default(),
+    })
+}
+
+/// A restore replaced the tenant's records: the chain head this instance knew is gone.
+pub struct ForgetAuditHeads(pub Arc<AuditLog>);
+
+#[async_trait::async_trait]
+impl WriteHook for ForgetAuditHeads {
+    async fn committed(&self, _change: &crate::store::write::Change) {}
+    async fn replaced(&self, r: &Replaced) {
+        if r.collections.contains(&Collection::AuditLog) {
+            self.0.forget(&r.tenant);
+        }
+    }
+}
