@@ -97,6 +97,8 @@ setup() {
   fi
   # Helm's Go SDK for the chart tests (a cached venv; nothing runs, nothing to stop)
   bash $ENV_DIR/helm.sh install || { echo "Helm SDK: could not be installed"; rc=1; }
+  # Debian's Chromium for the console's browser tests (nothing runs, nothing to stop)
+  bash $ENV_DIR/chromium.sh install || { echo "Chromium: could not be installed"; rc=1; }
   return $rc
 }
 
@@ -107,6 +109,8 @@ console_tests() {
     echo "no controlplane/console/package.json yet: nothing to run"
     return 0
   fi
+  # npm test: the Vitest unit tests, then the browser tests (e2e/run.mjs) against the debug
+  # binary the cargo test step built.
   (cd controlplane/console && npm ci --no-audit --no-fund && npm test)
 }
 

@@ -1,7 +1,7 @@
 //! NexBII control plane: the per-tenant server behind the BI and admin API.
 //!
 //! Areas (each with its routes, domain logic and types): `auth`, `bi`, `governance`, `admin`,
-//! `provisioning`. Shared floors below them: `http` (errors, extractors, OpenAPI), `engine`
+//! `provisioning`, and the web `console` served at `/`. Shared floors below them: `http` (errors, extractors, OpenAPI), `engine`
 //! (the query pipeline and drivers) and `store` (storage and the one write path).
 pub mod admin;
 pub mod audit;
@@ -9,6 +9,7 @@ pub mod auth;
 pub mod bi;
 pub mod branding;
 pub mod config;
+pub mod console;
 pub mod crypto;
 pub mod engine;
 pub mod events;

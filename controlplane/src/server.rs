@@ -8,7 +8,7 @@ use axum::{
 use tower_http::trace::TraceLayer;
 
 use crate::{
-    admin, audit, auth, bi, branding, events, governance,
+    admin, audit, auth, bi, branding, console, events, governance,
     http::{self, middleware::route_of, ApiError},
     provisioning,
     state::SharedState,
@@ -26,7 +26,8 @@ pub fn router(state: SharedState) -> Router {
         .merge(branding::routes())
         .merge(provisioning::routes())
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .fallback(|| async { ApiError::NotFound("route".into()) })
+        // The web console owns every other path (API paths still answer problem+json 404).
+        .fallback(console::fallback)
         // Rate limits, API keys and their scopes, before any handler (inside `track`, so
         // refused requests are counted too).
         .layer(middleware::from_fn_with_state(

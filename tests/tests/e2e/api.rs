@@ -54,7 +54,8 @@ async fn health_ready_metrics_and_openapi() {
         doc["components"]["schemas"].get("DashboardSpec").is_some(),
         "CRD spec types are in the document"
     );
-    let (s, _) = server.call(None, Method::GET, "/nope", None).await;
+    // Unknown API paths are problem+json 404s; every other path is the web console's.
+    let (s, _) = server.call(None, Method::GET, "/api/v1/nope", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (_, text) = server.get_text("/metrics").await;
     assert!(
@@ -65,6 +66,51 @@ async fn health_ready_metrics_and_openapi() {
     );
     assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
     assert!(text.contains("nexbii_http_request_duration_seconds_bucket"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_is_served_at_the_root_without_shadowing_the_api() {
+    let server = TestServer::start().await;
+    let http = reqwest::Client::new();
+    for path in ["/", "/dashboards/sales-overview", "/nope"] {
+        let r = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers();
+        assert!(h["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert_eq!(h["cache-control"], "no-cache");
+        assert!(h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'self'"));
+    }
+    // The API, health and metrics answer as before; a credential sent to a console path is
+    // not looked at (static files need none).
+    let r = http
+        .get(format!("{}/api/v1/no-such-route", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = http
+        .get(format!("{}/api/v1/dashboards", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (s, body) = server.call(None, Method::GET, "/healthz", None).await;
+    assert_eq!((s, &body["status"]), (StatusCode::OK, &json!("ok")));
+    let r = http
+        .get(format!("{}/", server.base))
+        .bearer_auth("nxk_nobody_x_y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread")]

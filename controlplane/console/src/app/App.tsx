@@ -1,0 +1,51 @@
+import { useEffect, useState } from 'react';
+import { onUnauthorized } from '../api/client';
+import { LoginPage } from '../auth/LoginPage';
+import { forget, loadSession, logout, type Session } from '../auth/session';
+import { DashboardsPage } from '../dashboards/DashboardsPage';
+import { DashboardView } from '../dashboards/DashboardView';
+import { DataSourcesPage } from '../datasources/DataSourcesPage';
+import { SqlEditorPage } from '../sql/SqlEditorPage';
+import { match, navigate, useLocation } from './router';
+import { Shell } from './Shell';
+
+export function App() {
+  const [session, setSession] = useState<Session | null>(() => loadSession());
+  useEffect(() => {
+    onUnauthorized(() => {
+      forget();
+      setSession(null);
+    });
+  }, []);
+  if (!session) return <LoginPage onLogin={setSession} />;
+  const signOut = async () => {
+    await logout();
+    setSession(null);
+    navigate('/', true);
+  };
+  return (
+    <Shell session={session} onLogout={signOut}>
+      <Routes session={session} />
+    </Shell>
+  );
+}
+
+function Routes({ session }: { session: Session }) {
+  const { path } = useLocation();
+  useEffect(() => {
+    if (path === '/') navigate('/dashboards', true);
+  }, [path]);
+  if (path === '/' || path === '/dashboards') return <DashboardsPage />;
+  const d = match('/dashboards/:name', path);
+  if (d) return <DashboardView name={d.name} />;
+  if (path === '/sql') return <SqlEditorPage session={session} />;
+  if (path === '/datasources') return <DataSourcesPage session={session} />;
+  return (
+    <section>
+      <h1>Page not found</h1>
+      <p>
+        There is no page at <code>{path}</code>.
+      </p>
+    </section>
+  );
+}
