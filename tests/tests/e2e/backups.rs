@@ -1170,3 +1170,55 @@ async fn retention_prunes_on_the_volume_and_in_a_bucket() {
     retention_prunes(&TestServer::start().await).await;
     retention_prunes(&s3_server(&s3_url()).await).await;
 }
+
+/// An archive larger than one upload part (5 MiB) goes up in several parts and comes back
+/// whole: verify and restore read it as one stream across the part boundaries.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_archive_of_several_parts() {
+    use rand::{distributions::Alphanumeric, Rng};
+    let server = s3_server(&s3_url()).await;
+    let tenant = unique("bm");
+    let admin = server.tenant_with_sales(&tenant, PW).await;
+    let mut ids = Vec::new();
+    // Random text barely compresses: 24 × 500 kB of it makes an archive of about 9 MB.
+    for i in 0..24 {
+        let noise: String = rand::thread_rng()
+            .sample_iter(&Alphanumeric)
+            .take(500_000)
+            .map(char::from)
+            .collect();
+        let (s, q) = admin
+            .post(
+                "/api/v1/queries",
+                json!({"name": format!("big {i}"), "dataSource": "sales", "sql": format!("SELECT 1 -- {noise}")}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{q}");
+        ids.push(q["id"].as_str().unwrap().to_string());
+    }
+    let before = records(&server, &tenant).await;
+    let b = completed(&admin, None).await;
+    let size = b["sizeBytes"].as_u64().unwrap();
+    assert!(size > 5 << 20, "more than one 5 MiB part: {size}");
+    assert_eq!(
+        read_archive(b["location"].as_str().unwrap()).await.len() as u64,
+        size
+    );
+    let id = b["id"].as_str().unwrap();
+    let (s, v) = admin
+        .post(&format!("{BACKUPS}/{id}/verify"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for q in &ids[..12] {
+        let (s, _) = admin.delete(&format!("/api/v1/queries/{q}")).await;
+        assert_eq!(s, StatusCode::NO_CONTENT);
+    }
+    let (s, r) = admin.post(RESTORES, json!({"backup": id})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(changes_of(&r, "saved_queries")["added"], 12);
+    same_records(
+        &records(&server, &tenant).await,
+        &before,
+        "after the restore",
+    );
+}
