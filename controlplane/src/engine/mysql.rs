@@ -293,6 +293,11 @@ pub(super) async fn schema(p: &MysqlPool) -> Result<SchemaInfo, EngineError> {
 /// Prepares `sql` without running it: the server resolves its tables and columns.
 pub(super) async fn describe(p: &MysqlPool, sql: &str) -> Result<(), EngineError> {
     let mut conn = p.any_pool().acquire().await.map_err(query_err)?;
+    // A statement prepared on this connection before is answered from its cache, with the
+    // columns it had then: a check after a schema change must ask the database again.
+    sqlx::Connection::clear_cached_statements(&mut *conn)
+        .await
+        .map_err(query_err)?;
     (&mut *conn)
         .prepare(sql)
         .await

@@ -327,6 +327,11 @@ pub(super) async fn schema(src: &PgSource) -> Result<SchemaInfo, EngineError> {
 /// Prepares `sql` without running it: the server resolves its tables, columns and types.
 pub(super) async fn describe(src: &PgSource, sql: &str) -> Result<(), EngineError> {
     let mut conn = src.any_pool().acquire().await.map_err(query_err)?;
+    // A statement prepared on this connection before is answered from its cache, with the
+    // columns it had then: a check after a schema change must ask the database again.
+    sqlx::Connection::clear_cached_statements(&mut *conn)
+        .await
+        .map_err(query_err)?;
     (&mut *conn)
         .prepare(sql)
         .await

@@ -296,9 +296,10 @@ pub async fn sync(
 ) -> ApiResult<Json<SourceStatus>> {
     caller.require(Role::Editor)?;
     let rec = domain::load(&state, &caller.scope, &name).await?;
-    let (status, changed) = status::check(&state, &caller.scope, &rec).await?;
-    if changed {
-        crate::bi::dashboards::domain::revalidate(&state, &caller.scope, &name).await?;
-    }
+    let (status, _changed) = status::check(&state, &caller.scope, &rec).await?;
+    // Always, not only when this check saw the change: a background check may have seen it
+    // first and still be revalidating; whoever asked for a sync reads dashboards that agree
+    // with the schema it returned.
+    crate::bi::dashboards::domain::revalidate(&state, &caller.scope, &name).await?;
     Ok(Json(status))
 }

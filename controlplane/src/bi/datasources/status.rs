@@ -76,16 +76,21 @@ fn digest(schema: &SchemaInfo) -> String {
 /// Checks the source now and stores the outcome. Returns the status and whether the schema
 /// changed since the previous check. Two checks of one source may overlap (a manual sync and
 /// the background loop): the one that finds its base revision gone checks again on top of the
-/// other's result, instead of failing the caller with a conflict.
+/// other's result, instead of failing the caller with a conflict — and still reports a change
+/// against the schema it first saw, so its caller revalidates what depends on it.
 pub async fn check(
     state: &AppState,
     scope: &TenantScope,
     rec: &DataSourceRecord,
 ) -> ApiResult<(SourceStatus, bool)> {
     const ATTEMPTS: usize = 3;
+    let mut first_seen = None;
     for _ in 0..ATTEMPTS {
-        if let Some(done) = check_once(state, scope, rec).await? {
-            return Ok(done);
+        match check_once(state, scope, rec, first_seen.as_deref()).await? {
+            Ok(done) => return Ok(done),
+            Err(seen) => {
+                first_seen.get_or_insert(seen);
+            }
         }
     }
     Err(ApiError::Conflict(format!(
@@ -94,12 +99,14 @@ pub async fn check(
     )))
 }
 
-/// One check; `None` when another check stored its result first.
+/// One check; `Err(digest it was based on)` when another check stored its result first.
+/// `since`: the schema digest a change is reported against (else the stored one).
 async fn check_once(
     state: &AppState,
     scope: &TenantScope,
     rec: &DataSourceRecord,
-) -> ApiResult<Option<(SourceStatus, bool)>> {
+    since: Option<&str>,
+) -> ApiResult<Result<(SourceStatus, bool), String>> {
     let previous = state.store.get_as::<SourceStatus>(scope, &rec.name).await?;
     let src = domain::resolve(state, scope, rec)?;
     let mut status = SourceStatus {
@@ -146,10 +153,12 @@ async fn check_once(
         }
         Err(e) => status.last_error = Some(e.to_string()),
     }
-    let changed = previous
-        .as_ref()
-        .is_some_and(|p| !p.schema_digest.is_empty() && p.schema_digest != status.schema_digest)
-        && !status.schema_digest.is_empty();
+    let base = since
+        .or(previous.as_ref().map(|p| p.schema_digest.as_str()))
+        .unwrap_or_default()
+        .to_string();
+    let changed =
+        !base.is_empty() && base != status.schema_digest && !status.schema_digest.is_empty();
     let expect = previous
         .as_ref()
         .map_or(Expect::Absent, |p| Expect::Revision(p.meta.revision));
@@ -160,14 +169,14 @@ async fn check_once(
     {
         Ok(s) => s,
         Err(WriteError::Store(StoreError::Stale { .. } | StoreError::Conflict(_))) => {
-            return Ok(None)
+            return Ok(Err(base))
         }
         Err(e) => return Err(e.into()),
     };
     if !status.connected {
         tracing::warn!(tenant = scope.tenant(), datasource = %rec.name, error = status.last_error.as_deref().unwrap_or(""), "data source not reachable");
     }
-    Ok(Some((status, changed)))
+    Ok(Ok((status, changed)))
 }
 
 /// Checks in the background (after an API change: the caller does not wait for a slow host).
