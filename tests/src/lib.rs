@@ -11,7 +11,7 @@ use nexbii_controlplane::{
     provisioning::manifests,
     server,
     state::{AppState, Settings, SharedState},
-    store::{self, DynStore},
+    store::{self, mongo::MongoStore, DynStore},
 };
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
@@ -154,6 +154,29 @@ impl TestServer {
     /// The folder the server keeps its files in (the embedded store is `nexbii.db` there).
     pub fn dir(&self) -> &Path {
         self._dir.path()
+    }
+
+    /// A server on the MongoDB-wire server, in a database of its own named `prefix` + random;
+    /// `tweak` adjusts the settings (which start as [`TestServer::start`]'s).
+    pub async fn on_mongo(
+        prefix: &str,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> (Self, Arc<MongoStore>, String) {
+        let db = unique(prefix);
+        let store = Arc::new(
+            MongoStore::connect(&mongo_url(), &db)
+                .await
+                .unwrap_or_else(|e| env::MONGO.missing(&mongo_url(), e)),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            sqlite_root: dir.path().join("sources"),
+            backup_dir: dir.path().join("backups"),
+            ..Default::default()
+        };
+        tweak(&mut settings);
+        let server = Self::with_store(store.clone() as DynStore, dir, settings).await;
+        (server, store, db)
     }
 
     /// Another instance over this one's store, keys and settings: a restart, or a replica.

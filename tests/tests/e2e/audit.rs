@@ -2,13 +2,7 @@
 //! that it never holds a secret or a clear masked value, that editing or deleting a stored
 //! entry directly in the store (embedded SQLite file and MongoDB-wire server) is found by
 //! `verify`, and that pruning by retention keeps the rest verifiable.
-use std::sync::Arc;
-
-use nexbii_controlplane::{
-    audit::retention,
-    state::Settings,
-    store::{mongo::MongoStore, DynStore, TenantScope},
-};
+use nexbii_controlplane::{audit::retention, store::TenantScope};
 use nexbii_tests::{mongo_url, tenant_yaml, unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -67,21 +61,26 @@ spec:
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn requests_are_audited_and_read_back() {
-    let server = TestServer::start().await;
-    let t = unique("aud");
+/// Declares tenant `t` with the policy above.
+async fn with_policy(server: &TestServer, t: &str) {
     let dir = tempfile::tempdir().unwrap();
     let applied = server
         .apply_yaml(
             dir.path(),
             &[
-                ("tenant.yaml", &tenant_yaml(&t, PW)),
-                ("policy.yaml", &masking_policy(&t)),
+                ("tenant.yaml", &tenant_yaml(t, PW)),
+                ("policy.yaml", &masking_policy(t)),
             ],
         )
         .await;
     assert!(applied.problems.is_empty(), "{:?}", applied.problems);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_are_audited_and_read_back() {
+    let server = TestServer::start().await;
+    let t = unique("aud");
+    with_policy(&server, &t).await;
 
     // A failed login is audited under the name that was typed, as denied.
     let (s, _) = server
@@ -460,19 +459,7 @@ async fn tampering_is_found_on_the_embedded_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tampering_is_found_on_the_mongodb_store() {
-    let db = unique("nexbii_aud_");
-    let store = Arc::new(
-        MongoStore::connect(&mongo_url(), &db)
-            .await
-            .unwrap_or_else(|e| nexbii_tests::env::MONGO.missing(&mongo_url(), e)),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        sqlite_root: dir.path().join("sources"),
-        backup_dir: dir.path().join("backups"),
-        ..Default::default()
-    };
-    let server = TestServer::with_store(store.clone() as DynStore, dir, settings).await;
+    let (server, store, db) = TestServer::on_mongo("nexbii_aud_", |_| {}).await;
     let client = mongodb::Client::with_uri_str(mongo_url()).await.unwrap();
     let coll = client.database(&db).collection("audit_log");
     tamper_suite(&server, &MongoColl(coll)).await;
@@ -483,17 +470,7 @@ async fn tampering_is_found_on_the_mongodb_store() {
 async fn pruning_keeps_the_rest_verifiable() {
     let server = TestServer::start().await;
     let t = unique("ret");
-    let dir = tempfile::tempdir().unwrap();
-    let applied = server
-        .apply_yaml(
-            dir.path(),
-            &[
-                ("tenant.yaml", &tenant_yaml(&t, PW)),
-                ("policy.yaml", &masking_policy(&t)),
-            ],
-        )
-        .await;
-    assert!(applied.problems.is_empty(), "{:?}", applied.problems);
+    with_policy(&server, &t).await;
     let admin = server.login(&t, "admin", PW).await;
     for i in 0..5 {
         let (s, _) = admin

@@ -20,7 +20,7 @@ use nexbii_controlplane::{
         TenantScope,
     },
 };
-use nexbii_tests::{mongo_url, s3_url, unique, Client2, TestServer};
+use nexbii_tests::{s3_url, unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -106,23 +106,8 @@ async fn mongo_server() -> (TestServer, Arc<MongoStore>) {
 }
 
 async fn mongo_server_with(s3: Option<Arc<S3Bucket>>) -> (TestServer, Arc<MongoStore>) {
-    let db = unique("nexbii_bak_");
-    let store = Arc::new(
-        MongoStore::connect(&mongo_url(), &db)
-            .await
-            .unwrap_or_else(|e| nexbii_tests::env::MONGO.missing(&mongo_url(), e)),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        sqlite_root: dir.path().join("sources"),
-        backup_dir: dir.path().join("backups"),
-        backup_s3: s3,
-        ..Default::default()
-    };
-    (
-        TestServer::with_store(store.clone() as DynStore, dir, settings).await,
-        store,
-    )
+    let (server, store, _) = TestServer::on_mongo("nexbii_bak_", |s| s.backup_s3 = s3).await;
+    (server, store)
 }
 
 /// A tenant with the sample source, users, saved queries, a dashboard and a share link.

@@ -3,15 +3,7 @@
 //! fingerprint with per-user and per-source splits and cache hits, dashboard load times per
 //! widget, series, `/metrics`, admin-only access and tenant isolation. Queries run on real
 //! PostgreSQL (a `pg_sleep` gives a known duration).
-use std::sync::Arc;
-
-use nexbii_controlplane::{
-    config::Settings,
-    store::{mongo::MongoStore, DynStore},
-};
-use nexbii_tests::{
-    admin_postgres, mongo_url, postgres_url, tenant_yaml, unique, Client2, TestServer,
-};
+use nexbii_tests::{admin_postgres, postgres_url, tenant_yaml, unique, Client2, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -619,18 +611,6 @@ async fn embedded_store() {
 
 #[tokio::test]
 async fn mongodb_store() {
-    let db = unique("nexbii_mon_");
-    let store = Arc::new(
-        MongoStore::connect(&mongo_url(), &db)
-            .await
-            .unwrap_or_else(|e| nexbii_tests::env::MONGO.missing(&mongo_url(), e)),
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        sqlite_root: dir.path().join("sources"),
-        backup_dir: dir.path().join("backups"),
-        ..Default::default()
-    };
-    let server = TestServer::with_store(store as DynStore, dir, settings).await;
+    let (server, _, _) = TestServer::on_mongo("nexbii_mon_", |_| {}).await;
     scenario(&server).await;
 }
