@@ -35,6 +35,8 @@ pub struct AppState {
     pub audit: Arc<crate::audit::AuditLog>,
     /// Custom domains → tenants, for the branding served before login.
     pub domains: crate::branding::Domains,
+    /// The tenants' settings in force, resolved once per change.
+    pub tenant_settings: crate::admin::settings::domain::Cache,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -88,6 +90,7 @@ impl AppState {
             apikey_usage: Default::default(),
             audit,
             domains: Default::default(),
+            tenant_settings: crate::admin::settings::domain::new_cache(),
         })
     }
 

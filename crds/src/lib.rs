@@ -8,6 +8,7 @@ pub mod common;
 pub mod dashboard;
 pub mod datasource;
 pub mod governance;
+pub mod settings;
 pub mod tenant;
 pub mod validate;
 
@@ -16,6 +17,7 @@ pub use common::*;
 pub use dashboard::*;
 pub use datasource::*;
 pub use governance::*;
+pub use settings::{MfaRequirement, Settings};
 pub use tenant::*;
 pub use validate::{FieldError, Validate};
 

@@ -49,6 +49,14 @@ pub struct TenantSpec {
     /// client address); defaults apply when absent.
     #[serde(default, skip_serializing_if = "RateLimits::is_default")]
     pub rate_limits: RateLimits,
+    /// System settings the platform team fixes for this tenant (any part of the settings
+    /// document: `sessions`, `password`, `lockout`, `mfa`, `network`, `query`,
+    /// `notifications`, `alerts`, `impersonation`). What is declared here is authoritative: the
+    /// instance's settings API shows it and refuses to change it (409).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "crate::settings::declared_schema")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default)]
     pub instance: InstanceSpec,
     /// Pauses the operator for this object: while true it changes and deletes nothing for it

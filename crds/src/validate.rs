@@ -87,6 +87,12 @@ impl Validate for TenantSpec {
                 ));
             }
         }
+        if let Some(part) = &self.settings {
+            match crate::settings::Settings::from_part(part, "spec.settings.") {
+                Ok(s) => errs.extend(s.validate_at("spec.settings.")),
+                Err(e) => errs.push(e),
+            }
+        }
         let mut seen = HashSet::new();
         for (i, a) in self.bootstrap_admins.iter().enumerate() {
             if !seen.insert(&a.username) {

@@ -1,5 +1,5 @@
 //! The admin area: the tenant's configuration as this instance serves it, backups, restores
-//! and backup schedules, system monitoring and performance analysis.
+//! and backup schedules, system monitoring and performance analysis, system settings.
 use axum::{routing::get, Router};
 
 use crate::state::SharedState;
@@ -7,6 +7,7 @@ use crate::state::SharedState;
 pub mod backups;
 pub mod monitoring;
 pub mod performance;
+pub mod settings;
 pub mod tenant;
 
 pub use backups::schedules::ScheduleRecord;
@@ -17,4 +18,5 @@ pub fn routes() -> Router<SharedState> {
         .merge(backups::routes())
         .merge(monitoring::routes())
         .merge(performance::routes())
+        .merge(settings::routes())
 }

@@ -46,6 +46,11 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
+    /// The field belongs to a resource outside the API (a Tenant, manifests): 409 naming it.
+    #[error(
+        "{field} is declared by {owner} and cannot be changed through the API; change it there"
+    )]
+    Owned { field: String, owner: String },
     #[error("{0}")]
     TooManyRequests(String),
     /// The data source did not answer within the timeout (504).
@@ -102,7 +107,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Gone(_) => StatusCode::GONE,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::Owned { .. } => StatusCode::CONFLICT,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::DataSource { .. } => StatusCode::BAD_GATEWAY,
@@ -124,6 +129,7 @@ impl ApiError {
             Self::Gone(_) => "gone",
             Self::MethodNotAllowed => "method-not-allowed",
             Self::Conflict(_) => "conflict",
+            Self::Owned { .. } => "declared-elsewhere",
             Self::TooManyRequests(_) => "too-many-requests",
             Self::Timeout(_) => "query-timeout",
             Self::DataSource { .. } => "data-source-unavailable",
@@ -138,6 +144,7 @@ impl ApiError {
             Self::BadRequest { field, .. } => (field.clone(), vec![]),
             Self::DataSource { .. } => (Some("dataSource".to_string()), vec![]),
             Self::Sql { .. } => (Some("sql".to_string()), vec![]),
+            Self::Owned { field, .. } => (Some(field.clone()), vec![]),
             Self::Invalid(errs) => (
                 errs.first().map(|e| e.field.clone()),
                 errs.iter()

@@ -205,6 +205,7 @@ impl Modify for KeysAndLimits {
         admin::monitoring::monitoring, admin::monitoring::series,
         admin::performance::queries, admin::performance::slowest, admin::performance::dashboards,
         admin::performance::cache, admin::performance::endpoints, admin::performance::suggestions,
+        admin::settings::show, admin::settings::replace,
         datasources::list, datasources::create, datasources::get_one, datasources::update, datasources::delete,
         datasources::test, datasources::schema,
         queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved, queries::export::adhoc, queries::export::saved,

@@ -95,12 +95,19 @@ pub enum Collection {
     AuditLog,
     /// Signed checkpoints of the audit log's chain.
     AuditCheckpoints,
+    /// The tenant's system settings as set through the API (one record).
+    Settings,
+    /// Feature flags set through the API.
+    FeatureFlags,
+    /// Every version of every configuration object (settings, flags, data sources,
+    /// dashboards, saved queries, policies).
+    ConfigHistory,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 20] = [
+    pub const ALL: [Collection; 23] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -120,6 +127,9 @@ impl Collection {
         Self::ApiKeys,
         Self::AuditLog,
         Self::AuditCheckpoints,
+        Self::Settings,
+        Self::FeatureFlags,
+        Self::ConfigHistory,
         Self::Scratch,
     ];
 
@@ -144,6 +154,9 @@ impl Collection {
             Self::ApiKeys => "api_keys",
             Self::AuditLog => "audit_log",
             Self::AuditCheckpoints => "audit_checkpoints",
+            Self::Settings => "settings",
+            Self::FeatureFlags => "feature_flags",
+            Self::ConfigHistory => "config_history",
             Self::Scratch => "scratch",
         }
     }

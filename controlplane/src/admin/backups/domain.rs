@@ -102,9 +102,8 @@ pub fn coverage(c: Collection) -> Result<(), &'static str> {
     match c {
         Tenants | Users | DataSources | DataSourceStatus | SavedQueries | Dashboards
         | GovernancePolicies | BackupSchedules | CatalogTables | Approvals | Notifications
-        | Webhooks | WebhookDeliveries | ShareLinks | ApiKeys | AuditLog | AuditCheckpoints => {
-            Ok(())
-        }
+        | Webhooks | WebhookDeliveries | ShareLinks | ApiKeys | AuditLog | AuditCheckpoints
+        | Settings | FeatureFlags | ConfigHistory => Ok(()),
         Sessions => Err(
             "login sessions: not backed up, and a restore leaves today's alone \
             (a session works only while its user exists and is enabled)",
