@@ -436,6 +436,7 @@ async fn setup(pg: &Parts) -> Setup {
         disabled: false,
         last_login_at: None,
         attributes: [("region".to_string(), "EU".to_string())].into(),
+        security: Default::default(),
         meta: Meta::default(),
     };
     state

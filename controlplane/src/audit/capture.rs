@@ -112,6 +112,7 @@ pub fn action_of(method: &Method, template: &str) -> String {
     const VERBS: &[&str] = &[
         "login", "logout", "run", "export", "test", "sync", "verify", "approve", "reject",
         "cancel", "rotate", "read", "read-all", "classify", "analyze", "revoke", "publish",
+        "enroll", "confirm", "disable", "unlock", "erase",
     ];
     let verb = match *method {
         Method::POST if !last_is_param && literal.len() > 1 => {
@@ -220,10 +221,13 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
         seq: 0,
         at: chrono::Utc::now(),
         actor: who.actor,
+        actor_ref: String::new(),
         via: who.via,
         impersonator: None,
+        impersonator_ref: None,
         action: action_of(&method, &template),
-        target: target_of(&template, &path),
+        target: crate::auth::privacy::erase_target(&state, &who.tenant, &template, &path)
+            .unwrap_or_else(|| target_of(&template, &path)),
         outcome: Outcome::of_status(status),
         status,
         client: client.map(|c| c.to_string()),

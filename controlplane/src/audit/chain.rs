@@ -18,13 +18,59 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 /// A checkpoint is signed after every this many entries.
 pub const CHECKPOINT_EVERY: u64 = 100;
 
+/// The body as its hash covers it: where a pseudonym stands for a person, the clear name is
+/// left out (it is checked against the pseudonym instead, and may be erased).
+fn hashed_form(body: &EntryBody) -> std::borrow::Cow<'_, EntryBody> {
+    if body.actor_ref.is_empty() && body.impersonator_ref.is_none() {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut b = body.clone();
+    if !b.actor_ref.is_empty() {
+        b.actor = String::new();
+    }
+    if b.impersonator_ref.is_some() {
+        b.impersonator = None;
+    }
+    std::borrow::Cow::Owned(b)
+}
+
 pub fn entry_hash(prev_hash: &str, body: &EntryBody) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     // Serialising a plain struct of strings, numbers and times cannot fail.
-    h.update(serde_json::to_vec(body).unwrap_or_default());
+    h.update(serde_json::to_vec(hashed_form(body).as_ref()).unwrap_or_default());
     hex::encode(h.finalize())
+}
+
+/// Keyed pseudonyms of the people named in entries (HMAC-SHA256 with a per-tenant key derived
+/// from the instance key): the same name always gives the same pseudonym, and nobody without
+/// the key can tell whose it is or test a guess.
+pub struct Pseudonyms {
+    key: [u8; 32],
+}
+
+impl Pseudonyms {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    pub fn of(&self, name: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("any key length");
+        mac.update(name.as_bytes());
+        format!("anon:{}", &hex::encode(mac.finalize().into_bytes())[..24])
+    }
+
+    /// Whether `name` is the clear name of `pseudonym`, or erased (the pseudonym itself).
+    fn matches(&self, name: &str, pseudonym: &str) -> bool {
+        name == pseudonym || self.of(name) == pseudonym
+    }
+
+    /// Fills in the pseudonyms of a new entry's actor and impersonator.
+    pub fn stamp(&self, body: &mut EntryBody) {
+        body.actor_ref = self.of(&body.actor);
+        body.impersonator_ref = body.impersonator.as_deref().map(|i| self.of(i));
+    }
 }
 
 /// The checkpoint key: one per tenant, so one tenant's checkpoints cannot vouch for another's.
@@ -100,6 +146,7 @@ pub struct Verifier {
     pub entries: u64,
     pub first_seq: Option<u64>,
     broken: Option<Broken>,
+    pseudonyms: Option<Pseudonyms>,
 }
 
 impl Verifier {
@@ -124,7 +171,14 @@ impl Verifier {
             entries: 0,
             first_seq: None,
             broken,
+            pseudonyms: None,
         }
+    }
+
+    /// Also checks that every clear name still matches the pseudonym its entry's hash covers.
+    pub fn with_pseudonyms(mut self, p: Pseudonyms) -> Self {
+        self.pseudonyms = Some(p);
+        self
     }
 
     pub fn checkpoints(&self) -> usize {
@@ -201,6 +255,21 @@ impl Verifier {
                 format!("entry {seq} was altered (its hash does not match)"),
             );
         }
+        if let Some(p) = &self.pseudonyms {
+            let b = &e.body;
+            let actor_ok = b.actor_ref.is_empty() || p.matches(&b.actor, &b.actor_ref);
+            let imp_ok = match (&b.impersonator, &b.impersonator_ref) {
+                (Some(name), Some(r)) => p.matches(name, r),
+                (None, _) => true,
+                (Some(_), None) => b.actor_ref.is_empty(),
+            };
+            if !actor_ok || !imp_ok {
+                return self.fail(
+                    seq,
+                    format!("entry {seq} was altered (a name no longer matches its pseudonym)"),
+                );
+            }
+        }
         // Skip checkpoints of pruned entries (before the first one kept).
         while let Some(c) = self.checkpoints.get(self.next_checkpoint) {
             if c.seq >= seq {
@@ -259,8 +328,10 @@ mod tests {
             seq,
             at: DateTime::from_timestamp_millis(1_700_000_000_000 + seq as i64).unwrap(),
             actor: "ann".into(),
+            actor_ref: String::new(),
             via: "session".into(),
             impersonator: None,
+            impersonator_ref: None,
             action: "dashboards.create".into(),
             target: format!("/api/v1/dashboards/d{seq}"),
             outcome: Outcome::Success,
@@ -301,6 +372,46 @@ mod tests {
 
     fn signer() -> Signer {
         Signer::new([7; 32], "acme")
+    }
+
+    #[test]
+    fn pseudonymised_entries_verify_after_erasure_and_catch_edits() {
+        let s = signer();
+        let p = || Pseudonyms::new([9; 32]);
+        let mut prev = GENESIS.to_string();
+        let mut es: Vec<AuditEntry> = (1..=4)
+            .map(|seq| {
+                let mut b = body(seq);
+                p().stamp(&mut b);
+                let hash = entry_hash(&prev, &b);
+                AuditEntry {
+                    id: entry_id(seq),
+                    body: b,
+                    prev_hash: std::mem::replace(&mut prev, hash.clone()),
+                    hash,
+                    meta: Default::default(),
+                }
+            })
+            .collect();
+        let check = |es: &[AuditEntry]| {
+            let mut v = Verifier::new(&s, vec![]).with_pseudonyms(p());
+            es.iter().for_each(|e| v.push(e));
+            v.finish(None)
+        };
+        assert_eq!(check(&es), None);
+        assert!(es[1].body.actor_ref.starts_with("anon:") && !es[1].body.actor_ref.contains("ann"));
+        // Erasure: the clear name gives way to the pseudonym; the chain still holds.
+        es[1].body.actor = es[1].body.actor_ref.clone();
+        assert_eq!(check(&es), None);
+        // Any other edit of the clear name is found.
+        es[2].body.actor = "mallory".into();
+        let b = check(&es).unwrap();
+        assert_eq!(b.seq, 3);
+        assert!(b.reason.contains("altered"), "{b:?}");
+        // And the pseudonym itself is covered by the hash.
+        es[2].body.actor = "ann".into();
+        es[3].body.actor_ref = p().of("mallory");
+        assert_eq!(check(&es).unwrap().seq, 4);
     }
 
     #[test]

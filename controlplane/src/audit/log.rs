@@ -72,6 +72,15 @@ pub fn signer(state: &AppState, scope: &TenantScope) -> Signer {
     Signer::new(key, scope.tenant())
 }
 
+/// The pseudonyms of a tenant's audit log (their key derived from the instance's key file).
+pub fn pseudonyms(state: &AppState, scope: &TenantScope) -> super::chain::Pseudonyms {
+    super::chain::Pseudonyms::new(
+        state
+            .keys
+            .derive(&format!("audit-pseudonym:{}", scope.tenant())),
+    )
+}
+
 impl AuditLog {
     fn slot(&self, scope: &TenantScope) -> Slot {
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,6 +108,7 @@ impl AuditLog {
         scope: &TenantScope,
         mut body: EntryBody,
     ) -> Result<AuditEntry, AuditError> {
+        pseudonyms(state, scope).stamp(&mut body);
         let slot = self.slot(scope);
         let mut head = slot.lock().await;
         for _ in 0..APPEND_ATTEMPTS {
@@ -236,7 +246,8 @@ pub async fn checkpoints(
 /// Walks the whole log (page by page) and reports the first broken link.
 pub async fn verify(state: &AppState, scope: &TenantScope) -> Result<VerifyReport, AuditError> {
     let signer = signer(state, scope);
-    let mut v = Verifier::new(&signer, checkpoints(state, scope).await?);
+    let mut v = Verifier::new(&signer, checkpoints(state, scope).await?)
+        .with_pseudonyms(pseudonyms(state, scope));
     let mut q = ListQuery::default().limit(PAGE);
     'walk: loop {
         let page = state.store.list(scope, Collection::AuditLog, &q).await?;
@@ -282,8 +293,10 @@ fn readable(v: Value) -> AuditEntry {
             seq,
             at: DateTime::default(),
             actor: String::new(),
+            actor_ref: String::new(),
             via: String::new(),
             impersonator: None,
+            impersonator_ref: None,
             action: String::new(),
             target: String::new(),
             outcome: super::model::Outcome::Failure,

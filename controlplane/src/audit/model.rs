@@ -66,11 +66,20 @@ pub struct EntryBody {
     /// The user (for an API key: the key's owner; `operator`, `manifests` or `system` for the
     /// platform itself).
     pub actor: String,
+    /// Keyed pseudonym of `actor` (HMAC-SHA256 with a per-tenant key): the hash covers it in
+    /// the actor's place, and `verify` checks that `actor` still matches it. Erasing a user
+    /// replaces `actor` by this pseudonym, and the chain still verifies. Empty on entries
+    /// written before pseudonyms (their hash covers `actor` itself).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub actor_ref: String,
     /// How the actor authenticated: `session`, `key:<id>`, `share:<id>`, `operator`.
     pub via: String,
     /// The user acting on behalf of `actor`, when one does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub impersonator: Option<String>,
+    /// Keyed pseudonym of `impersonator`, as `actorRef` is of `actor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonator_ref: Option<String>,
     /// `<area>.<verb>`, e.g. `dashboards.create`, `auth.login`, `approvals.approve`.
     pub action: String,
     /// The request path (share tokens replaced by a digest, no query string).

@@ -10,8 +10,12 @@ use crate::state::SharedState;
 pub mod apikeys;
 pub mod caller;
 pub mod guard;
+pub mod lockout;
+pub mod mfa;
 pub mod model;
 pub mod operator;
+pub mod password;
+pub mod privacy;
 pub mod ratelimit;
 pub mod sessions;
 pub mod users;
@@ -38,5 +42,9 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/users/{username}",
             patch(users::update_user).delete(users::delete_user),
         )
+        .route("/api/v1/users/{username}/unlock", post(users::unlock_user))
+        .route("/api/v1/users/{username}/export", get(privacy::export))
+        .route("/api/v1/users/{username}/erase", post(privacy::erase))
+        .merge(mfa::routes())
         .merge(apikeys::routes())
 }

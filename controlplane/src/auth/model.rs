@@ -41,8 +41,25 @@ pub struct UserRecord {
     /// Facts about the user that row filters refer to (`{{user.attributes.region}}`).
     #[serde(default)]
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// Second factor, failed logins and lockout, password age.
+    #[serde(default)]
+    pub security: AccountSecurity,
     #[serde(flatten)]
     pub meta: Meta,
+}
+
+/// The account's security state, kept on the user so every replica sees the same.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AccountSecurity {
+    /// The TOTP second factor, once enrolment started.
+    pub mfa: Option<super::mfa::MfaRecord>,
+    /// Failed logins (and second-step codes) since the last success or lock.
+    pub failed_logins: u32,
+    /// Logins are refused until then.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// When the password was last set (`None`: before this was recorded; counts from creation).
+    pub password_changed_at: Option<DateTime<Utc>>,
 }
 
 crate::entity! {

@@ -40,37 +40,39 @@ pub struct LoginResponse {
     pub expires_at: chrono::DateTime<Utc>,
     pub tenant: String,
     pub user: UserView,
+    /// Only when this login completed an MFA enrolment: the recovery codes, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+/// What a login answers: a session, or — when the user has a second factor or must set one
+/// up — a challenge for `POST /api/v1/auth/login/mfa`.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    Session(LoginResponse),
+    Mfa(super::mfa::MfaChallenge),
 }
 
 /// A hash to verify against when the user does not exist, so timing does not reveal usernames.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("nexbii-dummy"));
 
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::Problem), (status = 429, body = crate::http::Problem)))]
-pub async fn login(
-    State(state): State<SharedState>,
-    headers: axum::http::HeaderMap,
-    ApiJson(req): ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
-    let bad = || ApiError::Unauthorized("invalid tenant, username or password".into());
-    let scope = TenantScope::new(&req.tenant).ok_or_else(bad)?;
-    let tenant = state.tenant(&scope).await.map_err(|_| bad())?;
-    // Failed attempts are audited too (the tenant exists; the name is what was typed).
-    crate::audit::capture::actor(&scope, &req.username, "password");
-    let key = (scope.tenant().to_string(), req.username.clone());
-    let failures = state.login_failures.get(&key).await.unwrap_or(0);
-    if failures >= tenant.spec.auth.max_failed_logins {
-        state.metrics.logins.with_label_values(&["throttled"]).inc();
-        return Err(ApiError::TooManyRequests(
-            "too many failed logins; try again in 15 minutes".into(),
-        ));
-    }
-    let user = state
-        .store
-        .get_as::<UserRecord>(&scope, &req.username)
-        .await?;
-    let password = req.password;
+fn bad_credentials() -> ApiError {
+    ApiError::Unauthorized("invalid tenant, username or password".into())
+}
+
+/// Checks a password against the tenant's user the way every login does: the hash is checked
+/// first (against a dummy when there is no such user), then the lock; a failure counts towards
+/// the lock. Answers 401 for anything wrong and 429 for a locked account (or name).
+pub(crate) async fn authenticate(
+    state: &SharedState,
+    scope: &TenantScope,
+    lockout: &nexbii_crds::settings::LockoutSettings,
+    username: &str,
+    password: String,
+) -> ApiResult<UserRecord> {
+    let user = state.store.get_as::<UserRecord>(scope, username).await?;
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
@@ -79,13 +81,77 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
-    let Some(user) = user.filter(|u| ok && !u.disabled) else {
-        state.login_failures.insert(key, failures + 1).await;
-        state.metrics.logins.with_label_values(&["failed"]).inc();
-        tracing::warn!(tenant = scope.tenant(), username = %req.username, "login failed");
-        return Err(bad());
+    // The lock is looked at only now, so a locked account takes as long as any login.
+    let locked = match &user {
+        Some(u) => super::lockout::is_locked(u, Utc::now()),
+        None => super::lockout::unknown_name_locked(state, scope, username, lockout).await,
     };
-    state.login_failures.invalidate(&key).await;
+    if locked {
+        state.metrics.logins.with_label_values(&["throttled"]).inc();
+        return Err(super::lockout::locked());
+    }
+    let exists = user.is_some();
+    let Some(user) = user.filter(|u| ok && !u.disabled) else {
+        match exists {
+            true => super::lockout::failed(state, scope, username, lockout).await?,
+            false => {
+                super::lockout::unknown_name_failed(state, scope, username, lockout).await;
+            }
+        }
+        state.metrics.logins.with_label_values(&["failed"]).inc();
+        tracing::warn!(tenant = scope.tenant(), username = %username, "login failed");
+        return Err(bad_credentials());
+    };
+    Ok(user)
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginAnswer, description = "a session; or, when the user has \
+            a second factor or must set one up, `{mfaRequired: true, challenge}` for \
+            `POST /api/v1/auth/login/mfa`"),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json",
+            description = "the password is older than the tenant's `password.maxAgeDays`"),
+        (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 429, body = crate::http::Problem, content_type = "application/problem+json",
+            description = "the account is locked after too many failed logins")))]
+pub async fn login(
+    State(state): State<SharedState>,
+    headers: axum::http::HeaderMap,
+    ApiJson(req): ApiJson<LoginRequest>,
+) -> ApiResult<Json<LoginAnswer>> {
+    let scope = TenantScope::new(&req.tenant).ok_or_else(bad_credentials)?;
+    let tenant = state.tenant(&scope).await.map_err(|_| bad_credentials())?;
+    // Failed attempts are audited too (the tenant exists; the name is what was typed).
+    crate::audit::capture::actor(&scope, &req.username, "password");
+    let settings = crate::admin::settings::effective(&state, &scope).await?;
+    let user = authenticate(
+        &state,
+        &scope,
+        &settings.settings.lockout,
+        &req.username,
+        req.password,
+    )
+    .await?;
+    super::password::check_age(&settings.settings.password, &user, Utc::now())?;
+    if let Some(c) = super::mfa::challenge_after_password(&state, &scope, &settings.settings, &user)
+    {
+        return Ok(Json(LoginAnswer::Mfa(c)));
+    }
+    let session = open_session(&state, &scope, &tenant, user, &headers).await?;
+    Ok(Json(LoginAnswer::Session(session)))
+}
+
+/// Opens a login session for a user who proved who they are (password, and second factor when
+/// there is one): clears failed logins and any lock, notes the login time, signs the token.
+pub(crate) async fn open_session(
+    state: &SharedState,
+    scope: &TenantScope,
+    tenant: &crate::tenant::TenantRecord,
+    user: UserRecord,
+    headers: &axum::http::HeaderMap,
+) -> ApiResult<LoginResponse> {
     let now = Utc::now();
     let actor = Actor::User(user.username.clone());
     let session = SessionRecord {
@@ -101,15 +167,20 @@ pub async fn login(
     };
     let session = state
         .writer
-        .save(&scope, &actor, session, Expect::Absent)
+        .save(scope, &actor, session, Expect::Absent)
         .await?;
     let user = state
         .writer
-        .modify::<UserRecord>(&scope, &actor, &user.username, |u| {
-            u.last_login_at = Some(now)
+        .modify::<UserRecord>(scope, &actor, &user.username, |u| {
+            u.last_login_at = Some(now);
+            super::lockout::clear(u);
         })
         .await?
         .unwrap_or(user);
+    state
+        .login_failures
+        .invalidate(&(scope.tenant().to_string(), user.username.clone()))
+        .await;
     let claims = Claims {
         sub: user.username.clone(),
         ten: scope.tenant().to_string(),
@@ -125,13 +196,14 @@ pub async fn login(
     .map_err(|e| ApiError::Internal(e.into()))?;
     state.metrics.logins.with_label_values(&["ok"]).inc();
     tracing::info!(tenant = scope.tenant(), username = %user.username, session = %session.id, "login");
-    Ok(Json(LoginResponse {
+    Ok(LoginResponse {
         token,
         token_type: "Bearer",
         expires_at: session.expires_at,
         tenant: scope.tenant().to_string(),
         user: user.into(),
-    }))
+        recovery_codes: None,
+    })
 }
 
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", responses((status = 200, body = UserView), (status = 401, body = crate::http::Problem)), security(("bearer" = [])))]

@@ -34,6 +34,11 @@ pub struct UserView {
     pub disabled: bool,
     pub created_at: chrono::DateTime<Utc>,
     pub last_login_at: Option<chrono::DateTime<Utc>>,
+    /// A confirmed second factor (TOTP): logins ask for a code.
+    pub mfa_enabled: bool,
+    /// Logins are refused until then (too many failures); an admin can unlock sooner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<chrono::DateTime<Utc>>,
     /// What row filters know about the user (`{{user.attributes.<key>}}`).
     pub attributes: BTreeMap<String, String>,
     pub revision: u64,
@@ -48,6 +53,8 @@ impl From<UserRecord> for UserView {
             disabled: u.disabled,
             created_at: u.meta.created_at,
             last_login_at: u.last_login_at,
+            mfa_enabled: u.security.mfa.as_ref().is_some_and(|m| m.confirmed()),
+            locked_until: u.security.locked_until.filter(|t| *t > Utc::now()),
             attributes: u.attributes,
             revision: u.meta.revision,
         }
@@ -107,14 +114,15 @@ fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_password(pw: &str, min: u32) -> ApiResult<()> {
-    if pw.chars().count() < min as usize {
-        return Err(ApiError::invalid(
-            "password",
-            format!("must be at least {min} characters"),
-        ));
-    }
-    Ok(())
+/// The tenant's password policy (`settings.password`): 422 naming `password` once per rule broken.
+async fn check_password(
+    state: &AppState,
+    scope: &TenantScope,
+    pw: &str,
+    username: &str,
+) -> ApiResult<()> {
+    let settings = crate::admin::settings::effective(state, scope).await?;
+    super::password::check(&settings.settings.password, pw, username, scope.tenant())
 }
 
 fn check_username(u: &str) -> ApiResult<()> {
@@ -150,6 +158,12 @@ pub async fn create_user_record(
     role: Role,
     password: String,
 ) -> ApiResult<UserRecord> {
+    // Declared passwords are not refused (the Tenant's Secret decides), only warned about.
+    if let Err(ApiError::Invalid(errs)) = check_password(state, scope, &password, username).await {
+        let rules: Vec<String> = errs.into_iter().map(|e| e.message).collect();
+        tracing::warn!(tenant = scope.tenant(), username, rules = %rules.join("; "),
+            "the declared password breaks the tenant's password policy; change it after the first login");
+    }
     let user = UserRecord {
         username: username.to_string(),
         email,
@@ -158,6 +172,10 @@ pub async fn create_user_record(
         disabled: false,
         last_login_at: None,
         attributes: Default::default(),
+        security: super::model::AccountSecurity {
+            password_changed_at: Some(Utc::now()),
+            ..Default::default()
+        },
         meta: Meta::default(),
     };
     Ok(state
@@ -196,7 +214,7 @@ pub async fn create_user(
     caller.require(Role::Admin)?;
     let tenant = state.tenant(&caller.scope).await?;
     check_username(&req.username)?;
-    check_password(&req.password, tenant.spec.auth.password_min_length)?;
+    check_password(&state, &caller.scope, &req.password, &req.username).await?;
     check_attributes(&req.attributes)?;
     let count = state
         .store
@@ -220,6 +238,10 @@ pub async fn create_user(
         disabled: false,
         last_login_at: None,
         attributes: req.attributes,
+        security: super::model::AccountSecurity {
+            password_changed_at: Some(Utc::now()),
+            ..Default::default()
+        },
         meta: Meta::default(),
     };
     let user = state
@@ -258,9 +280,9 @@ pub async fn update_user(
         ));
     }
     if let Some(pw) = req.password {
-        let tenant = state.tenant(&caller.scope).await?;
-        check_password(&pw, tenant.spec.auth.password_min_length)?;
+        check_password(&state, &caller.scope, &pw, &username).await?;
         user.password_hash = hashed(pw).await?;
+        user.security.password_changed_at = Some(Utc::now());
     }
     if let Some(e) = req.email {
         user.email = Some(e);
@@ -305,4 +327,35 @@ pub async fn delete_user(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/users/{username}/unlock", tag = "users",
+    params(("username" = String, Path)),
+    responses(
+        (status = 200, body = UserView, description = "the account takes logins again; its failed-login count starts from zero"),
+        (status = 403, body = crate::http::Problem, content_type = "application/problem+json"),
+        (status = 404, body = crate::http::Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn unlock_user(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(username): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    caller.require(Role::Admin)?;
+    let user = state
+        .writer
+        .modify::<UserRecord>(
+            &caller.scope,
+            &caller.actor(),
+            &username,
+            super::lockout::clear,
+        )
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("user {username}")))?;
+    state
+        .login_failures
+        .invalidate(&(caller.scope.tenant().to_string(), username.clone()))
+        .await;
+    tracing::info!(tenant = caller.scope.tenant(), by = %caller.username, user = %username, "account unlocked");
+    Ok(Json(user.into()))
 }

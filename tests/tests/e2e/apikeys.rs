@@ -518,6 +518,8 @@ async fn every_operation_enforces_its_scope() {
         public.iter().all(|p| p.contains("/provisioning/")
             || p.contains("/shared/")
             || p.ends_with("/auth/login")
+            || p.ends_with("/auth/login/mfa")
+            || p.ends_with("/auth/login/mfa/enroll")
             || p.ends_with("/branding")),
         "operations without API keys: {public:?}"
     );

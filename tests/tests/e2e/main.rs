@@ -10,6 +10,7 @@ mod chart;
 mod dashboard_stream;
 mod events;
 mod governance;
+mod identity;
 mod mongo_source;
 mod monitoring;
 mod operator;

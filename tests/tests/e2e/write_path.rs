@@ -219,7 +219,7 @@ async fn stale_updates_are_refused_with_409_and_lose_nothing() {
     let (s, u) = admin
         .post(
             "/api/v1/users",
-            json!({"username": "ann", "role": "viewer", "password": "ann-password-123"}),
+            json!({"username": "ann", "role": "viewer", "password": "viewer-password-123"}),
         )
         .await;
     assert_eq!(
@@ -343,12 +343,12 @@ async fn lists_page_with_a_cursor() {
     let (s, _) = admin
         .post(
             "/api/v1/users",
-            json!({"username": "vic", "role": "viewer", "password": "vic-password-1234"}),
+            json!({"username": "vic", "role": "viewer", "password": "viewer-password-1234"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let tenant = admin_tenant(&admin).await;
-    let viewer = server.login(&tenant, "vic", "vic-password-1234").await;
+    let viewer = server.login(&tenant, "vic", "viewer-password-1234").await;
     let (_, h, body) = raw(
         &server,
         &viewer.token,

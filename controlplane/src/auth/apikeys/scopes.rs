@@ -210,7 +210,9 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/readyz", Public),
         ("/metrics", Public),
         ("/api/v1/openapi.json", Public),
+        // The password step and the second step of a login (a challenge, not a credential).
         ("/api/v1/auth/login", Public),
+        ("/api/v1/auth/login/mfa", Public),
         ("/api/v1/shared", Public),
         // Shown on the login page, before anyone signs in.
         ("/api/v1/branding", Public),
