@@ -98,6 +98,10 @@ pub fn action_of(method: &Method, template: &str) -> String {
     if let Some((_, a)) = AUDITED_READS.iter().find(|(t, _)| *t == template) {
         return (*a).to_string();
     }
+    if template == "/api/v1/auth/login/mfa" {
+        // The second step of a login.
+        return "auth.login.mfa".into();
+    }
     let segs: Vec<&str> = template
         .trim_start_matches("/api/v1/")
         .split('/')

@@ -29,6 +29,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/auth/login", post(sessions::login))
         .route("/api/v1/auth/logout", post(sessions::logout))
         .route("/api/v1/auth/me", get(sessions::me))
+        .route("/api/v1/auth/password", post(users::change_own_password))
         .route("/api/v1/auth/sessions", get(sessions::list_sessions))
         .route(
             "/api/v1/auth/sessions/{id}",

@@ -359,3 +359,87 @@ pub async fn unlock_user(
     tracing::info!(tenant = caller.scope.tenant(), by = %caller.username, user = %username, "account unlocked");
     Ok(Json(user.into()))
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses(
+        (status = 204, description = "the password is changed; the user's other sessions are ended"),
+        (status = 400, body = crate::http::Problem, content_type = "application/problem+json", description = "called with an API key, or not JSON"),
+        (status = 422, body = crate::http::Problem, content_type = "application/problem+json",
+            description = "`currentPassword` is wrong, or `password` names every rule of the tenant's policy the new one breaks"),
+        (status = 429, body = crate::http::Problem, content_type = "application/problem+json", description = "the account is locked")),
+    security(("bearer" = [])))]
+pub async fn change_own_password(
+    State(state): State<SharedState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    if caller.api_key.is_some() {
+        return Err(ApiError::BadRequest {
+            field: None,
+            detail: "a password belongs to a login session; an API key has none".into(),
+        });
+    }
+    let scope = &caller.scope;
+    let settings = crate::admin::settings::effective(&state, scope).await?;
+    // Checked like a login: a wrong current password counts towards the lockout.
+    let user = super::sessions::authenticate(
+        &state,
+        scope,
+        &settings.settings.lockout,
+        &caller.username,
+        req.current_password.clone(),
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::Unauthorized(_) => {
+            ApiError::invalid("currentPassword", "is not the current password")
+        }
+        other => other,
+    })?;
+    check_password(&state, scope, &req.new_password, &caller.username).await?;
+    if req.new_password == req.current_password {
+        return Err(ApiError::invalid(
+            "password",
+            "must differ from the current password",
+        ));
+    }
+    let hash = hashed(req.new_password).await?;
+    let now = Utc::now();
+    state
+        .writer
+        .modify::<UserRecord>(scope, &caller.actor(), &user.username, |u| {
+            u.password_hash = hash.clone();
+            u.security.password_changed_at = Some(now);
+        })
+        .await?;
+    let others = state
+        .store
+        .page_as::<super::model::SessionRecord>(
+            scope,
+            &ListQuery::default()
+                .filter("username", caller.username.clone())
+                .filter("revoked", false),
+        )
+        .await?;
+    for s in others
+        .items
+        .into_iter()
+        .filter(|s| s.id != caller.session_id)
+    {
+        state
+            .writer
+            .modify::<super::model::SessionRecord>(scope, &caller.actor(), &s.id, |s| {
+                s.revoked = true
+            })
+            .await?;
+    }
+    tracing::info!(tenant = scope.tenant(), username = %caller.username, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -198,7 +198,7 @@ impl Modify for KeysAndLimits {
     paths(
         sessions::login, sessions::logout, sessions::me, sessions::list_sessions, sessions::revoke_session,
         apikeys::create, apikeys::list, apikeys::get_one, apikeys::rotate, apikeys::revoke,
-        users::list_users, users::create_user, users::update_user, users::delete_user, users::unlock_user,
+        users::list_users, users::create_user, users::update_user, users::delete_user, users::unlock_user, users::change_own_password,
         mfa::login_mfa, mfa::login_enroll, mfa::status, mfa::enroll, mfa::confirm, mfa::disable,
         mfa::regenerate, mfa::reset, privacy::export, privacy::erase,
         admin::tenant::tenant, policies::list, admin::backups::schedules::schedules,

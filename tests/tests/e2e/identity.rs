@@ -348,6 +348,56 @@ async fn the_password_policy_names_every_broken_rule() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
     assert!(b["errors"].as_array().unwrap().len() >= 3, "{b}");
 
+    // The user's own change: the current password first, the same policy, other sessions end.
+    let bob = server.login(&t, "bob", "Lantern-Zebra-42x").await;
+    let other = server.login(&t, "bob", "Lantern-Zebra-42x").await;
+    let change = |cur: &str, new: &str| json!({"currentPassword": cur, "newPassword": new});
+    let (s, b) = bob
+        .post(
+            "/api/v1/auth/password",
+            change("not-it-at-all", "Another-Zebra-43!"),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("currentPassword")),
+        "{b}"
+    );
+    let (s, b) = bob
+        .post(
+            "/api/v1/auth/password",
+            change("Lantern-Zebra-42x", "Password1234567!"),
+        )
+        .await;
+    assert_eq!(
+        (s, &b["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("password")),
+        "{b}"
+    );
+    let (s, b) = bob
+        .post(
+            "/api/v1/auth/password",
+            change("Lantern-Zebra-42x", "Another-Zebra-43!"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{b}");
+    assert_eq!(
+        other.get("/api/v1/auth/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(bob.get("/api/v1/auth/me").await.0, StatusCode::OK);
+    let (s, _) = login(&server, &t, "bob", "Lantern-Zebra-42x").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    server.login(&t, "bob", "Another-Zebra-43!").await;
+    let (s, b) = admin
+        .call(
+            Method::PATCH,
+            "/api/v1/users/bob",
+            Some(json!({"password": "Lantern-Zebra-42x"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+
     // maxAgeDays: a password older than that no longer logs in.
     server.login(&t, "bob", "Lantern-Zebra-42x").await;
     set_settings(&admin, json!({"password": {"maxAgeDays": 30}})).await;

@@ -522,7 +522,7 @@ pub async fn confirm(
 ) -> ApiResult<Json<RecoveryCodes>> {
     let user = own_user(&state, &caller).await?;
     not_locked(&user)?;
-    if !user.security.mfa.as_ref().is_some_and(|m| !m.confirmed()) {
+    if user.security.mfa.as_ref().is_none_or(MfaRecord::confirmed) {
         return Err(ApiError::Conflict(
             "no enrolment waits for a code: POST /api/v1/auth/mfa/enroll first".into(),
         ));
