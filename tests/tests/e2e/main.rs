@@ -7,6 +7,7 @@ mod audit;
 mod backups;
 mod branding;
 mod chart;
+mod config_management;
 mod dashboard_stream;
 mod events;
 mod governance;
