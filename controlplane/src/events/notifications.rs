@@ -6,7 +6,7 @@ use axum::{
     routing::{get, post},
     Json, Router,
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -34,7 +34,8 @@ pub struct NotificationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     pub read: bool,
-    pub created_at: DateTime<Utc>,
+    /// `createdAt` comes with the write path's stamps (a second field of that name here
+    /// serialized twice and hid the real time).
     #[serde(flatten)]
     pub meta: Meta,
 }
@@ -77,7 +78,6 @@ pub async fn notify(
             body: notice.body.clone(),
             link: notice.link.clone(),
             read: false,
-            created_at: now,
             meta: Meta::default(),
         };
         state

@@ -234,6 +234,7 @@ impl Modify for KeysAndLimits {
         crate::branding::branding,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
+        operator_api::alerts,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,
