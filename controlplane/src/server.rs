@@ -74,6 +74,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
         state.clone(),
         state.settings.alert_interval,
     ));
+    // Notifications past the tenant's retention, removed hourly.
+    let inbox_pruning = tokio::spawn(events::notifications::prune_loop(
+        state.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     // Audit entries past their policy's retention, pruned hourly behind a signed anchor.
     let pruning = tokio::spawn(audit::retention::prune_loop(
         state.clone(),
@@ -91,6 +96,7 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     deliveries.abort();
     sampler.abort();
     alerting.abort();
+    inbox_pruning.abort();
     pruning.abort();
     served
 }

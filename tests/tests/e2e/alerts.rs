@@ -130,6 +130,21 @@ async fn scenario(server: &TestServer) {
         .collect();
     assert!(kinds.contains(&"alert.cleared"), "{inbox}");
 
+    // Notifications are kept for the settings' retention, then removed.
+    let scope = nexbii_controlplane::store::TenantScope::new(&t).unwrap();
+    let soon = chrono::Utc::now() + chrono::Duration::days(80);
+    let n = nexbii_controlplane::events::notifications::prune(&server.state, &scope, soon)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "90 days by default");
+    let later = chrono::Utc::now() + chrono::Duration::days(91);
+    let n = nexbii_controlplane::events::notifications::prune(&server.state, &scope, later)
+        .await
+        .unwrap();
+    assert!(n >= 3, "{n}");
+    let (_, inbox) = admin.get("/api/v1/notifications").await;
+    assert_eq!(inbox, json!([]));
+
     // Admins only.
     let (s, b) = admin
         .post(
