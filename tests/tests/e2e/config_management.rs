@@ -432,6 +432,10 @@ async fn history_scenario(server: &TestServer) {
         ("/api/v1/admin/history?name=kpis", "kind"),
         ("/api/v1/admin/history?since=1", "since"),
         ("/api/v1/admin/history/dashboards/kpis/diff?from=x", "from"),
+        (
+            "/api/v1/admin/history/dashboards/kpis/versions/x",
+            "version",
+        ),
     ] {
         let (s, b) = admin.get(path).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {b}");

@@ -40,6 +40,14 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/admin/history/{kind}/{name}/diff", get(diff))
 }
 
+/// A version from the path (parsed here, so a bad one is a problem naming it, not a bare 400).
+fn path_version(v: &str) -> ApiResult<u64> {
+    v.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::invalid("version", "a version number (1, 2, …)"))
+}
+
 fn number(q: &HashMap<String, String>, key: &str) -> ApiResult<Option<u64>> {
     q.get(key)
         .map(|v| {
@@ -108,14 +116,15 @@ pub async fn list(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such version (or it was dropped: the newest 200 are kept)"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "unknown kind")),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "unknown kind, or a version that is no number (field names it)")),
     security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((kind, name, version)): Path<(String, String, u64)>,
+    Path((kind, name, version)): Path<(String, String, String)>,
 ) -> ApiResult<Json<VersionView>> {
     caller.require(Role::Admin)?;
+    let version = path_version(&version)?;
     let v = domain::load(&state, &caller.scope, &kind, &name, version).await?;
     Ok(Json(VersionView::of(v, true)))
 }
@@ -179,14 +188,15 @@ pub async fn diff(
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin, or the restored content needs an approval"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such version"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "the object is owned by the operator or the manifests (field `origin`), the Tenant declares it, it changed meanwhile, or the version no longer reads"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "the version is a deletion, or its content no longer passes validation (field names it)")),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "unknown kind, a version that is no number or is a deletion, or content that no longer passes validation (field names it)")),
     security(("bearer" = [])))]
 pub async fn rollback(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((kind, name, version)): Path<(String, String, u64)>,
+    Path((kind, name, version)): Path<(String, String, String)>,
 ) -> ApiResult<Json<VersionView>> {
     caller.require(Role::Admin)?;
+    let version = path_version(&version)?;
     let v = domain::rollback(&state, &caller, &kind, &name, version).await?;
     Ok(Json(VersionView::of(v, true)))
 }
