@@ -30,6 +30,12 @@ pub struct Settings {
     /// Peers whose `X-Forwarded-For` is believed for the client address (rate limits, key
     /// usage); every other peer is the client itself.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often every tenant's health alerts are checked.
+    pub alert_interval: Duration,
+    /// When the server started (the runtime configuration view).
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The server's flags as parsed, secrets redacted (the runtime configuration view).
+    pub runtime_flags: Arc<Vec<crate::admin::runtime::RuntimeFlag>>,
 }
 
 impl Default for Settings {
@@ -47,6 +53,9 @@ impl Default for Settings {
             backup_retention: None,
             apikey_usage_flush: Duration::from_secs(10),
             trusted_proxies: Vec::new(),
+            alert_interval: Duration::from_secs(60),
+            started_at: chrono::Utc::now(),
+            runtime_flags: Arc::default(),
         }
     }
 }

@@ -4,9 +4,13 @@ use axum::{routing::get, Router};
 
 use crate::state::SharedState;
 
+pub mod alerts;
 pub mod backups;
+pub mod features;
+pub mod history;
 pub mod monitoring;
 pub mod performance;
+pub mod runtime;
 pub mod settings;
 pub mod tenant;
 
@@ -19,4 +23,8 @@ pub fn routes() -> Router<SharedState> {
         .merge(monitoring::routes())
         .merge(performance::routes())
         .merge(settings::routes())
+        .merge(features::routes())
+        .merge(history::routes())
+        .merge(runtime::routes())
+        .merge(alerts::routes())
 }
