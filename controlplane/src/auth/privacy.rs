@@ -3,13 +3,13 @@
 //! **Export** (`GET /api/v1/users/{username}/export`, an admin or the user themselves): the
 //! profile (no password hash, no MFA secret or recovery digests: whether MFA is on), login
 //! sessions, API keys (metadata, no digests), saved queries and dashboards owned, share links,
-//! approvals requested, notifications, and the audit entries where the user is the actor or
-//! the impersonator.
+//! approvals requested, notifications, the configuration versions they authored (or of objects
+//! they owned), and the audit entries where the user is the actor or the impersonator.
 //!
 //! **Erase** (`POST /api/v1/users/{username}/erase`, admins): the user record, sessions, API
 //! keys, notifications and share links are deleted; saved queries and dashboards owned (the
 //! tenant's content) pass to the admin who erases; approvals requested name the pseudonym.
-//! In the audit log, entries name people by a keyed pseudonym that their hash covers (see
+//! Configuration versions name the pseudonym as author and owner. In the audit log, entries name people by a keyed pseudonym that their hash covers (see
 //! `audit::chain::Pseudonyms`), so replacing the clear actor or impersonator by it keeps
 //! `GET /api/v1/audit/verify` valid; the erase request's own entry names the pseudonym too.
 //! Left as they are: entries written before pseudonyms existed (their hash covers the clear
@@ -32,7 +32,10 @@ use crate::{
     audit::{log::pseudonyms, AuditEntry},
     http::{ApiError, ApiResult, Problem},
     state::{AppState, SharedState},
-    store::{decode, write::Actor, Collection, Entity, ListQuery, Store, StoreExt, TenantScope},
+    store::{
+        decode, history::ConfigVersion, write::Actor, Collection, Entity, ListQuery, Store,
+        StoreExt, TenantScope,
+    },
 };
 
 const PAGE: usize = 500;
@@ -119,6 +122,59 @@ pub struct UserExport {
     /// Entries where the user is the actor or the impersonator.
     #[schema(value_type = Vec<Object>)]
     pub audit_entries: Vec<Value>,
+    /// Versions of configuration objects the user authored.
+    #[schema(value_type = Vec<Object>)]
+    pub config_versions: Vec<Value>,
+}
+
+/// The configuration versions the user authored or whose object they owned.
+async fn versions_of(
+    state: &AppState,
+    scope: &TenantScope,
+    username: &str,
+) -> ApiResult<Vec<ConfigVersion>> {
+    let author = format!("user:{username}");
+    let all = matching(state, scope, Collection::ConfigHistory, None, "").await?;
+    Ok(all
+        .into_iter()
+        .filter_map(|v| decode::<ConfigVersion>(v).ok())
+        .filter(|v| {
+            v.author == author
+                || v.value.as_ref().and_then(|o| o.get("owner")) == Some(&json!(username))
+        })
+        .collect())
+}
+
+/// Names the pseudonym instead of the user in configuration versions; how many changed.
+async fn anonymise_versions(
+    state: &AppState,
+    scope: &TenantScope,
+    username: &str,
+    pseudonym: &str,
+) -> ApiResult<usize> {
+    let mut n = 0;
+    for mut v in versions_of(state, scope, username).await? {
+        if v.author == format!("user:{username}") {
+            v.author = format!("user:{pseudonym}");
+        }
+        if let Some(Value::Object(o)) = v.value.as_mut() {
+            if o.get("owner") == Some(&json!(username)) {
+                o.insert("owner".into(), json!(pseudonym));
+            }
+        }
+        let rev = v.meta.revision;
+        state
+            .writer
+            .save(
+                scope,
+                &Actor::System,
+                v,
+                crate::store::Expect::Revision(rev),
+            )
+            .await?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// The audit entries naming `username` as actor or impersonator.
@@ -171,6 +227,11 @@ pub async fn export(
             .into_iter()
             .map(|e| serde_json::to_value(e).unwrap_or_default())
             .collect(),
+        config_versions: versions_of(&state, scope, &username)
+            .await?
+            .into_iter()
+            .map(|v| serde_json::to_value(v).unwrap_or_default())
+            .collect(),
     };
     if out.profile.is_none() && out.audit_entries.is_empty() && out.sessions.is_empty() {
         return Err(ApiError::NotFound(format!("user {username}")));
@@ -193,6 +254,8 @@ pub struct ErasureReport {
     pub saved_queries_transferred: usize,
     pub dashboards_transferred: usize,
     pub approvals_anonymised: usize,
+    /// Configuration versions that named the user (author, owner).
+    pub config_versions_anonymised: usize,
     pub audit_entries_anonymised: usize,
     /// Entries written before pseudonyms existed: their hash covers the clear name.
     pub audit_entries_kept: usize,
@@ -380,6 +443,8 @@ pub async fn erase(
             |a| a.requester = p.clone(),
         )
         .await?,
+        config_versions_anonymised: anonymise_versions(&state, scope, &username, &pseudonym)
+            .await?,
         audit_entries_anonymised: audit_done,
         audit_entries_kept: audit_kept,
         pseudonym,

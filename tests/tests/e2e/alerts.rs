@@ -149,11 +149,11 @@ async fn scenario(server: &TestServer) {
     let (s, b) = admin
         .post(
             "/api/v1/users",
-            json!({"username": "vera", "role": "viewer", "password": "vera-password-123"}),
+            json!({"username": "vera", "role": "viewer", "password": "viewer-password-123"}),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
-    let viewer = server.login(&t, "vera", "vera-password-123").await;
+    let viewer = server.login(&t, "vera", "viewer-password-123").await;
     let (s, _) = viewer.get("/api/v1/admin/alerts").await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }

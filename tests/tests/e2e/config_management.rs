@@ -30,7 +30,7 @@ async fn setup(server: &TestServer, t: &str) -> Client2 {
 }
 
 async fn user(server: &TestServer, admin: &Client2, t: &str, name: &str, role: &str) -> Client2 {
-    let pw = format!("{name}-password-123");
+    let pw = "zebra-lantern-123".to_string();
     let (s, b) = admin
         .post(
             "/api/v1/users",

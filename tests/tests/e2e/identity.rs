@@ -517,6 +517,7 @@ async fn export_and_erase(server: &TestServer) {
     assert_eq!(x["apiKeys"].as_array().unwrap().len(), 1, "{x}");
     assert_eq!(x["dashboards"][0]["name"], "anns", "{x}");
     assert!(!x["auditEntries"].as_array().unwrap().is_empty(), "{x}");
+    assert_eq!(x["configVersions"][0]["author"], "user:ann", "{x}");
     assert!(!x.to_string().contains("argon2"), "no password hash");
     assert!(!x.to_string().contains(&key_secret), "no key secret");
     add_user(&admin, "bob", "viewer").await;
@@ -531,6 +532,7 @@ async fn export_and_erase(server: &TestServer) {
     assert_eq!(r["dashboardsTransferred"], 1, "{r}");
     assert!(r["auditEntriesAnonymised"].as_u64().unwrap() >= 3, "{r}");
     assert_eq!(r["auditEntriesKept"], 0, "{r}");
+    assert!(r["configVersionsAnonymised"].as_u64().unwrap() >= 1, "{r}");
     let pseudonym = r["pseudonym"].as_str().unwrap().to_string();
     assert!(pseudonym.starts_with("anon:"));
 
@@ -559,6 +561,24 @@ async fn export_and_erase(server: &TestServer) {
         !all.contains("\"ann\"") && !all.contains("/users/ann/"),
         "the log still names ann"
     );
+    let versions = server
+        .state
+        .store
+        .list(
+            &TenantScope::new(&t).unwrap(),
+            nexbii_controlplane::store::Collection::ConfigHistory,
+            &Default::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert!(!versions.is_empty());
+    for v in &versions {
+        assert!(
+            v["author"] != "user:ann" && v["value"]["owner"] != "ann",
+            "{v}"
+        );
+    }
     let (s, v) = admin.get("/api/v1/audit/verify").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
