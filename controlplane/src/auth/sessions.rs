@@ -112,12 +112,14 @@ pub(crate) async fn authenticate(
         (status = 400, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 401, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 403, body = crate::http::Problem, content_type = "application/problem+json",
-            description = "the password is older than the tenant's `password.maxAgeDays`"),
+            description = "the client address is not in the tenant's IP allow-list, or the \
+                password is older than the tenant's `password.maxAgeDays`"),
         (status = 422, body = crate::http::Problem, content_type = "application/problem+json"),
         (status = 429, body = crate::http::Problem, content_type = "application/problem+json",
             description = "the account is locked after too many failed logins")))]
 pub async fn login(
     State(state): State<SharedState>,
+    super::guard::ClientAddr(addr): super::guard::ClientAddr,
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginAnswer>> {
@@ -125,6 +127,8 @@ pub async fn login(
     let tenant = state.tenant(&scope).await.map_err(|_| bad_credentials())?;
     // Failed attempts are audited too (the tenant exists; the name is what was typed).
     crate::audit::capture::actor(&scope, &req.username, "password");
+    // The tenant's IP allow-list holds for logins too (before any password is looked at).
+    crate::admin::settings::domain::admit_address(&state, &scope, addr).await?;
     let settings = crate::admin::settings::effective(&state, &scope).await?;
     let user = authenticate(
         &state,

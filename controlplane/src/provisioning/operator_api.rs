@@ -26,6 +26,8 @@ async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScop
     let scope =
         TenantScope::new(tenant).ok_or_else(|| ApiError::NotFound(format!("tenant {tenant}")))?;
     state.tenant(&scope).await?;
+    // The operator's writes are audited in the tenant's log like anyone's.
+    crate::audit::capture::actor(&scope, "operator", "operator");
     Ok(scope)
 }
 

@@ -202,6 +202,16 @@ async fn allow_list_scenario(server: &TestServer) {
     let (s, b) = admin.get("/api/v1/dashboards").await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     assert!(b["detail"].as_str().unwrap().contains("allow-list"), "{b}");
+    // Logins from here are refused too, before any password is looked at.
+    let (s, b) = server
+        .call(
+            None,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"tenant": t, "username": "admin", "password": PW})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
     // Health stays open.
     let (s, _) = server.get_text("/healthz").await;
     assert_eq!(s, StatusCode::OK);

@@ -368,6 +368,8 @@ async fn challenged(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json",
             description = "a wrong, expired or used code, or a challenge no longer good"),
+        (status = 403, body = Problem, content_type = "application/problem+json",
+            description = "the client address is not in the tenant's IP allow-list"),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "an enrolment challenge, but no enrolment was started"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -375,10 +377,12 @@ async fn challenged(
             description = "the account is locked after too many failures")))]
 pub async fn login_mfa(
     State(state): State<SharedState>,
+    super::guard::ClientAddr(addr): super::guard::ClientAddr,
     headers: axum::http::HeaderMap,
     ApiJson(req): ApiJson<MfaLogin>,
 ) -> ApiResult<Json<LoginResponse>> {
     let (scope, claims, user) = challenged(&state, &req.challenge, None).await?;
+    crate::admin::settings::domain::admit_address(&state, &scope, addr).await?;
     let pending = claims.purpose == Purpose::Enroll;
     let has = |u: &UserRecord| u.security.mfa.as_ref().map(MfaRecord::confirmed);
     match (claims.purpose, has(&user)) {
@@ -412,15 +416,19 @@ pub async fn login_mfa(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json",
             description = "not an enrolment challenge, or no longer good"),
+        (status = 403, body = Problem, content_type = "application/problem+json",
+            description = "the client address is not in the tenant's IP allow-list"),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "MFA is set up already"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn login_enroll(
     State(state): State<SharedState>,
+    super::guard::ClientAddr(addr): super::guard::ClientAddr,
     ApiJson(req): ApiJson<EnrollLogin>,
 ) -> ApiResult<Json<Enrollment>> {
     let (scope, _, user) = challenged(&state, &req.challenge, Some(Purpose::Enroll)).await?;
+    crate::admin::settings::domain::admit_address(&state, &scope, addr).await?;
     Ok(Json(start_enrolment(&state, &scope, &user).await?))
 }
 
