@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { lazy, Suspense, useEffect, useState } from 'react';
 import { onUnauthorized } from '../api/client';
 import { LoginPage } from '../auth/LoginPage';
 import { forget, loadSession, logout, type Session } from '../auth/session';
@@ -8,6 +8,10 @@ import { DataSourcesPage } from '../datasources/DataSourcesPage';
 import { SqlEditorPage } from '../sql/SqlEditorPage';
 import { match, navigate, useLocation } from './router';
 import { Shell } from './Shell';
+
+// Pages few people open are their own chunks, loaded on first visit.
+const AdminPages = lazy(() => import('../admin/AdminPages'));
+const NotificationsPage = lazy(() => import('../notifications/NotificationsPage'));
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
@@ -25,7 +29,9 @@ export function App() {
   };
   return (
     <Shell session={session} onLogout={signOut}>
-      <Routes session={session} />
+      <Suspense fallback={<p role="status">Loading page…</p>}>
+        <Routes session={session} />
+      </Suspense>
     </Shell>
   );
 }
@@ -40,6 +46,17 @@ function Routes({ session }: { session: Session }) {
   if (d) return <DashboardView name={d.name} />;
   if (path === '/sql') return <SqlEditorPage session={session} />;
   if (path === '/datasources') return <DataSourcesPage session={session} />;
+  if (path === '/notifications') return <NotificationsPage />;
+  if (path === '/admin' || path.startsWith('/admin/')) {
+    if (session.role !== 'admin')
+      return (
+        <section>
+          <h1>Admin</h1>
+          <p role="alert">These pages are for the tenant’s admins; you are signed in as {session.role}.</p>
+        </section>
+      );
+    return <AdminPages path={path} session={session} />;
+  }
   return (
     <section>
       <h1>Page not found</h1>

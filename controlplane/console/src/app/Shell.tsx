@@ -1,44 +1,45 @@
-import { useEffect, useState, type ReactNode } from 'react';
-import { request } from '../api/client';
-import type { TenantInfo } from '../api/types';
+import type { ReactNode } from 'react';
 import type { Session } from '../auth/session';
+import { BrandMark } from '../branding/Logo';
+import { useBranding } from '../branding/useBranding';
+import { NotificationsBell } from '../notifications/NotificationsBell';
 import { Link } from './Link';
-import { applyBranding, setTheme, useTheme } from './theme';
 import { useLocation } from './router';
+import { ThemeToggle } from './ThemeToggle';
 
-const NAV = [
+interface NavItem {
+  href: string;
+  label: string;
+  admin?: boolean;
+}
+
+export const NAV: NavItem[] = [
   { href: '/dashboards', label: 'Dashboards' },
   { href: '/sql', label: 'SQL editor' },
   { href: '/datasources', label: 'Data sources' },
+  { href: '/admin', label: 'Admin', admin: true },
 ];
 
+/** The navigation a role sees: admin pages only for admins. */
+export function navFor(role: Session['role']): NavItem[] {
+  return NAV.filter((n) => !n.admin || role === 'admin');
+}
+
 export function Shell({ session, onLogout, children }: { session: Session; onLogout: () => void; children: ReactNode }) {
-  const theme = useTheme();
   const { path } = useLocation();
-  const [brand, setBrand] = useState<string>('NexBII');
-  useEffect(() => {
-    // The tenant's white-label name and colours; the shell works without them.
-    request<TenantInfo>('/tenant').then(
-      ({ data }) => {
-        setBrand(data.branding?.name || data.displayName || 'NexBII');
-        applyBranding(data.branding?.primaryColor, data.branding?.accentColor);
-      },
-      () => {},
-    );
-  }, []);
-  useEffect(() => {
-    document.title = brand;
-  }, [brand]);
+  const branding = useBranding(session.tenant);
   return (
     <div className="shell">
       <header className="topbar">
-        <a className="skip" href="#main">Skip to content</a>
-        <span className="brand" data-testid="brand">{brand}</span>
+        <a className="skip" href="#main">
+          Skip to content
+        </a>
+        <BrandMark branding={branding} />
         <nav aria-label="Main">
           <ul>
-            {NAV.map((n) => (
+            {navFor(session.role).map((n) => (
               <li key={n.href}>
-                <Link href={n.href} aria-current={path.startsWith(n.href) ? 'page' : undefined}>
+                <Link href={n.href} aria-current={path === n.href || path.startsWith(`${n.href}/`) ? 'page' : undefined}>
                   {n.label}
                 </Link>
               </li>
@@ -46,14 +47,8 @@ export function Shell({ session, onLogout, children }: { session: Session; onLog
           </ul>
         </nav>
         <div className="topbar-end">
-          <button
-            type="button"
-            className="ghost"
-            aria-pressed={theme === 'dark'}
-            onClick={() => setTheme(theme === 'dark' ? 'light' : 'dark')}
-          >
-            {theme === 'dark' ? 'Light theme' : 'Dark theme'}
-          </button>
+          <NotificationsBell />
+          <ThemeToggle />
           <span className="who" title={`tenant ${session.tenant}`}>
             {session.username} <small>({session.role})</small>
           </span>

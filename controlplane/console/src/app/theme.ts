@@ -31,11 +31,3 @@ export function useTheme(): Theme {
     () => current,
   );
 }
-
-/** Applies the tenant's brand colours, when they are valid CSS hex colours. */
-export function applyBranding(primary?: string, accent?: string): void {
-  const ok = (c?: string) => !!c && /^#[0-9a-fA-F]{3,8}$/.test(c);
-  const root = document.documentElement.style;
-  if (ok(primary)) root.setProperty('--brand', primary!);
-  if (ok(accent)) root.setProperty('--brand-accent', accent!);
-}

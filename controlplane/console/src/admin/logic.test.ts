@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { Backup, Fingerprint, RestoreReport } from './api';
+import { auditQuery, checkNewUser, checkWebhookUrl, NO_FILTERS, newestFirst, parseEvents, parseScopes, restoreSummary, running, sortFingerprints } from './logic';
+
+describe('users', () => {
+  it('checks a new user before sending it', () => {
+    expect(checkNewUser({ username: 'ana', email: '', role: 'viewer', password: 'long-enough-pw' })).toEqual({});
+    const e = checkNewUser({ username: '-bad', email: 'nope', role: 'viewer', password: 'short' });
+    expect(Object.keys(e).sort()).toEqual(['email', 'password', 'username']);
+    expect(checkNewUser({ username: 'a', email: '', role: 'admin', password: '12345678' }, 8)).toEqual({});
+  });
+});
+
+describe('API key scopes', () => {
+  it('parses a list of area:access and refuses unknown areas or access', () => {
+    expect(parseScopes('dashboards:read, queries:write dashboards:read')).toEqual({ scopes: ['dashboards:read', 'queries:write'] });
+    expect(parseScopes('*')).toEqual({ scopes: ['*'] });
+    expect(parseScopes('')).toHaveProperty('error');
+    expect(parseScopes('reports:read')).toHaveProperty('error');
+    expect(parseScopes('dashboards:delete')).toHaveProperty('error');
+    expect(parseScopes('dashboards')).toHaveProperty('error');
+  });
+});
+
+describe('audit filters', () => {
+  it('sends only the filters that are set, times in UTC', () => {
+    expect(auditQuery(NO_FILTERS)).toEqual({ query: '' });
+    const r = auditQuery({ actor: ' admin ', action: 'auth.login', outcome: 'denied', from: '2026-12-01T00:00', to: '' }, { limit: '50' });
+    expect('query' in r).toBe(true);
+    const q = new URLSearchParams((r as { query: string }).query);
+    expect(q.get('actor')).toBe('admin');
+    expect(q.get('action')).toBe('auth.login');
+    expect(q.get('outcome')).toBe('denied');
+    expect(q.get('from')).toBe(new Date('2026-12-01T00:00').toISOString());
+    expect(q.get('to')).toBeNull();
+    expect(q.get('limit')).toBe('50');
+  });
+  it('refuses a range that ends before it starts', () => {
+    expect(auditQuery({ ...NO_FILTERS, from: '2026-12-02T00:00', to: '2026-12-01T00:00' })).toMatchObject({ field: 'to' });
+  });
+});
+
+const stats = { count: 0, executions: 0, errors: 0, cacheHits: 0, cacheMisses: 0, rows: 0, bytes: 0, totalMs: 0 };
+const fp = (id: string, p95: number | null, total: number): Fingerprint => ({
+  ...stats,
+  id,
+  dataSource: 'sales',
+  sourceType: 'sqlite',
+  fingerprint: `SELECT ${id}`,
+  users: [],
+  p95Ms: p95,
+  totalMs: total,
+});
+
+describe('performance', () => {
+  it('sorts fingerprints by a figure, unmeasured ones last', () => {
+    const list = [fp('a', 5, 100), fp('b', null, 0), fp('c', 50, 10)];
+    expect(sortFingerprints(list, 'p95Ms', true).map((f) => f.id)).toEqual(['c', 'a', 'b']);
+    expect(sortFingerprints(list, 'p95Ms', false).map((f) => f.id)).toEqual(['a', 'c', 'b']);
+    expect(sortFingerprints(list, 'totalMs', true).map((f) => f.id)).toEqual(['a', 'c', 'b']);
+    expect(list.map((f) => f.id)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+const backup = (id: string, state: Backup['state']): Backup => ({ id, state, trigger: 'manual', pinned: false, requestedBy: 'admin', requestedAt: '' });
+
+describe('backups', () => {
+  it('lists newest first and knows when some are under way', () => {
+    const l = [backup('20261201-000000-aa', 'Completed'), backup('20261203-000000-bb', 'Running')];
+    expect(newestFirst(l).map((b) => b.id)).toEqual(['20261203-000000-bb', '20261201-000000-aa']);
+    expect(running(l)).toBe(true);
+    expect(running([l[0]])).toBe(false);
+  });
+  it('sums a restore report up in one sentence', () => {
+    const col = { inBackup: 3, current: 3, addedIds: [], removedIds: [], modifiedIds: [] };
+    const r: RestoreReport = {
+      backup: 'b',
+      dryRun: true,
+      restored: false,
+      startedAt: '',
+      finishedAt: '',
+      collections: [
+        { ...col, collection: 'dashboards', added: 1, removed: 0, modified: 2, unchanged: 1 },
+        { ...col, collection: 'users', added: 0, removed: 0, modified: 0, unchanged: 4 },
+      ],
+      totals: { inBackup: 6, current: 6, added: 1, removed: 0, modified: 2, unchanged: 5 },
+      untouched: [],
+    };
+    expect(restoreSummary(r)).toBe('A restore would add 1, remove 0 and modify 2 records in 1 collection; 5 unchanged.');
+    const same = { ...r, totals: { ...r.totals, added: 0, modified: 0 }, collections: [] };
+    expect(restoreSummary(same)).toBe('A restore would change nothing: 5 records as in the backup.');
+    expect(restoreSummary({ ...r, dryRun: false, restored: true })).toMatch(/^The restore added 1, removed 0 and modified 2/);
+  });
+});
+
+describe('webhooks', () => {
+  it('parses event patterns', () => {
+    expect(parseEvents('approval.*, lineage.broken')).toEqual({ events: ['approval.*', 'lineage.broken'] });
+    expect(parseEvents('*')).toEqual({ events: ['*'] });
+    expect(parseEvents('')).toHaveProperty('error');
+    expect(parseEvents('Approval Requested!')).toHaveProperty('error');
+  });
+  it('checks the target URL scheme', () => {
+    expect(checkWebhookUrl('https://hooks.example/x')).toBeNull();
+    expect(checkWebhookUrl('ftp://x')).toBe('only http and https targets');
+    expect(checkWebhookUrl('nope')).toBe('not a URL');
+  });
+});

@@ -1,0 +1,142 @@
+// The admin pages' pure logic: query strings, input checks, sorting and summaries.
+import type { Role } from '../api/types';
+import type { Backup, Fingerprint, RestoreReport, RunStats } from './api';
+
+// --- users ----------------------------------------------------------------------------------
+
+export interface NewUserForm {
+  username: string;
+  email: string;
+  role: Role;
+  password: string;
+}
+
+/** The checks the server makes too (it names the same fields), made before sending. */
+export function checkNewUser(f: NewUserForm, minPassword = 12): Record<string, string> {
+  const errors: Record<string, string> = {};
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,127}$/.test(f.username.trim())) errors.username = 'letters, digits and _.@- only, starting with a letter or digit';
+  if (f.email.trim() && !/^[^\s@]+@[^\s@]+$/.test(f.email.trim())) errors.email = 'an e-mail address';
+  if ([...f.password].length < minPassword) errors.password = `at least ${minPassword} characters`;
+  return errors;
+}
+
+// --- API keys -------------------------------------------------------------------------------
+
+export const SCOPE_AREAS = ['datasources', 'queries', 'dashboards', 'catalog', 'lineage', 'approvals', 'admin', 'audit', '*'];
+
+/** `dashboards:read, queries:write` → the list, or the first bad entry. */
+export function parseScopes(text: string): { scopes: string[] } | { error: string } {
+  const scopes = text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (scopes.length === 0) return { error: 'at least one scope, e.g. dashboards:read' };
+  for (const s of scopes) {
+    if (s === '*') continue;
+    const [area, access, ...rest] = s.split(':');
+    if (rest.length || !SCOPE_AREAS.includes(area) || !['read', 'write', '*'].includes(access ?? '')) {
+      return { error: `"${s}" is not <area>:<read|write|*> (areas: ${SCOPE_AREAS.join(', ')})` };
+    }
+  }
+  return { scopes: [...new Set(scopes)] };
+}
+
+// --- audit ----------------------------------------------------------------------------------
+
+export interface AuditFilters {
+  actor: string;
+  action: string;
+  outcome: '' | 'success' | 'denied' | 'failure';
+  /** `datetime-local` values (the viewer's zone). */
+  from: string;
+  to: string;
+}
+
+export const NO_FILTERS: AuditFilters = { actor: '', action: '', outcome: '', from: '', to: '' };
+
+/** A `datetime-local` value as RFC 3339 (UTC), or null when empty or invalid. */
+export function localToRfc3339(v: string): string | null {
+  if (!v) return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
+/** The query string of the audit listing (or export) for the filters; `error` names a
+ * filter that cannot be sent. */
+export function auditQuery(f: AuditFilters, extra: Record<string, string> = {}): { query: string } | { error: string; field: string } {
+  const q = new URLSearchParams();
+  if (f.actor.trim()) q.set('actor', f.actor.trim());
+  if (f.action.trim()) q.set('action', f.action.trim());
+  if (f.outcome) q.set('outcome', f.outcome);
+  const from = localToRfc3339(f.from);
+  const to = localToRfc3339(f.to);
+  if (f.from && !from) return { error: 'not a time', field: 'from' };
+  if (f.to && !to) return { error: 'not a time', field: 'to' };
+  if (from && to && from >= to) return { error: '"to" must be after "from"', field: 'to' };
+  if (from) q.set('from', from);
+  if (to) q.set('to', to);
+  for (const [k, v] of Object.entries(extra)) q.set(k, v);
+  return { query: q.toString() };
+}
+
+// --- performance ----------------------------------------------------------------------------
+
+export type FingerprintKey = 'p95Ms' | 'totalMs' | 'count' | 'meanMs' | 'errors' | 'rows' | 'cacheHitRate';
+
+/** Sorted copy; fingerprints without the figure (never executed) last in either direction. */
+export function sortFingerprints(list: Fingerprint[], key: FingerprintKey, desc: boolean): Fingerprint[] {
+  const v = (f: RunStats) => f[key] as number | null | undefined;
+  return [...list].sort((a, b) => {
+    const x = v(a);
+    const y = v(b);
+    if (x == null || y == null) return x == null ? (y == null ? 0 : 1) : -1;
+    return desc ? y - x : x - y;
+  });
+}
+
+// --- backups --------------------------------------------------------------------------------
+
+/** Newest first (ids sort by time). */
+export function newestFirst(list: Backup[]): Backup[] {
+  return [...list].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+}
+
+/** Backups still under way (the page polls while there are some). */
+export function running(list: Backup[]): boolean {
+  return list.some((b) => b.state === 'Pending' || b.state === 'Running');
+}
+
+/** One sentence for a restore report. */
+export function restoreSummary(r: RestoreReport): string {
+  const t = r.totals;
+  const changed = r.collections.filter((c) => c.added + c.removed + c.modified > 0).length;
+  const verb = r.dryRun ? 'would add' : 'added';
+  const change = t.added + t.removed + t.modified;
+  if (change === 0) return `${r.dryRun ? 'A restore would change nothing' : 'Restored: nothing changed'}: ${t.unchanged} records as in the backup.`;
+  return `${r.dryRun ? 'A restore' : 'The restore'} ${verb} ${t.added}, ${r.dryRun ? 'remove' : 'removed'} ${t.removed} and ${r.dryRun ? 'modify' : 'modified'} ${t.modified} records in ${changed} collection${changed === 1 ? '' : 's'}; ${t.unchanged} unchanged.`;
+}
+
+// --- webhooks -------------------------------------------------------------------------------
+
+/** `approval.*, lineage.broken` → the list of event patterns, or what is wrong. */
+export function parseEvents(text: string): { events: string[] } | { error: string } {
+  const events = text
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (events.length === 0) return { error: 'at least one event kind (approval.requested), prefix (approval.*) or *' };
+  if (events.length > 50) return { error: 'at most 50 event kinds' };
+  const bad = events.find((e) => e.length > 100 || !/^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*(\.\*)?)$/.test(e));
+  if (bad) return { error: `"${bad}" is not an event kind, a prefix ending in .* or *` };
+  return { events: [...new Set(events)] };
+}
+
+/** The URL checks the browser can make (the server also refuses internal addresses). */
+export function checkWebhookUrl(url: string): string | null {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? null : 'only http and https targets';
+  } catch {
+    return 'not a URL';
+  }
+}

@@ -1,0 +1,48 @@
+import { request } from '../api/client';
+
+/** `NotificationRecord` of the API. */
+export interface Notification {
+  id: string;
+  username: string;
+  kind: string;
+  title: string;
+  body: string;
+  /** API path of what it is about (`/api/v1/approvals/…`). */
+  link?: string | null;
+  read: boolean;
+  createdAt: string;
+}
+
+export async function listNotifications(unread: boolean, signal?: AbortSignal): Promise<Notification[]> {
+  return (await request<Notification[]>(`/notifications${unread ? '?unread=true' : ''}`, { signal })).data;
+}
+
+export async function markRead(id: string): Promise<void> {
+  await request(`/notifications/${encodeURIComponent(id)}/read`, { method: 'POST' });
+  changed();
+}
+
+export async function markAllRead(): Promise<void> {
+  await request('/notifications/read-all', { method: 'POST' });
+  changed();
+}
+
+/** Tells the shell's badge to count again. */
+export function changed(): void {
+  window.dispatchEvent(new Event('nexbii:notifications'));
+}
+
+/** The console page for an API path a notice links to, when the console has one. */
+export function consoleLink(apiPath: string | null | undefined): string | null {
+  if (!apiPath) return null;
+  const m = /^\/api\/v1\/(approvals|dashboards|datasources)\/([^/?#]+)$/.exec(apiPath);
+  if (!m) return null;
+  if (m[1] === 'approvals') return `/approvals?id=${m[2]}`;
+  if (m[1] === 'dashboards') return `/dashboards/${m[2]}`;
+  return '/datasources';
+}
+
+/** The badge text: the count, "99+" past 99, nothing at 0. */
+export function badgeText(n: number): string {
+  return n <= 0 ? '' : n > 99 ? '99+' : String(n);
+}
