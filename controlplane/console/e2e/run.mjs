@@ -10,7 +10,8 @@
 // which must be newer than the console's and the control plane's sources), CARGO_TARGET_DIR,
 // CHROMIUM (default /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,14 @@ const root = path.resolve(consoleDir, '../..');
 const artifacts = path.join(consoleDir, 'test-artifacts');
 const PASSWORD = 'e2e-console-password-1';
 const TENANT = 'acme';
+const svg = (fill) => `data:image/svg+xml;base64,${Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="96" height="24"><rect width="96" height="24" rx="4" fill="${fill}"/></svg>`).toString('base64')}`;
+// The quick-start tenant's branding, completed with what the quick start leaves out.
+const BRANDING = {
+  logoUrl: svg('#1f6feb'),
+  darkLogoUrl: svg('#f78166'),
+  faviconUrl: svg('#123456'),
+  fontFamily: 'Georgia, serif',
+};
 
 /** The control-plane binary to test; refused when older than the sources it embeds. */
 function binary() {
@@ -64,6 +73,12 @@ async function startServer(bin) {
   mkdirSync(path.join(dir, 'sources'));
   // A SQLite file the data-source form may point at (API-created sources live under the root).
   cpSync(path.join(root, 'examples/quickstart/sales.db'), path.join(dir, 'sources/copy.db'));
+  // The quick start's manifests, its tenant with a complete branding (logos, favicon, font).
+  const manifests = path.join(dir, 'manifests');
+  cpSync(path.join(root, 'examples/quickstart'), manifests, { recursive: true });
+  const tenantYaml = path.join(manifests, 'tenant.yaml');
+  const extra = Object.entries(BRANDING).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
+  writeFileSync(tenantYaml, readFileSync(tenantYaml, 'utf8').replace('  branding:\n', `  branding:\n${extra}\n`));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = [];
@@ -71,12 +86,14 @@ async function startServer(bin) {
     bin,
     [
       'serve',
-      '--manifests', path.join(root, 'examples/quickstart'),
+      '--manifests', manifests,
       '--listen', `127.0.0.1:${port}`,
       '--store', path.join(dir, 'nexbii.db'),
       '--keys-file', path.join(dir, 'keys.json'),
       '--sqlite-root', path.join(dir, 'sources'),
       '--backup-dir', path.join(dir, 'backups'),
+      // The webhook test's receiver listens on the loopback.
+      '--webhook-allow', '127.0.0.1/32',
     ],
     { env: { ...process.env, NEXBII_BOOTSTRAP_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -166,11 +183,11 @@ async function widgetsPainted(page) {
   );
 }
 
-async function login(page, base) {
+async function login(page, base, username = 'admin', password = PASSWORD) {
   await page.goto(`${base}/`);
   await page.getByLabel('Tenant').fill(TENANT);
-  await page.getByLabel('Username').fill('admin');
-  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.waitForSelector('[data-testid=brand]');
 }
@@ -393,6 +410,269 @@ async function run(ctx, base, token, figures) {
     const sorted = [...times].sort((a, b) => a - b);
     figures.paint = `first ${times[0].toFixed(0)} ms, then median ${sorted[3].toFixed(0)} ms (min ${sorted[0].toFixed(0)}, max ${sorted[5].toFixed(0)}) over 6 loads`;
   });
+
+  await adminTests(ctx, base, token);
+}
+
+/** A receiver for webhook deliveries on the loopback. */
+function receiver() {
+  const got = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      got.push({ path: req.url, headers: req.headers, body });
+      res.writeHead(204).end();
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ got, url: `http://127.0.0.1:${server.address().port}/hook`, close: () => server.close() })));
+}
+
+async function waitFor(what, fn, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+const cssVar = (page, name) => page.evaluate((n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim(), name);
+
+async function adminTests(ctx, base, token) {
+  const hooks = await receiver();
+  // An editor, for the pages admins alone see and for an approval to be asked of the admin.
+  await api(base, token, 'POST', '/users', { username: 'erin', role: 'editor', password: 'erin-password-123' });
+
+  await test(ctx, 'login page and shell carry the tenant branding, in both themes', async (page) => {
+    await page.goto(`${base}/?tenant=${TENANT}`);
+    await page.getByRole('heading', { name: 'Sign in to Acme Insights' }).waitFor();
+    const logo = page.getByTestId('brand-logo');
+    assert((await logo.getAttribute('src')) === BRANDING.logoUrl, 'the login page shows the light logo');
+    assert((await cssVar(page, '--brand')) === '#1f6feb', `brand colour ${await cssVar(page, '--brand')}`);
+    const font = await page.evaluate(() => getComputedStyle(document.body).fontFamily);
+    assert(font.startsWith('Georgia'), `font ${font}`);
+    assert((await page.locator('link[rel=icon]').getAttribute('href')) === BRANDING.faviconUrl, 'favicon');
+    assert((await page.title()) === 'Acme Insights', `title ${await page.title()}`);
+    await shot(page, '10-login-branded');
+    await page.getByRole('button', { name: 'Dark theme' }).click();
+    await page.waitForFunction((src) => document.querySelector('[data-testid=brand-logo]')?.getAttribute('src') === src, BRANDING.darkLogoUrl);
+    await shot(page, '11-login-branded-dark');
+    await page.getByLabel('Username').fill('admin');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('brand').waitFor();
+    assert((await page.getByTestId('brand-logo').getAttribute('src')) === BRANDING.darkLogoUrl, 'the shell shows the dark logo in the dark theme');
+    await page.getByRole('button', { name: 'Light theme' }).click();
+    await page.waitForFunction((src) => document.querySelector('[data-testid=brand-logo]')?.getAttribute('src') === src, BRANDING.logoUrl);
+    assert((await page.getByTestId('brand').textContent()) === 'Acme Insights', 'brand name in the shell');
+  });
+
+  await test(ctx, 'admin pages are hidden from non-admins', async (page) => {
+    await login(page, base, 'erin', 'erin-password-123');
+    await page.getByRole('link', { name: 'SQL editor' }).waitFor();
+    assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()) === 0, 'an editor sees the Admin link');
+    await page.goto(`${base}/admin/users`);
+    await page.getByRole('alert').filter({ hasText: 'for the tenant’s admins' }).waitFor();
+    assert((await page.locator('table').count()) === 0, 'the users table is shown to an editor');
+  });
+
+  await test(ctx, 'users: create (field error in place), change role, disable', async (page) => {
+    await login(page, base);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).click();
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('rowheader', { name: /^admin/ }).waitFor();
+    await page.getByLabel('Username').fill('ursula');
+    await page.getByLabel('Initial password').fill('short');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    // The tenant's minimum (12) comes from the server, shown at the field.
+    await page.locator('#user-err-password').filter({ hasText: '12' }).waitFor();
+    assert((await page.getByLabel('Initial password').getAttribute('aria-invalid')) === 'true', 'password marked invalid');
+    await page.getByLabel('Initial password').fill('ursula-password-1');
+    await page.getByRole('button', { name: 'Create user' }).click();
+    await page.getByText('Created ursula (viewer).').waitFor();
+    await page.getByLabel('Role of ursula').selectOption('editor');
+    await waitFor('role change', async () => (await api(base, token, 'GET', '/users')).find((u) => u.username === 'ursula')?.role === 'editor');
+    await page.getByRole('button', { name: 'Disable ursula' }).click();
+    await page.getByRole('button', { name: 'Enable ursula' }).waitFor();
+    const u = (await api(base, token, 'GET', '/users')).find((x) => x.username === 'ursula');
+    assert(u.disabled && u.role === 'editor', `ursula: ${JSON.stringify(u)}`);
+    assert((await page.getByLabel('Role of admin').isDisabled()), 'an admin cannot demote themselves here');
+    await noHorizontalOverflow(page);
+    await shot(page, '12-admin-users');
+  });
+
+  await test(ctx, 'API keys: the secret shown once works, rotation replaces it, revocation ends it', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/apikeys`);
+    await page.getByLabel('Key name').fill('e2e-key');
+    await page.getByLabel('Scopes').fill('dashboards:read');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const first = await page.getByTestId('secret').inputValue();
+    const use = async (secret) => (await fetch(`${base}/api/v1/dashboards`, { headers: { authorization: `Bearer ${secret}` } })).status;
+    assert(first.startsWith('nxk_') && (await use(first)) === 200, `new key ${first.slice(0, 12)}… answered ${await use(first)}`);
+    await page.getByRole('button', { name: 'Done, hide it' }).click();
+    assert((await page.getByTestId('secret').count()) === 0, 'the secret is hidden');
+    await page.getByRole('button', { name: 'Rotate e2e-key' }).click();
+    await page.getByRole('region', { name: 'New secret of "e2e-key"' }).waitFor();
+    const second = await page.getByTestId('secret').inputValue();
+    assert(second !== first && (await use(second)) === 200 && (await use(first)) === 401, 'rotation replaced the secret');
+    await page.getByRole('button', { name: 'Revoke e2e-key' }).click();
+    await page.getByRole('button', { name: 'Confirm revoking e2e-key' }).click();
+    await waitFor('the key to leave the list', async () => (await page.locator('tr[data-key="e2e-key"]').count()) === 0);
+    assert((await use(second)) === 401, 'a revoked key still works');
+    await page.getByLabel('Show revoked keys').check();
+    await page.locator('tr[data-key="e2e-key"]', { hasText: 'revoked' }).waitFor();
+    await noHorizontalOverflow(page);
+    await shot(page, '13-admin-apikeys');
+  });
+
+  await test(ctx, 'audit log: filters, paging, chain verification, export', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/audit`);
+    await page.getByTestId('audit-entry').first().waitFor();
+    const all = await api(base, token, 'GET', '/audit?limit=50');
+    assert((await page.getByTestId('audit-entry').count()) === all.length, 'first page size');
+    await page.getByLabel('Action').fill('users.create');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitFor('the filtered list', async () => {
+      const actions = await page.locator('[data-testid=audit-entry] td:nth-child(4)').allTextContents();
+      return actions.length > 0 && actions.every((a) => a === 'users.create');
+    });
+    const created = (await api(base, token, 'GET', '/audit?action=users.create')).length;
+    assert((await page.getByTestId('audit-entry').count()) === created, `users.create entries: ${created}`);
+    await page.getByLabel('Action').fill('');
+    await page.getByLabel('Outcome').selectOption('denied');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await waitFor('denied entries', async () => {
+      const outcomes = await page.locator('[data-testid=audit-entry] td:nth-child(6)').allTextContents();
+      return outcomes.length > 0 && outcomes.every((o) => o.startsWith('denied'));
+    });
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await page.getByRole('button', { name: 'Verify chain' }).click();
+    await page.getByTestId('audit-verify').filter({ hasText: 'Chain intact' }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export' }).click()]);
+    const file = await download.path();
+    const csv = readFileSync(file, 'utf8');
+    assert(download.suggestedFilename() === 'audit.csv' && csv.startsWith('seq,at,actor'), `export: ${download.suggestedFilename()} ${csv.slice(0, 40)}`);
+    // Paging: with more than 50 entries, the next page continues where the first ended.
+    const res = await fetch(`${base}/api/v1/audit?limit=50`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.headers.get('x-next-cursor')) {
+      const lastSeq = Number(await page.locator('[data-testid=audit-entry] td:first-child').last().textContent());
+      await page.getByRole('button', { name: 'Older entries' }).click();
+      await page.getByText('Page 2').waitFor();
+      await page.getByTestId('audit-entry').first().waitFor();
+      const nextSeq = Number(await page.locator('[data-testid=audit-entry] td:first-child').first().textContent());
+      assert(nextSeq < lastSeq, `page 2 starts at ${nextSeq}, page 1 ended at ${lastSeq}`);
+      await page.getByRole('button', { name: 'Newer entries' }).click();
+      await page.getByText('Page 1').waitFor();
+    }
+    await noHorizontalOverflow(page);
+    await shot(page, '14-admin-audit');
+  });
+
+  await test(ctx, 'monitoring: health, figures and live charts', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/monitoring`);
+    await page.getByTestId('health-status').filter({ hasText: 'ok' }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=series-chart] .echart[data-painted=true] canvas').length === 4, null, { timeout: 15_000 });
+    assert((await page.locator('[data-testid^=window-]').count()) === 8, 'request and query figures for 4 windows');
+    const chart = page.getByTestId('series-chart').first();
+    await page.getByLabel('Metric of chart 1').selectOption('host_cpu');
+    await page.waitForSelector('[data-testid=series-chart][data-metric=host_cpu] .echart[data-painted=true] canvas');
+    assert((await chart.textContent()).includes('%'), 'the host CPU chart states its value in %');
+    await page.getByRole('rowheader', { name: /^sales/ }).waitFor();
+    await noHorizontalOverflow(page);
+    await shot(page, '15-admin-monitoring');
+  });
+
+  await test(ctx, 'performance: fingerprints sortable, slowest runs, suggestions', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/performance`);
+    await page.getByTestId('fingerprint').first().waitFor();
+    await page.getByRole('button', { name: /^Runs/ }).click();
+    await page.locator('th[aria-sort=descending]', { hasText: 'Runs' }).waitFor();
+    await page.waitForTimeout(300);
+    const runs = (await page.locator('[data-testid=fingerprint] td:nth-child(3)').allTextContents()).map((t) => Number(t.replace(/,/g, '')));
+    assert(runs.length > 1 && runs.every((r, i) => i === 0 || runs[i - 1] >= r), `runs not descending: ${runs}`);
+    await page.getByRole('button', { name: /^Runs/ }).click();
+    await page.locator('th[aria-sort=ascending]', { hasText: 'Runs' }).waitFor();
+    await page.getByTestId('slow-run').first().waitFor();
+    await page.getByTestId('suggestions-summary').waitFor();
+    await noHorizontalOverflow(page);
+    await shot(page, '16-admin-performance');
+  });
+
+  await test(ctx, 'backups: trigger, verify, restore dry run, delete', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/backups`);
+    await page.getByLabel('Note').fill('from the browser');
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    const id = (await page.getByText(/^Backup \S+ started\.$/).textContent()).split(' ')[1];
+    const row = page.locator(`tr[data-backup="${id}"]`);
+    await row.getByText('Completed').waitFor({ timeout: 30_000 });
+    await row.getByRole('button', { name: `Verify ${id}` }).click();
+    await row.getByText(/^Verified: /).waitFor();
+    await row.getByRole('button', { name: `Restore… ${id}` }).click();
+    const report = page.getByTestId('restore-report');
+    await report.getByText(/^A restore would/).waitFor();
+    assert((await api(base, token, 'GET', '/users')).some((u) => u.username === 'ursula'), 'a dry run changed nothing');
+    await shot(page, '17-admin-backups');
+    await report.getByRole('button', { name: 'Close' }).click();
+    await row.getByRole('button', { name: `Delete ${id}` }).click();
+    await row.getByRole('button', { name: `Confirm deleting ${id}` }).click();
+    await waitFor('the backup to go', async () => (await page.locator(`tr[data-backup="${id}"]`).count()) === 0);
+    const left = await api(base, token, 'GET', '/admin/backups');
+    assert(!left.some((b) => b.id === id), 'the API still lists the deleted backup');
+    await noHorizontalOverflow(page);
+  });
+
+  await test(ctx, 'webhooks: create, deliveries, redeliver; notifications: badge, inbox, mark read', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/webhooks`);
+    await page.getByLabel('Target URL').fill('not a url');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.locator('#hook-err-url').filter({ hasText: 'not a URL' }).waitFor();
+    await page.getByLabel('Target URL').fill(hooks.url);
+    await page.getByLabel('Events').fill('approval.*');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.getByRole('region', { name: 'Signing secret' }).waitFor();
+    await page.locator(`tr[data-webhook="${hooks.url}"]`).waitFor();
+    // An editor asks for a dashboard's publication: the admin approves it, so the webhook and the
+    // admin's inbox hear of it.
+    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'erin-password-123' })).token;
+    await api(base, erin, 'POST', '/dashboards', { name: 'e2e-published', spec: { title: 'E2E published', publication: 'published', widgets: [] } });
+    await waitFor('the delivery', () => hooks.got.length >= 1);
+    await page.getByRole('button', { name: `Deliveries of ${hooks.url}` }).click();
+    const delivery = page.getByTestId('delivery').first();
+    await waitFor('a delivered delivery', async () => {
+      if ((await delivery.count()) && (await delivery.textContent()).includes('delivered')) return true;
+      await page.getByRole('button', { name: 'Reload deliveries' }).click();
+      return false;
+    });
+    assert((await delivery.textContent()).includes('approval.requested'), 'the delivery names its event');
+    await delivery.getByRole('button', { name: /^Redeliver/ }).click();
+    await page.getByText(/^Sent again as /).waitFor();
+    await waitFor('the redelivery', () => hooks.got.length >= 2);
+    assert(hooks.got[1].body === hooks.got[0].body, 'the redelivery carries the same payload');
+    await noHorizontalOverflow(page);
+    await shot(page, '18-admin-webhooks');
+
+    const unread = (await api(base, token, 'GET', '/notifications?unread=true')).length;
+    assert(unread >= 1, 'the admin has no unread notice');
+    await page.goto(`${base}/dashboards`);
+    await page.getByTestId('unread-badge').filter({ hasText: String(unread) }).waitFor();
+    await page.getByRole('link', { name: `Notifications, ${unread} unread` }).click();
+    const notice = page.getByTestId('notification').filter({ hasText: 'Approval requested by erin' });
+    await notice.getByRole('button', { name: 'Mark "Approval requested by erin" read' }).click();
+    if (unread > 1) await page.getByTestId('unread-badge').filter({ hasText: String(unread - 1) }).waitFor();
+    await page.getByRole('button', { name: 'Mark all read' }).click();
+    await waitFor('the badge to go', async () => (await page.getByTestId('unread-badge').count()) === 0);
+    assert((await api(base, token, 'GET', '/notifications?unread=true')).length === 0, 'unread notices left');
+    await shot(page, '19-notifications');
+  });
+  hooks.close();
 }
 
 main().catch((e) => {

@@ -2,7 +2,7 @@ import { useState } from 'react';
 import { Link } from '../app/Link';
 import { useAsync } from '../app/useAsync';
 import { formatTime } from '../app/format';
-import { consoleLink, listNotifications, markAllRead, markRead } from './api';
+import { consoleLink, listNotifications, markAllRead, markRead, noticeTime } from './api';
 
 export default function NotificationsPage() {
   const [onlyUnread, setOnlyUnread] = useState(false);
@@ -52,7 +52,7 @@ export default function NotificationsPage() {
                 <div className="notice-head">
                   <strong>{n.title}</strong>
                   {!n.read && <span className="badge warn">unread</span>}
-                  <span className="muted">{formatTime(n.createdAt)}</span>
+                  <span className="muted">{formatTime(noticeTime(n))}</span>
                 </div>
                 <p>{n.body}</p>
                 <div className="actions">

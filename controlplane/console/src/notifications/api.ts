@@ -42,6 +42,15 @@ export function consoleLink(apiPath: string | null | undefined): string | null {
   return '/datasources';
 }
 
+/** When a notice was made. Its `createdAt` is unreliable (the API answers the key twice, the
+ * second time with the record's empty metadata, 1970): the id starts with the time
+ * (`YYYYMMDDHHMMSS` and microseconds, UTC), which is used first. */
+export function noticeTime(n: Pick<Notification, 'id' | 'createdAt'>): string | null {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{3})?/.exec(n.id);
+  if (m) return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7] ?? '000'}Z`;
+  return n.createdAt && !n.createdAt.startsWith('1970-') ? n.createdAt : null;
+}
+
 /** The badge text: the count, "99+" past 99, nothing at 0. */
 export function badgeText(n: number): string {
   return n <= 0 ? '' : n > 99 ? '99+' : String(n);
