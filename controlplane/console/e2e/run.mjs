@@ -672,6 +672,99 @@ async function adminTests(ctx, base, token) {
     assert((await api(base, token, 'GET', '/notifications?unread=true')).length === 0, 'unread notices left');
     await shot(page, '19-notifications');
   });
+
+  await test(ctx, 'catalog: search with facets finds a column; table page edits; dictionary download', async (page) => {
+    await login(page, base);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Catalog' }).click();
+    await page.getByRole('link', { name: 'customers', exact: true }).waitFor();
+    await page.getByRole('searchbox', { name: 'Search the catalog' }).fill('email');
+    await page.getByRole('button', { name: 'Search', exact: true }).click();
+    const hit = page.getByTestId('hit').filter({ hasText: 'sales.customers.email' });
+    await hit.waitFor();
+    assert((await hit.textContent()).includes('confidential'), 'the email column is marked confidential');
+    await page.getByRole('button', { name: /^confidential/ }).click();
+    await page.locator('button[aria-pressed=true]', { hasText: 'confidential' }).waitFor();
+    assert(new URL(page.url()).searchParams.get('sensitivity') === 'confidential', `URL ${page.url()}`);
+    const hits = await page.getByTestId('hit').allTextContents();
+    assert(hits.length > 0 && hits.every((h) => h.includes('confidential')), 'the facet filters the hits');
+    await shot(page, '20-catalog-search');
+    await hit.getByRole('link').click();
+    await page.getByRole('heading', { name: /^customers/ }).waitFor();
+    const email = page.locator('tr[data-column=email]');
+    assert((await email.textContent()).includes('values withheld'), 'sensitive values are withheld from the profile');
+    await page.getByRole('button', { name: 'Edit About this table' }).click();
+    await page.getByLabel('Description').fill('Customers of the sample shop');
+    await page.getByLabel('Tags').fill('sample, crm');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('table-description').filter({ hasText: 'Customers of the sample shop' }).waitFor();
+    await page.getByRole('button', { name: 'Edit Column country' }).click();
+    await page.getByRole('form', { name: 'Edit Column country' }).getByLabel('Description').fill('ISO country code');
+    await page.getByRole('form', { name: 'Edit Column country' }).getByRole('button', { name: 'Save' }).click();
+    await page.getByTestId('col-country-description').filter({ hasText: 'ISO country code' }).waitFor();
+    const t = await api(base, token, 'GET', '/catalog/datasources/sales/tables/customers');
+    assert(t.curation.description === 'Customers of the sample shop' && t.curation.tags.join() === 'sample,crm', `table curation ${JSON.stringify(t.curation)}`);
+    assert(t.columns.find((c) => c.name === 'country').curation.description === 'ISO country code', 'column description not saved');
+    await noHorizontalOverflow(page);
+    await shot(page, '21-catalog-table');
+    await page.goto(`${base}/catalog`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download data dictionary' }).click()]);
+    const csv = readFileSync(await download.path(), 'utf8');
+    assert(download.suggestedFilename() === 'data-dictionary.csv' && csv.includes('Customers of the sample shop'), `dictionary: ${download.suggestedFilename()}`);
+  });
+
+  await test(ctx, 'lineage: the graph shows a widget’s upstream column; impact of a column', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/lineage?node=${encodeURIComponent('widget:sales-overview/revenue-by-month')}&direction=upstream`);
+    await page.waitForSelector('[data-testid=lineage-graph][data-painted=true] canvas', { timeout: 15_000 });
+    const col = page.locator('tr[data-node="column:sales:orders.order_date"]');
+    await col.waitFor();
+    assert((await col.textContent()).includes('upstream'), 'orders.order_date is upstream of the widget');
+    await noHorizontalOverflow(page);
+    await shot(page, '22-lineage-widget');
+    await col.getByRole('button', { name: /^Centre on/ }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('node') === 'column:sales:orders.order_date');
+    await page.getByTestId('impacted').filter({ hasText: 'Revenue by month' }).waitFor();
+    assert((await page.getByTestId('impacted').filter({ hasText: 'Revenue by month' }).textContent()).includes('high'), 'a shown value comes from order_date');
+    await page.waitForSelector('[data-testid=lineage-graph][data-painted=true] canvas');
+    await page.getByLabel('Start from').selectOption('table:sales:orders');
+    await page.getByLabel('Column').selectOption('status');
+    await page.getByLabel('Direction').selectOption('downstream');
+    await page.getByRole('button', { name: 'Show lineage' }).click();
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('node') === 'column:sales:orders.status');
+    await page.locator('tr[data-node="dashboard:sales-overview"]').waitFor();
+    await shot(page, '23-lineage-impact');
+  });
+
+  await test(ctx, 'approvals: a request appears in the approver’s inbox, is approved, then cancelled by its requester', async (page) => {
+    const pending = (await api(base, token, 'GET', '/approvals?assigned=true')).find((a) => a.subject.dashboard === 'e2e-published');
+    assert(pending, 'the publication request is not assigned to the admin');
+    await login(page, base);
+    // From the notice to the request.
+    await page.goto(`${base}/notifications`);
+    await page.getByTestId('notification').filter({ hasText: 'Approval requested by erin' }).getByRole('link', { name: 'Open' }).click();
+    await page.locator(`[data-approval="${pending.id}"].focused`).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Approvals' }).click();
+    const card = page.locator(`[data-approval="${pending.id}"]`);
+    await card.getByText('Publish dashboard e2e-published').waitFor();
+    assert((await card.textContent()).includes('pending, level 1 of 2'), 'the inbox shows the level waiting');
+    await shot(page, '24-approvals-inbox');
+    await card.getByLabel(`Comment on ${pending.id}`).fill('looks good');
+    await card.getByRole('button', { name: `Approve ${pending.id}` }).click();
+    await waitFor('the decision', async () => (await api(base, token, 'GET', `/approvals/${pending.id}`)).currentLevel === 1);
+    const decided = await api(base, token, 'GET', `/approvals/${pending.id}`);
+    assert(decided.decisions[0].by === 'admin' && decided.decisions[0].comment === 'looks good', `decision ${JSON.stringify(decided.decisions)}`);
+    await page.getByRole('tab', { name: 'All' }).click();
+    await card.getByText('pending, level 2 of 2').waitFor();
+    await card.getByText('approved by admin').waitFor();
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await login(page, base, 'erin', 'erin-password-123');
+    await page.goto(`${base}/approvals?box=mine`);
+    await card.getByRole('button', { name: `Cancel request ${pending.id}` }).click();
+    await card.getByText('cancelled').waitFor();
+    assert((await api(base, token, 'GET', `/approvals/${pending.id}`)).status === 'cancelled', 'the request is not cancelled');
+    await noHorizontalOverflow(page);
+    await shot(page, '25-approvals-mine');
+  });
   hooks.close();
 }
 

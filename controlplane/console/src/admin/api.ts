@@ -1,5 +1,6 @@
 // The admin API's shapes (read from the handlers and /api/v1/openapi.json) and calls.
-import { listAll, request, send, type ApiResponse } from '../api/client';
+import { listAll, request, type ApiResponse } from '../api/client';
+export { download } from '../api/download';
 import type { Role } from '../api/types';
 
 // --- users ----------------------------------------------------------------------------------
@@ -119,23 +120,6 @@ export async function auditPage(query: string, signal?: AbortSignal): Promise<{ 
 
 export async function auditVerify(): Promise<AuditVerifyReport> {
   return (await request<AuditVerifyReport>('/audit/verify')).data;
-}
-
-/** A download of an authenticated GET: fetched with the session, saved under the name the
- * server gives (`Content-Disposition`) or `fallback`. */
-export async function download(path: string, fallback: string): Promise<{ name: string; bytes: number }> {
-  const res = await send(path, { headers: { accept: '*/*' } });
-  const blob = await res.blob();
-  const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallback;
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-  return { name, bytes: blob.size };
 }
 
 // --- monitoring -----------------------------------------------------------------------------

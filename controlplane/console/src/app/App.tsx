@@ -12,6 +12,10 @@ import { Shell } from './Shell';
 // Pages few people open are their own chunks, loaded on first visit.
 const AdminPages = lazy(() => import('../admin/AdminPages'));
 const NotificationsPage = lazy(() => import('../notifications/NotificationsPage'));
+const CatalogPage = lazy(() => import('../catalog/CatalogPage'));
+const TablePage = lazy(() => import('../catalog/TablePage'));
+const LineagePage = lazy(() => import('../lineage/LineagePage'));
+const ApprovalsPage = lazy(() => import('../approvals/ApprovalsPage'));
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
@@ -47,6 +51,11 @@ function Routes({ session }: { session: Session }) {
   if (path === '/sql') return <SqlEditorPage session={session} />;
   if (path === '/datasources') return <DataSourcesPage session={session} />;
   if (path === '/notifications') return <NotificationsPage />;
+  if (path === '/catalog') return <CatalogPage />;
+  if (path === '/lineage') return <LineagePage />;
+  if (path === '/approvals') return <ApprovalsPage session={session} />;
+  const t = match('/catalog/:source/:table', path);
+  if (t) return <TablePage key={path} source={t.source} table={t.table} session={session} />;
   if (path === '/admin' || path.startsWith('/admin/')) {
     if (session.role !== 'admin')
       return (

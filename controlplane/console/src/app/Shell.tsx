@@ -17,6 +17,9 @@ export const NAV: NavItem[] = [
   { href: '/dashboards', label: 'Dashboards' },
   { href: '/sql', label: 'SQL editor' },
   { href: '/datasources', label: 'Data sources' },
+  { href: '/catalog', label: 'Catalog' },
+  { href: '/lineage', label: 'Lineage' },
+  { href: '/approvals', label: 'Approvals' },
   { href: '/admin', label: 'Admin', admin: true },
 ];
 

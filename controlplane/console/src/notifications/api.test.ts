@@ -8,8 +8,10 @@ describe('notifications', () => {
     expect(badgeText(250)).toBe('99+');
   });
   it('links API paths to console pages', () => {
-    expect(consoleLink('/api/v1/approvals/ap-1')).toBe('/approvals?id=ap-1');
+    expect(consoleLink('/api/v1/approvals/ap-1')).toBe('/approvals?box=all&id=ap-1');
     expect(consoleLink('/api/v1/dashboards/sales')).toBe('/dashboards/sales');
+    expect(consoleLink('/api/v1/catalog/datasources/sales/tables')).toBe('/catalog');
+    expect(consoleLink('/api/v1/catalog/datasources/sales/tables/orders')).toBe('/catalog/sales/orders');
     expect(consoleLink('/api/v1/audit')).toBeNull();
     expect(consoleLink(undefined)).toBeNull();
   });

@@ -35,9 +35,11 @@ export function changed(): void {
 /** The console page for an API path a notice links to, when the console has one. */
 export function consoleLink(apiPath: string | null | undefined): string | null {
   if (!apiPath) return null;
+  const cat = /^\/api\/v1\/catalog\/datasources\/([^/?#]+)\/tables(?:\/([^/?#]+))?$/.exec(apiPath);
+  if (cat) return cat[2] ? `/catalog/${cat[1]}/${cat[2]}` : '/catalog';
   const m = /^\/api\/v1\/(approvals|dashboards|datasources)\/([^/?#]+)$/.exec(apiPath);
   if (!m) return null;
-  if (m[1] === 'approvals') return `/approvals?id=${m[2]}`;
+  if (m[1] === 'approvals') return `/approvals?box=all&id=${m[2]}`;
   if (m[1] === 'dashboards') return `/dashboards/${m[2]}`;
   return '/datasources';
 }

@@ -1,0 +1,18 @@
+import { send } from './client';
+
+/** A download of an authenticated GET: fetched with the session, saved under the name the
+ * server gives (`Content-Disposition`) or `fallback`. */
+export async function download(path: string, fallback: string): Promise<{ name: string; bytes: number }> {
+  const res = await send(path, { headers: { accept: '*/*' } });
+  const blob = await res.blob();
+  const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallback;
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  return { name, bytes: blob.size };
+}
