@@ -9,7 +9,7 @@ import { parseScopes, SCOPE_AREAS } from './logic';
 
 export default function ApiKeysPage({ session }: { session: Session }) {
   const [includeRevoked, setIncludeRevoked] = useState(false);
-  const [list, reload] = useAsync((signal) => listKeys(includeRevoked, signal), [includeRevoked]);
+  const [list, reload] = useAsync((signal) => listKeys(includeRevoked, signal), [includeRevoked], true);
   const [secret, setSecret] = useState<{ title: string; value: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const act = async (f: () => Promise<void>) => {

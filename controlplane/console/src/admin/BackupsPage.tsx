@@ -6,7 +6,7 @@ import { deleteBackup, listBackups, restore, triggerBackup, verifyBackup, type B
 import { newestFirst, restoreSummary, running } from './logic';
 
 export default function BackupsPage() {
-  const [list, reload] = useAsync(async (signal) => newestFirst(await listBackups(signal)), []);
+  const [list, reload] = useAsync(async (signal) => newestFirst(await listBackups(signal)), [], true);
   const [report, setReport] = useState<RestoreReport | null>(null);
   // While a backup is under way, look again every 2 s.
   const busy = list.state === 'done' && running(list.value);

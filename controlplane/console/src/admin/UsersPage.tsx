@@ -10,7 +10,7 @@ import { checkNewUser, type NewUserForm } from './logic';
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 
 export default function UsersPage({ session }: { session: Session }) {
-  const [list, reload] = useAsync((signal) => listUsers(signal), []);
+  const [list, reload] = useAsync((signal) => listUsers(signal), [], true);
   const [query, setQuery] = useState('');
   const shown = list.state === 'done' ? list.value.filter((u) => `${u.username} ${u.email ?? ''}`.toLowerCase().includes(query.toLowerCase())) : [];
   return (

@@ -7,7 +7,7 @@ import { createWebhook, deleteWebhook, deliveries, listWebhooks, redeliver, setW
 import { checkWebhookUrl, parseEvents } from './logic';
 
 export default function WebhooksPage() {
-  const [list, reload] = useAsync((signal) => listWebhooks(signal), []);
+  const [list, reload] = useAsync((signal) => listWebhooks(signal), [], true);
   const [secret, setSecret] = useState<string | null>(null);
   const [open, setOpen] = useState<string | null>(null);
   return (
@@ -118,7 +118,7 @@ function HookRow({ w, open, toggle, onChanged }: { w: Webhook; open: boolean; to
 }
 
 function Deliveries({ hook }: { hook: string }) {
-  const [list, reload] = useAsync((signal) => deliveries(hook, signal), [hook]);
+  const [list, reload] = useAsync((signal) => deliveries(hook, signal), [hook], true);
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
   if (list.state === 'loading') return <p role="status">Loading deliveries…</p>;
   if (list.state === 'error')

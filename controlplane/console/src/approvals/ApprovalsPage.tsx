@@ -19,7 +19,7 @@ export default function ApprovalsPage({ session }: { session: Session }) {
   const { search } = useLocation();
   const box = (BOXES.find((b) => b.box === search.get('box'))?.box ?? 'inbox') as Box;
   const focus = search.get('id');
-  const [list, reload] = useAsync(async (signal) => newestFirst(await listApprovals(box, signal)), [box]);
+  const [list, reload] = useAsync(async (signal) => newestFirst(await listApprovals(box, signal)), [box], true);
   return (
     <section>
       <header className="page-head">

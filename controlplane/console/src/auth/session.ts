@@ -43,14 +43,18 @@ export async function login(tenant: string, username: string, password: string):
   return s;
 }
 
-/** Ends the session on the server too; forgets it locally whatever the server says. */
+/** Forgets the session here first (a reload during the call must not bring it back), then
+ * ends it on the server, whatever the server says. */
 export async function logout(): Promise<void> {
+  const raw = sessionStorage.getItem(KEY);
+  forget();
+  const token = raw ? (JSON.parse(raw) as Session).token : null;
+  if (!token) return;
   try {
-    await request('/auth/logout', { method: 'POST' });
+    await request('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
   } catch {
     // An expired or revoked session is already over.
   }
-  forget();
 }
 
 export function forget(): void {

@@ -6,7 +6,7 @@ import { consoleLink, listNotifications, markAllRead, markRead, noticeTime } fro
 
 export default function NotificationsPage() {
   const [onlyUnread, setOnlyUnread] = useState(false);
-  const [list, reload] = useAsync((signal) => listNotifications(onlyUnread, signal), [onlyUnread]);
+  const [list, reload] = useAsync((signal) => listNotifications(onlyUnread, signal), [onlyUnread], true);
   const [error, setError] = useState<string | null>(null);
   const act = async (f: () => Promise<void>) => {
     setError(null);
