@@ -7,6 +7,10 @@ export interface SqlEditorApi {
   /** The selection when there is one, else the whole text. */
   statement(): string;
   all(): string;
+  /** Types `text` at the cursor (replacing the selection) and focuses the editor. */
+  insert(text: string): void;
+  /** Replaces the whole text. */
+  setText(text: string): void;
 }
 
 interface Props {
@@ -63,6 +67,18 @@ export const SqlEditor = forwardRef<SqlEditorApi, Props>(function SqlEditor({ in
       return statementToRun(v.state.doc.toString(), sel.from, sel.to);
     },
     all: () => editor.current?.view.state.doc.toString() ?? initial,
+    insert: (text) => {
+      const v = editor.current?.view;
+      if (!v) return;
+      v.dispatch(v.state.replaceSelection(text));
+      v.focus();
+    },
+    setText: (text) => {
+      const v = editor.current?.view;
+      if (!v) return;
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: text } });
+      v.focus();
+    },
   }));
 
   if (failed) return <p role="alert" className="error">{failed}</p>;

@@ -3,8 +3,11 @@ import { listAll } from '../api/client';
 import type { DataSourceView } from '../api/types';
 import { useAsync } from '../app/useAsync';
 import type { Session } from '../auth/session';
+import type { SchemaInfo } from '../api/types';
+import { formatTime } from '../app/format';
 import { getSchema, runQuery, saveQuery, type RunOutcome } from './api';
 import { completionSchema, dialectOf } from './completion';
+import { addToHistory, historyKey, loadHistory, saveHistory, type HistoryEntry } from './history';
 import { ResultView } from './ResultView';
 import { SqlEditor, type SqlEditorApi } from './SqlEditor';
 
@@ -18,6 +21,17 @@ export function SqlEditorPage({ session }: { session: Session }) {
   const [outcome, setOutcome] = useState<RunOutcome | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
+  const key = historyKey(session.tenant, session.username);
+  const [history, setHistory] = useState<HistoryEntry[]>(() => loadHistory(localStorage, key));
+  const remember = useCallback(
+    (e: HistoryEntry) =>
+      setHistory((h) => {
+        const next = addToHistory(h, e);
+        saveHistory(localStorage, key, next);
+        return next;
+      }),
+    [key],
+  );
 
   useEffect(() => {
     if (sources.state === 'done' && !source && sources.value.length > 0) setSource(sources.value[0].name);
@@ -31,15 +45,19 @@ export function SqlEditorPage({ session }: { session: Session }) {
     if (!source || !sql) return;
     setRunning(true);
     setError(null);
+    const at = new Date().toISOString();
     try {
-      setOutcome(await runQuery(source, sql));
+      const o = await runQuery(source, sql);
+      setOutcome(o);
+      remember(o.kind === 'result' ? { at, dataSource: source, sql, ok: true, rowCount: o.result.rowCount, elapsedMs: o.result.elapsedMs } : { at, dataSource: source, sql, ok: false, error: `held for approval (${o.approval.id})` });
     } catch (e) {
       setOutcome(null);
       setError((e as Error).message);
+      remember({ at, dataSource: source, sql, ok: false, error: (e as Error).message });
     } finally {
       setRunning(false);
     }
-  }, [source]);
+  }, [source, remember]);
 
   if (session.role === 'viewer')
     return (
@@ -76,27 +94,114 @@ export function SqlEditorPage({ session }: { session: Session }) {
           No completion for this source: {schema.error.message}
         </p>
       )}
-      <SqlEditor ref={editor} initial={STARTER} dialect={dialectOf(type)} schema={completion} onRun={run} onChange={setText} />
-      <div className="toolbar">
-        <button type="button" onClick={run} disabled={running || !source} aria-keyshortcuts="Control+Enter Meta+Enter">
-          {running ? 'Running…' : 'Run'} <kbd>Ctrl/⌘+Enter</kbd>
-        </button>
-        <span className="muted">Runs the selection, or everything when nothing is selected.</span>
-        <SaveQuery dataSource={source} sql={text} />
+      <div className="sql-layout">
+        <SchemaBrowser schema={schema.state === 'done' ? schema.value : null} insert={(t) => editor.current?.insert(t)} />
+        <div className="sql-main">
+          <SqlEditor ref={editor} initial={STARTER} dialect={dialectOf(type)} schema={completion} onRun={run} onChange={setText} />
+          <div className="toolbar">
+            <button type="button" onClick={run} disabled={running || !source} aria-keyshortcuts="Control+Enter Meta+Enter">
+              {running ? 'Running…' : 'Run'} <kbd>Ctrl/⌘+Enter</kbd>
+            </button>
+            <span className="muted">Runs the selection, or everything when nothing is selected.</span>
+            <SaveQuery dataSource={source} sql={text} />
+          </div>
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
+          {outcome?.kind === 'approval' && (
+            <p className="note" role="status">
+              This statement touches data your tenant's policy holds for approval: request {outcome.approval.id} is {outcome.approval.status.toLowerCase()}. Run
+              it again once it is approved.
+            </p>
+          )}
+          {outcome?.kind === 'result' && <ResultView result={outcome.result} />}
+          <History
+            entries={history}
+            load={(h) => {
+              if (sources.state === 'done' && sources.value.some((s) => s.name === h.dataSource)) setSource(h.dataSource);
+              editor.current?.setText(h.sql);
+            }}
+            clear={() => {
+              setHistory([]);
+              saveHistory(localStorage, key, []);
+            }}
+          />
+        </div>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
-      {outcome?.kind === 'approval' && (
-        <p className="note" role="status">
-          This statement touches data your tenant's policy holds for approval: request {outcome.approval.id} is {outcome.approval.status.toLowerCase()}. Run
-          it again once it is approved.
-        </p>
-      )}
-      {outcome?.kind === 'result' && <ResultView result={outcome.result} />}
     </section>
+  );
+}
+
+/** The source's tables and columns; a click types the name into the editor. */
+function SchemaBrowser({ schema, insert }: { schema: SchemaInfo | null; insert: (text: string) => void }) {
+  return (
+    <nav className="schema-browser card" aria-label="Schema">
+      <h2>Schema</h2>
+      {!schema && <p className="muted">Loading…</p>}
+      {schema && schema.tables.length === 0 && <p className="muted">No tables.</p>}
+      {schema && (
+        <ul className="plain">
+          {schema.tables.map((t) => {
+            const name = t.schema && !['public', 'main', 'dbo'].includes(t.schema) ? `${t.schema}.${t.name}` : t.name;
+            return (
+              <li key={`${t.schema ?? ''}.${t.name}`}>
+                <details>
+                  <summary>
+                    <span className="table-name">{name}</span>
+                  </summary>
+                  <button type="button" className="link" onClick={() => insert(name)}>
+                    Insert <span className="sr-only">table</span> {name}
+                  </button>
+                  <ul className="plain columns">
+                    {t.columns.map((c) => (
+                      <li key={c.name}>
+                        <button type="button" className="link" onClick={() => insert(c.name)} aria-label={`Insert column ${name}.${c.name}`}>
+                          {c.name}
+                        </button>{' '}
+                        <span className="muted">{c.type}</span>
+                      </li>
+                    ))}
+                  </ul>
+                </details>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </nav>
+  );
+}
+
+/** Statements run in this browser, newest first. */
+function History({ entries, load, clear }: { entries: HistoryEntry[]; load: (h: HistoryEntry) => void; clear: () => void }) {
+  return (
+    <details className="history card">
+      <summary>History ({entries.length})</summary>
+      {entries.length === 0 ? (
+        <p className="muted">Statements you run are listed here (kept in this browser only).</p>
+      ) : (
+        <>
+          <ol className="plain">
+            {entries.map((h, i) => (
+              <li key={`${h.at}-${i}`} data-testid="history-entry">
+                <button type="button" className="ghost" onClick={() => load(h)} aria-label={`Load ${h.sql}`}>
+                  Load
+                </button>{' '}
+                <code>{h.sql.length > 160 ? `${h.sql.slice(0, 160)}…` : h.sql}</code>{' '}
+                <span className="muted">
+                  {h.dataSource}, {formatTime(h.at)}: {h.ok ? `${h.rowCount} ${h.rowCount === 1 ? 'row' : 'rows'}, ${h.elapsedMs?.toFixed(1)} ms` : h.error}
+                </span>
+              </li>
+            ))}
+          </ol>
+          <button type="button" className="ghost" onClick={clear}>
+            Clear history
+          </button>
+        </>
+      )}
+    </details>
   );
 }
 
