@@ -549,8 +549,28 @@ async function adminTests(ctx, base, token) {
     const u = (await api(base, token, 'GET', '/users')).find((x) => x.username === 'ursula');
     assert(u.disabled && u.role === 'editor', `ursula: ${JSON.stringify(u)}`);
     assert((await page.getByLabel('Role of admin').isDisabled()), 'an admin cannot demote themselves here');
+    // Bulk: two users at once; the ones a change does not concern are left alone.
+    await api(base, token, 'POST', '/users', { username: 'vic', role: 'editor', password: 'vic-password-123' });
+    await page.reload();
+    await page.getByLabel('Select vic').check();
+    await page.getByLabel('Select ursula').check();
+    await page.getByLabel('Role for the selected users').selectOption('viewer');
+    await page.getByRole('button', { name: 'Set role of selected' }).click();
+    await page.getByText('2 of 2 users changed.').waitFor();
+    await page.getByLabel('Select vic').check();
+    await page.getByLabel('Select ursula').check();
+    await page.getByRole('button', { name: 'Enable selected' }).click();
+    await page.getByText('1 of 1 users changed.').waitFor();
+    const after = await api(base, token, 'GET', '/users');
+    const [vic, urs] = ['vic', 'ursula'].map((n) => after.find((x) => x.username === n));
+    assert(vic.role === 'viewer' && urs.role === 'viewer' && !urs.disabled && !vic.disabled, `after bulk: ${JSON.stringify([vic, urs])}`);
     await noHorizontalOverflow(page);
     await shot(page, '12-admin-users');
+    // A user's activity is the audit log filtered by them.
+    await page.getByRole('link', { name: 'Activity of erin' }).click();
+    await page.getByTestId('audit-entry').first().waitFor();
+    const actors = await page.locator('[data-testid=audit-entry] td:nth-child(3)').allTextContents();
+    assert(actors.length > 0 && actors.every((a) => a.startsWith('erin')), `activity of erin shows ${actors}`);
   }, { allow: [422] });
 
   await test(ctx, 'API keys: the secret shown once works, rotation replaces it, revocation ends it', async (page) => {
@@ -576,6 +596,23 @@ async function adminTests(ctx, base, token) {
     await page.locator('tr[data-key="e2e-key"]', { hasText: 'revoked' }).waitFor();
     await noHorizontalOverflow(page);
     await shot(page, '13-admin-apikeys');
+  });
+
+  await test(ctx, 'sessions: an admin revokes another user’s session', async (page) => {
+    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'erin-password-123' })).token;
+    // The session just made is erin's newest.
+    const mine = (await api(base, erin, 'GET', '/auth/sessions')).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((x) => x.id);
+    await login(page, base);
+    await page.goto(`${base}/admin/sessions`);
+    const row = page.locator(`tr[data-session="${mine[0]}"]`);
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Revoke session of erin' }).click();
+    await row.getByRole('button', { name: 'Confirm revoking this session of erin' }).click();
+    await waitFor('the session to leave the list', async () => (await row.count()) === 0);
+    const res = await fetch(`${base}/api/v1/dashboards`, { headers: { authorization: `Bearer ${erin}` } });
+    assert(res.status === 401, `a revoked session answered ${res.status}`);
+    await noHorizontalOverflow(page);
+    await shot(page, '12b-admin-sessions');
   });
 
   await test(ctx, 'audit log: filters, paging, chain verification, export', async (page) => {

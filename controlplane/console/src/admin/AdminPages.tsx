@@ -7,6 +7,7 @@ const PAGES = [
   { path: '/admin/monitoring', label: 'Monitoring', page: lazy(() => import('./MonitoringPage')) },
   { path: '/admin/performance', label: 'Performance', page: lazy(() => import('./PerformancePage')) },
   { path: '/admin/users', label: 'Users', page: lazy(() => import('./UsersPage')) },
+  { path: '/admin/sessions', label: 'Sessions', page: lazy(() => import('./SessionsPage')) },
   { path: '/admin/apikeys', label: 'API keys', page: lazy(() => import('./ApiKeysPage')) },
   { path: '/admin/audit', label: 'Audit log', page: lazy(() => import('./AuditPage')) },
   { path: '/admin/backups', label: 'Backups', page: lazy(() => import('./BackupsPage')) },

@@ -1,14 +1,17 @@
 import { useState, type FormEvent } from 'react';
 import { formatTime } from '../app/format';
+import { useLocation } from '../app/router';
 import { useAsync } from '../app/useAsync';
 import { auditPage, auditVerify, download, type AuditEntry, type AuditVerifyReport } from './api';
-import { auditQuery, NO_FILTERS, type AuditFilters } from './logic';
+import { auditQuery, filtersFromUrl, NO_FILTERS, type AuditFilters } from './logic';
 
 const PAGE = 50;
 
 export default function AuditPage() {
-  const [draft, setDraft] = useState<AuditFilters>(NO_FILTERS);
-  const [filters, setFilters] = useState<AuditFilters>(NO_FILTERS);
+  // A link may set the first filters (a user's activity: `?actor=erin`).
+  const { search } = useLocation();
+  const [draft, setDraft] = useState<AuditFilters>(() => filtersFromUrl(search));
+  const [filters, setFilters] = useState<AuditFilters>(() => filtersFromUrl(search));
   const [filterError, setFilterError] = useState<{ field: string; error: string } | null>(null);
   // Cursors of the pages before the one shown (paging back), and of the one shown.
   const [cursors, setCursors] = useState<string[]>([]);

@@ -4,15 +4,25 @@ import { problemFields } from '../app/errors';
 import { formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
 import type { Session } from '../auth/session';
+import { Link } from '../app/Link';
 import { createUser, listUsers, updateUser, type User } from './api';
-import { checkNewUser, type NewUserForm } from './logic';
+import { bulkPatches, checkNewUser, type BulkChange, type NewUserForm } from './logic';
 
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 
 export default function UsersPage({ session }: { session: Session }) {
   const [list, reload] = useAsync((signal) => listUsers(signal), [], true);
   const [query, setQuery] = useState('');
+  const [selected, setSelected] = useState<Set<string>>(new Set());
   const shown = list.state === 'done' ? list.value.filter((u) => `${u.username} ${u.email ?? ''}`.toLowerCase().includes(query.toLowerCase())) : [];
+  const selectable = shown.filter((u) => u.username !== session.username);
+  const toggle = (name: string, on: boolean) =>
+    setSelected((s) => {
+      const n = new Set(s);
+      if (on) n.add(name);
+      else n.delete(name);
+      return n;
+    });
   return (
     <section>
       <header className="page-head">
@@ -29,10 +39,29 @@ export default function UsersPage({ session }: { session: Session }) {
         </p>
       )}
       {list.state === 'done' && (
+        <Bulk
+          users={list.value}
+          selected={selected}
+          me={session.username}
+          onDone={() => {
+            setSelected(new Set());
+            reload();
+          }}
+        />
+      )}
+      {list.state === 'done' && (
         <table className="list">
           <caption className="sr-only">Users</caption>
           <thead>
             <tr>
+              <th scope="col">
+                <input
+                  type="checkbox"
+                  aria-label="Select every user shown"
+                  checked={selectable.length > 0 && selectable.every((u) => selected.has(u.username))}
+                  onChange={(e) => setSelected(e.target.checked ? new Set(selectable.map((u) => u.username)) : new Set())}
+                />
+              </th>
               <th scope="col">User</th>
               <th scope="col">Role</th>
               <th scope="col">Status</th>
@@ -43,7 +72,14 @@ export default function UsersPage({ session }: { session: Session }) {
           </thead>
           <tbody>
             {shown.map((u) => (
-              <UserRow key={u.username} user={u} self={u.username === session.username} onChanged={reload} />
+              <UserRow
+                key={u.username}
+                user={u}
+                self={u.username === session.username}
+                onChanged={reload}
+                selected={selected.has(u.username)}
+                onSelect={(on) => toggle(u.username, on)}
+              />
             ))}
           </tbody>
         </table>
@@ -53,7 +89,19 @@ export default function UsersPage({ session }: { session: Session }) {
   );
 }
 
-function UserRow({ user, self, onChanged }: { user: User; self: boolean; onChanged: () => void }) {
+function UserRow({
+  user,
+  self,
+  onChanged,
+  selected,
+  onSelect,
+}: {
+  user: User;
+  self: boolean;
+  onChanged: () => void;
+  selected: boolean;
+  onSelect: (on: boolean) => void;
+}) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const change = async (patch: { role?: Role; disabled?: boolean }) => {
@@ -70,6 +118,7 @@ function UserRow({ user, self, onChanged }: { user: User; self: boolean; onChang
   };
   return (
     <tr data-user={user.username}>
+      <td>{!self && <input type="checkbox" aria-label={`Select ${user.username}`} checked={selected} onChange={(e) => onSelect(e.target.checked)} />}</td>
       <th scope="row">
         {user.username}
         {self && <span className="badge">you</span>}
@@ -92,6 +141,9 @@ function UserRow({ user, self, onChanged }: { user: User; self: boolean; onChang
       <td>{user.lastLoginAt ? formatTime(user.lastLoginAt) : <span className="muted">never</span>}</td>
       <td>
         <div className="actions">
+          <Link href={`/admin/audit?actor=${encodeURIComponent(user.username)}`}>
+            Activity <span className="sr-only">of {user.username}</span>
+          </Link>
           {!self && (
             <button type="button" className="ghost" disabled={busy} onClick={() => change({ disabled: !user.disabled })}>
               {user.disabled ? `Enable ${user.username}` : `Disable ${user.username}`}
@@ -105,6 +157,59 @@ function UserRow({ user, self, onChanged }: { user: User; self: boolean; onChang
         </div>
       </td>
     </tr>
+  );
+}
+
+/** Changes every selected user (one request each), then says what happened. */
+function Bulk({ users, selected, me, onDone }: { users: User[]; selected: Set<string>; me: string; onDone: () => void }) {
+  const [role, setRole] = useState<Role>('viewer');
+  const [busy, setBusy] = useState(false);
+  const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const apply = async (change: BulkChange) => {
+    const todo = bulkPatches(users, selected, change, me);
+    setBusy(true);
+    const failed: string[] = [];
+    for (const { user, patch } of todo) {
+      try {
+        await updateUser(user, patch);
+      } catch (e) {
+        failed.push(`${user.username}: ${(e as Error).message}`);
+      }
+    }
+    setBusy(false);
+    const done = todo.length - failed.length;
+    setMsg({ ok: failed.length === 0, text: `${done} of ${todo.length} users changed${failed.length ? `; ${failed.join('; ')}` : '.'}` });
+    onDone();
+  };
+  const none = selected.size === 0 || busy;
+  return (
+    <div className="toolbar" role="group" aria-label="Change the selected users">
+      <span>{selected.size} selected</span>
+      <button type="button" className="ghost" disabled={none} onClick={() => apply({ disabled: true })}>
+        Disable selected
+      </button>
+      <button type="button" className="ghost" disabled={none} onClick={() => apply({ disabled: false })}>
+        Enable selected
+      </button>
+      <label className="inline">
+        <span className="sr-only">Role for the selected users</span>
+        <select value={role} onChange={(e) => setRole(e.target.value as Role)} disabled={none}>
+          {ROLES.map((r) => (
+            <option key={r} value={r}>
+              {r}
+            </option>
+          ))}
+        </select>
+      </label>
+      <button type="button" className="ghost" disabled={none} onClick={() => apply({ role })}>
+        Set role of selected
+      </button>
+      {msg && (
+        <span role={msg.ok ? 'status' : 'alert'} className={msg.ok ? 'ok' : 'error'}>
+          {msg.text}
+        </span>
+      )}
+    </div>
   );
 }
 

@@ -405,3 +405,20 @@ export async function deliveries(id: string, signal?: AbortSignal): Promise<Deli
 export async function redeliver(id: string, delivery: string): Promise<Delivery> {
   return (await request<Delivery>(`/webhooks/${encodeURIComponent(id)}/deliveries/${encodeURIComponent(delivery)}/redeliver`, { method: 'POST' })).data;
 }
+
+// --- sessions -------------------------------------------------------------------------------
+
+export interface LoginSession {
+  id: string;
+  username: string;
+  expiresAt: string;
+  revoked?: boolean;
+  userAgent?: string | null;
+  createdAt?: string;
+}
+
+export const listSessions = (signal?: AbortSignal) => listAll<LoginSession>('/auth/sessions?all=true', signal);
+
+export async function revokeSession(id: string): Promise<void> {
+  await request(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}

@@ -106,3 +106,32 @@ describe('webhooks', () => {
     expect(checkWebhookUrl('nope')).toBe('not a URL');
   });
 });
+
+import { bulkPatches, filtersFromUrl, sessionState } from './logic';
+
+describe('bulk user changes', () => {
+  const users = [
+    { username: 'admin', role: 'admin' as const, disabled: false },
+    { username: 'erin', role: 'editor' as const, disabled: false },
+    { username: 'vic', role: 'viewer' as const, disabled: true },
+  ];
+  it('patches only the selected users it changes, never the caller', () => {
+    const all = new Set(['admin', 'erin', 'vic']);
+    expect(bulkPatches(users, all, { disabled: true }, 'admin').map((p) => p.user.username)).toEqual(['erin']);
+    expect(bulkPatches(users, all, { role: 'viewer' }, 'admin').map((p) => p.user.username)).toEqual(['erin']);
+    expect(bulkPatches(users, new Set(['vic']), { disabled: false }, 'admin').map((p) => p.user.username)).toEqual(['vic']);
+  });
+});
+
+describe('sessions and links', () => {
+  it('tells active, expired and revoked sessions apart', () => {
+    const now = Date.parse('2026-12-03T12:00:00Z');
+    expect(sessionState({ expiresAt: '2026-12-03T13:00:00Z' }, now)).toBe('active');
+    expect(sessionState({ expiresAt: '2026-12-03T11:00:00Z' }, now)).toBe('expired');
+    expect(sessionState({ expiresAt: '2026-12-03T13:00:00Z', revoked: true }, now)).toBe('revoked');
+  });
+  it('reads audit filters from a link, ignoring unknown outcomes', () => {
+    expect(filtersFromUrl(new URLSearchParams('actor=erin&outcome=nope'))).toMatchObject({ actor: 'erin', outcome: '' });
+    expect(filtersFromUrl(new URLSearchParams('outcome=denied')).outcome).toBe('denied');
+  });
+});

@@ -140,3 +140,37 @@ export function checkWebhookUrl(url: string): string | null {
     return 'not a URL';
   }
 }
+
+// --- bulk user changes and sessions -------------------------------------------------------
+
+export type BulkChange = { disabled: boolean } | { role: Role };
+
+/** The PATCHes a bulk change needs: only selected users it changes, never the caller. */
+export function bulkPatches<U extends { username: string; role: Role; disabled: boolean }>(
+  users: U[],
+  selected: Set<string>,
+  change: BulkChange,
+  me: string,
+): { user: U; patch: BulkChange }[] {
+  return users
+    .filter((u) => selected.has(u.username) && u.username !== me)
+    .filter((u) => ('disabled' in change ? u.disabled !== change.disabled : u.role !== change.role))
+    .map((user) => ({ user, patch: change }));
+}
+
+/** A session's state now. */
+export function sessionState(s: { revoked?: boolean; expiresAt: string }, now = Date.now()): 'active' | 'revoked' | 'expired' {
+  if (s.revoked) return 'revoked';
+  return Date.parse(s.expiresAt) <= now ? 'expired' : 'active';
+}
+
+/** The audit filters a page link carries (`/admin/audit?actor=erin`). */
+export function filtersFromUrl(q: URLSearchParams): AuditFilters {
+  const outcome = q.get('outcome');
+  return {
+    ...NO_FILTERS,
+    actor: q.get('actor') ?? '',
+    action: q.get('action') ?? '',
+    outcome: outcome === 'success' || outcome === 'denied' || outcome === 'failure' ? outcome : '',
+  };
+}
