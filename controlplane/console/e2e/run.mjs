@@ -151,7 +151,7 @@ async function test(ctx, name, fn, { allow = [] } = {}) {
     if (status && allow.includes(Number(status))) return;
     errors.push(m.text());
   });
-  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('pageerror', (e) => errors.push(`${e.message} ${String(e.stack ?? '').split('\n').slice(1, 4).join(' ')}`));
   const started = Date.now();
   try {
     await fn(page);
@@ -676,6 +676,12 @@ async function adminTests(ctx, base, token) {
     await page.getByRole('rowheader', { name: 'sales sqlite' }).waitFor();
     await noHorizontalOverflow(page);
     await shot(page, '15-admin-monitoring');
+    // The dark theme redraws the charts with readable brand colours.
+    await page.getByRole('button', { name: 'Dark theme' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid=series-chart] .echart[data-painted=true] canvas').length === 4);
+    assert((await cssVar(page, '--brand')) !== '', 'a brand colour in the dark theme');
+    await shot(page, '15b-admin-monitoring-dark');
+    await page.getByRole('button', { name: 'Light theme' }).click();
   });
 
   await test(ctx, 'performance: fingerprints sortable, slowest runs, suggestions', async (page) => {
@@ -795,7 +801,13 @@ async function adminTests(ctx, base, token) {
     await page.getByRole('form', { name: 'Edit Column country' }).getByLabel('Description').fill('ISO country code');
     await page.getByRole('form', { name: 'Edit Column country' }).getByRole('button', { name: 'Save' }).click();
     await page.getByTestId('col-country-description').filter({ hasText: 'ISO country code' }).waitFor();
+    // An admin classifies a column by hand.
+    await page.getByLabel('Sensitivity of country').selectOption('internal');
+    await page.getByLabel('Reason for country').fill('business data');
+    await page.getByRole('button', { name: 'Set sensitivity of country' }).click();
+    await page.locator('tr[data-column=country]', { hasText: 'set by admin: business data' }).waitFor();
     const t = await api(base, token, 'GET', '/catalog/datasources/sales/tables/customers');
+    assert(t.columns.find((c) => c.name === 'country').override?.level === 'internal', 'the override is not stored');
     assert(t.curation.description === 'Customers of the sample shop' && t.curation.tags.join() === 'sample,crm', `table curation ${JSON.stringify(t.curation)}`);
     assert(t.columns.find((c) => c.name === 'country').curation.description === 'ISO country code', 'column description not saved');
     await noHorizontalOverflow(page);

@@ -157,7 +157,7 @@ function Report({ r }: { r: MonitoringReport }) {
           <tr>
             <th scope="col">Route</th>
             <th scope="col" className="num">Requests</th>
-            <th scope="col" className="num">Errors</th>
+            <th scope="col" className="num">4xx / 5xx</th>
             <th scope="col" className="num">p50</th>
             <th scope="col" className="num">p95</th>
             <th scope="col" className="num">p99</th>
@@ -173,7 +173,9 @@ function Report({ r }: { r: MonitoringReport }) {
                   <code>{x.route}</code>
                 </th>
                 <td className="num">{formatCount(x.windows[win].count)}</td>
-                <td className="num">{formatCount(x.windows[win].errors + x.windows[win].clientErrors)}</td>
+                <td className="num">
+                  {formatCount(x.windows[win].clientErrors)} / {formatCount(x.windows[win].errors)}
+                </td>
                 <td className="num">{formatMs(x.windows[win].p50Ms)}</td>
                 <td className="num">{formatMs(x.windows[win].p95Ms)}</td>
                 <td className="num">{formatMs(x.windows[win].p99Ms)}</td>

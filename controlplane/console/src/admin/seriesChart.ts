@@ -38,7 +38,7 @@ export function seriesSummary(s: Series): { last: number | null; max: number | n
 export function seriesOption(s: Series): ChartOption {
   return {
     animation: false,
-    grid: { left: 56, right: 16, top: 16, bottom: 28 },
+    grid: { left: 56, right: 16, top: 30, bottom: 28 },
     tooltip: { trigger: 'axis' },
     xAxis: { type: 'category', boundaryGap: false, data: s.points.map((p) => minuteLabel(p.at)) },
     yAxis: { type: 'value', name: s.unit, nameTextStyle: { align: 'left' }, min: 0 },

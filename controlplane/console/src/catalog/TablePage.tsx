@@ -4,8 +4,8 @@ import { Link } from '../app/Link';
 import { formatTime } from '../app/format';
 import { problemFields } from '../app/errors';
 import { useAsync } from '../app/useAsync';
-import { getTable, patchColumn, patchTable, qualified, type CatalogColumn, type CatalogTable, type Curation, type CurationPatch } from './api';
-import { effectiveLevel, parseTags, profileText } from './logic';
+import { getTable, LEVELS, patchColumn, patchTable, qualified, type CatalogColumn, type CatalogTable, type ColumnPatch, type Curation, type CurationPatch } from './api';
+import { effectiveLevel, overridePatch, overrideValue, parseTags, profileText } from './logic';
 
 export default function TablePage({ source, table, session }: { source: string; table: string; session: Session }) {
   const [loaded] = useAsync((signal) => getTable(source, table, signal), [source, table]);
@@ -75,7 +75,7 @@ export default function TablePage({ source, table, session }: { source: string; 
         </thead>
         <tbody>
           {t.columns.map((c) => (
-            <ColumnRow key={c.name} c={c} canEdit={canEdit} save={async (p) => setT(await patchColumn(t, c.name, p))} />
+            <ColumnRow key={c.name} c={c} canEdit={canEdit} isAdmin={session.role === 'admin'} save={async (p) => setT(await patchColumn(t, c.name, p))} />
           ))}
         </tbody>
       </table>
@@ -83,7 +83,7 @@ export default function TablePage({ source, table, session }: { source: string; 
   );
 }
 
-function ColumnRow({ c, canEdit, save }: { c: CatalogColumn; canEdit: boolean; save: (p: CurationPatch) => Promise<void> }) {
+function ColumnRow({ c, canEdit, isAdmin, save }: { c: CatalogColumn; canEdit: boolean; isAdmin: boolean; save: (p: ColumnPatch) => Promise<void> }) {
   const { level, manual } = effectiveLevel(c);
   const cl = c.classification;
   return (
@@ -104,12 +104,64 @@ function ColumnRow({ c, canEdit, save }: { c: CatalogColumn; canEdit: boolean; s
             {cl.detector}, {Math.round(cl.confidence * 100)} %
           </div>
         )}
+        {isAdmin && <Override c={c} save={save} />}
       </td>
       <td className="wrap">{profileText(c)}</td>
       <td>
         <CurationForm title={`Column ${c.name}`} curation={c.curation} canEdit={canEdit} idPrefix={`col-${c.name}`} save={save} compact />
       </td>
     </tr>
+  );
+}
+
+/** Admins set a column's level by hand (or declare it not sensitive), with a reason. */
+function Override({ c, save }: { c: CatalogColumn; save: (p: ColumnPatch) => Promise<void> }) {
+  const [value, setValue] = useState(overrideValue(c));
+  const [reason, setReason] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const changed = value !== overrideValue(c);
+  return (
+    <div className="override">
+      <label>
+        <span className="sr-only">Sensitivity of {c.name}</span>
+        <select value={value} onChange={(e) => setValue(e.target.value)}>
+          <option value="auto">as detected</option>
+          <option value="none">not sensitive</option>
+          {LEVELS.map((l) => (
+            <option key={l} value={l}>
+              {l}
+            </option>
+          ))}
+        </select>
+      </label>
+      {changed && (
+        <>
+          <label>
+            <span className="sr-only">Reason for {c.name}</span>
+            <input value={reason} onChange={(e) => setReason(e.target.value)} placeholder="reason" />
+          </label>
+          <button
+            type="button"
+            onClick={async () => {
+              setError(null);
+              try {
+                await save(overridePatch(value, reason));
+                setReason('');
+              } catch (e) {
+                setError((e as Error).message);
+              }
+            }}
+          >
+            Set <span className="sr-only">sensitivity of {c.name}</span>
+          </button>
+        </>
+      )}
+      {error && (
+        <span className="error" role="alert">
+          {error}
+        </span>
+      )}
+    </div>
   );
 }
 

@@ -123,7 +123,13 @@ export async function patchTable(t: CatalogTable, patch: CurationPatch): Promise
   return (await request<CatalogTable>(tableUrl(t.dataSource, qualified(t)), { method: 'PATCH', body: patch, headers: ifMatch(t) })).data;
 }
 
-export async function patchColumn(t: CatalogTable, column: string, patch: CurationPatch): Promise<CatalogTable> {
+/** A column's patch: curation, and (admins) a manual classification: `{level: null}` declares
+ * it not sensitive, `override: null` lets detection decide again. */
+export interface ColumnPatch extends CurationPatch {
+  override?: { level: Sensitivity | null; reason?: string } | null;
+}
+
+export async function patchColumn(t: CatalogTable, column: string, patch: ColumnPatch): Promise<CatalogTable> {
   return (
     await request<CatalogTable>(`${tableUrl(t.dataSource, qualified(t))}/columns/${encodeURIComponent(column)}`, { method: 'PATCH', body: patch, headers: ifMatch(t) })
   ).data;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { qualified, searchQuery, tablePage, type CatalogColumn } from './api';
-import { effectiveLevel, facetEntries, parseTags, profileText } from './logic';
+import { effectiveLevel, facetEntries, overridePatch, overrideValue, parseTags, profileText } from './logic';
 
 const col = (over: Partial<CatalogColumn>): CatalogColumn => ({ name: 'email', type: 'TEXT', nullable: false, ...over });
 
@@ -38,5 +38,16 @@ describe('catalog', () => {
     expect(qualified({ schema: 'public', name: 'orders' })).toBe('public.orders');
     expect(qualified({ name: 'orders' })).toBe('orders');
     expect(tablePage('sales', 'public.orders')).toBe('/catalog/sales/public.orders');
+  });
+});
+
+describe('classification override', () => {
+  it('maps the select to the patch and back', () => {
+    expect(overridePatch('auto', 'x')).toEqual({ override: null });
+    expect(overridePatch('none', '')).toEqual({ override: { level: null } });
+    expect(overridePatch('restricted', ' legal ')).toEqual({ override: { level: 'restricted', reason: 'legal' } });
+    expect(overrideValue(col({}))).toBe('auto');
+    expect(overrideValue(col({ override: { level: null, by: 'a', at: '' } }))).toBe('none');
+    expect(overrideValue(col({ override: { level: 'internal', by: 'a', at: '' } }))).toBe('internal');
   });
 });

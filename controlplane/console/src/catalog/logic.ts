@@ -35,3 +35,16 @@ export function profileText(c: CatalogColumn): string {
   parts.push(`of ${p.sampledRows.toLocaleString('en-US')} sampled rows`);
   return parts.join('; ');
 }
+
+/** The override select's value for a column, and the patch for a chosen value: `auto` lets
+ * detection decide, `none` declares the column not sensitive. */
+export function overrideValue(c: CatalogColumn): string {
+  if (!c.override) return 'auto';
+  return c.override.level ?? 'none';
+}
+
+export function overridePatch(value: string, reason: string): { override: { level: Sensitivity | null; reason?: string } | null } {
+  if (value === 'auto') return { override: null };
+  const r = reason.trim() || undefined;
+  return { override: { level: value === 'none' ? null : (value as Sensitivity), ...(r ? { reason: r } : {}) } };
+}

@@ -27,7 +27,9 @@ export function GraphView({ graph, center, onSelect, label }: { graph: Graph; ce
           if (p.dataType === 'node' && id) select.current(id);
         });
         c.setOption(graphOption(graph, center, theme === 'dark'));
-        observer = new ResizeObserver(() => c.resize());
+        observer = new ResizeObserver(() => {
+          if (!c.isDisposed()) c.resize();
+        });
         observer.observe(el.current);
       },
       (e: Error) => setFailed(`the chart library could not be loaded: ${e.message}`),

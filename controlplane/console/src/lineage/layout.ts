@@ -41,7 +41,7 @@ export function layers(g: Graph, center: string): Map<string, number> {
 }
 
 export const KINDS = ['datasource', 'table', 'column', 'query', 'widget', 'dashboard'];
-const COLORS = ['#8250df', '#1f6feb', '#1a7f37', '#bf8700', '#cf222e', '#0969da'];
+const COLORS = ['#8250df', '#1f6feb', '#1a7f37', '#bf8700', '#cf222e', '#1b7c83'];
 const DX = 240;
 const DY = 44;
 
