@@ -697,6 +697,9 @@ async function adminTests(ctx, base, token) {
     await page.locator('th[aria-sort=ascending]', { hasText: 'Runs' }).waitFor();
     await page.getByTestId('slow-run').first().waitFor();
     await page.getByTestId('suggestions-summary').waitFor();
+    await page.getByTestId('dashboard-perf').filter({ hasText: 'sales-overview' }).waitFor();
+    await page.getByTestId('cache-perf').filter({ hasText: 'hit rate' }).waitFor();
+    assert((await page.getByTestId('endpoint-perf').count()) > 0, 'no endpoint figures');
     await noHorizontalOverflow(page);
     await shot(page, '16-admin-performance');
   });
@@ -704,6 +707,8 @@ async function adminTests(ctx, base, token) {
   await test(ctx, 'backups: trigger, verify, restore dry run, delete', async (page) => {
     await login(page, base);
     await page.goto(`${base}/admin/backups`);
+    // The quick start's BackupSchedule.
+    await page.locator('tr[data-schedule=nightly]', { hasText: 'last 7, 30 days at most' }).waitFor();
     await page.getByLabel('Note').fill('from the browser');
     await page.getByRole('button', { name: 'Back up now' }).click();
     const id = (await page.getByText(/^Backup \S+ started\.$/).textContent()).split(' ')[1];

@@ -2,8 +2,8 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { ConfirmButton } from '../app/ConfirmButton';
 import { formatBytes, formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
-import { deleteBackup, listBackups, restore, triggerBackup, verifyBackup, type Backup, type RestoreReport } from './api';
-import { newestFirst, restoreSummary, running } from './logic';
+import { deleteBackup, listBackups, listSchedules, restore, triggerBackup, verifyBackup, type Backup, type RestoreReport } from './api';
+import { newestFirst, restoreSummary, retentionText, running } from './logic';
 
 export default function BackupsPage() {
   const [list, reload] = useAsync(async (signal) => newestFirst(await listBackups(signal)), [], true);
@@ -49,7 +49,59 @@ export default function BackupsPage() {
         </table>
       )}
       {report && <Report r={report} onDone={() => setReport(null)} onRestored={(r) => setReport(r)} />}
+      <Schedules />
     </section>
+  );
+}
+
+/** The BackupSchedules declared for the tenant (the operator runs them). */
+function Schedules() {
+  const [list] = useAsync((signal) => listSchedules(signal), []);
+  return (
+    <>
+      <h2>Schedules</h2>
+      {list.state === 'loading' && <p role="status">Loading schedules…</p>}
+      {list.state === 'error' && (
+        <p className="error" role="alert">
+          {list.error.message}
+        </p>
+      )}
+      {list.state === 'done' && list.value.length === 0 && <p>No backup schedule is declared.</p>}
+      {list.state === 'done' && list.value.length > 0 && (
+        <table className="list">
+          <caption className="sr-only">Backup schedules</caption>
+          <thead>
+            <tr>
+              <th scope="col">Schedule</th>
+              <th scope="col">When (cron)</th>
+              <th scope="col">Keeps</th>
+              <th scope="col">Where</th>
+              <th scope="col">Managed by</th>
+            </tr>
+          </thead>
+          <tbody>
+            {list.value.map((x) => (
+              <tr key={x.name} data-schedule={x.name}>
+                <th scope="row">
+                  {x.name}
+                  {x.spec.suspend && <span className="badge warn">suspended</span>}
+                </th>
+                <td>
+                  <code>{x.spec.schedule}</code>
+                </td>
+                <td>{retentionText(x.spec.retention)}</td>
+                <td>
+                  {x.spec.destination?.kind === 's3'
+                    ? `s3://${x.spec.destination.s3?.bucket ?? ''}/${x.spec.destination.s3?.prefix ?? ''}`
+                    : (x.spec.destination?.volume?.path ?? x.spec.destination?.kind ?? '')}
+                </td>
+                <td>{x.origin === 'api' ? 'API' : x.origin === 'operator' ? 'Kubernetes' : 'manifest file'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
   );
 }
 

@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { formatBytes, formatCount, formatMs, formatRatio, formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
-import { queryPerformance, slowestRuns, suggestions, type Fingerprint, type PerfSort, type RunStats } from './api';
+import { cachePerformance, dashboardPerformance, endpointPerformance, queryPerformance, slowestRuns, suggestions, WINDOWS, type Fingerprint, type PerfSort, type RunStats, type WindowName } from './api';
 import { sortFingerprints, type FingerprintKey } from './logic';
 
 const COLUMNS: { key: FingerprintKey; label: string; server?: PerfSort; format: (f: RunStats) => string }[] = [
@@ -24,6 +24,9 @@ export default function PerformancePage() {
       <Fingerprints />
       <Slowest />
       <SuggestionsView />
+      <Dashboards />
+      <Cache />
+      <Endpoints />
     </section>
   );
 }
@@ -257,6 +260,130 @@ function SuggestionsView() {
             </details>
           )}
         </>
+      )}
+    </>
+  );
+}
+
+function Dashboards() {
+  const [d] = useAsync((signal) => dashboardPerformance(signal), []);
+  return (
+    <>
+      <h2>Dashboard loads</h2>
+      {d.state === 'loading' && <p role="status">Loading dashboard figures…</p>}
+      {d.state === 'error' && (
+        <p className="error" role="alert">
+          {d.error.message}
+        </p>
+      )}
+      {d.state === 'done' && d.value.length === 0 && <p>No dashboard has been loaded since the instance started.</p>}
+      {d.state === 'done' && d.value.length > 0 && (
+        <table className="list">
+          <caption className="sr-only">Dashboard load times</caption>
+          <thead>
+            <tr>
+              <th scope="col">Dashboard</th>
+              <th scope="col" className="num">Loads</th>
+              <th scope="col" className="num">p50</th>
+              <th scope="col" className="num">p95</th>
+              <th scope="col" className="num">All from cache</th>
+              <th scope="col">Slowest widget</th>
+            </tr>
+          </thead>
+          <tbody>
+            {d.value.map((x) => {
+              const w = x.widgets.find((y) => y.id === x.slowestWidget);
+              return (
+                <tr key={x.name} data-testid="dashboard-perf">
+                  <th scope="row">{x.name}</th>
+                  <td className="num">{formatCount(x.loads.count)}</td>
+                  <td className="num">{formatMs(x.loads.p50Ms)}</td>
+                  <td className="num">{formatMs(x.loads.p95Ms)}</td>
+                  <td className="num">{formatCount(x.loads.cacheHits)}</td>
+                  <td>{x.slowestWidget ? `${x.slowestWidget}${w ? ` (p95 ${formatMs(w.p95Ms)})` : ''}` : '–'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}
+
+function Cache() {
+  const [c] = useAsync((signal) => cachePerformance(signal), []);
+  if (c.state === 'loading') return <p role="status">Loading cache figures…</p>;
+  if (c.state === 'error')
+    return (
+      <p className="error" role="alert">
+        {c.error.message}
+      </p>
+    );
+  const v = c.value;
+  return (
+    <>
+      <h2>Result cache</h2>
+      <p data-testid="cache-perf">
+        {formatCount(v.usage.entries)} entries holding {formatCount(v.usage.cells)} of {formatCount(v.usage.maxCells)} cells; hit rate {formatRatio(v.overall.cacheHitRate)}
+        {v.bySource.length > 0 && ` (${v.bySource.map((s) => `${s.dataSource} ${formatRatio(s.cacheHitRate)}`).join(', ')})`}.
+      </p>
+    </>
+  );
+}
+
+function Endpoints() {
+  const [win, setWin] = useState<WindowName>('1h');
+  const [e] = useAsync((signal) => endpointPerformance(win, signal), [win]);
+  return (
+    <>
+      <div className="page-head">
+        <h2>Endpoints</h2>
+        <label className="inline">
+          Endpoint window{' '}
+          <select value={win} onChange={(ev) => setWin(ev.target.value as WindowName)}>
+            {WINDOWS.map((w) => (
+              <option key={w}>{w}</option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {e.state === 'loading' && <p role="status">Loading endpoint figures…</p>}
+      {e.state === 'error' && (
+        <p className="error" role="alert">
+          {e.error.message}
+        </p>
+      )}
+      {e.state === 'done' && (
+        <table className="list">
+          <caption className="sr-only">Requests per route over {win}, busiest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Route</th>
+              <th scope="col" className="num">Requests</th>
+              <th scope="col" className="num">4xx / 5xx</th>
+              <th scope="col" className="num">Mean</th>
+              <th scope="col" className="num">p95</th>
+              <th scope="col" className="num">Max</th>
+            </tr>
+          </thead>
+          <tbody>
+            {e.value.slice(0, 20).map((x) => (
+              <tr key={x.route} data-testid="endpoint-perf">
+                <th scope="row">
+                  <code>{x.route}</code>
+                </th>
+                <td className="num">{formatCount(x.count)}</td>
+                <td className="num">
+                  {formatCount(x.clientErrors)} / {formatCount(x.errors)}
+                </td>
+                <td className="num">{formatMs(x.meanMs)}</td>
+                <td className="num">{formatMs(x.p95Ms)}</td>
+                <td className="num">{formatMs(x.maxMs)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       )}
     </>
   );

@@ -422,3 +422,37 @@ export const listSessions = (signal?: AbortSignal) => listAll<LoginSession>('/au
 export async function revokeSession(id: string): Promise<void> {
   await request(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
 }
+
+// --- backup schedules and more performance figures ------------------------------------------
+
+export interface Schedule {
+  name: string;
+  origin: string;
+  spec: {
+    schedule: string;
+    suspend?: boolean;
+    retention?: { keepLast?: number; maxAgeDays?: number | null; keepDaily?: number | null; keepWeekly?: number | null; keepMonthly?: number | null };
+    destination?: { kind: string; volume?: { path?: string } | null; s3?: { bucket?: string; prefix?: string } | null };
+  };
+}
+
+export const listSchedules = (signal?: AbortSignal) => listAll<Schedule>('/backup/schedules', signal);
+
+export interface DashboardPerf {
+  name: string;
+  loads: RunStats;
+  slowestWidget?: string | null;
+  widgets: (RunStats & { id: string })[];
+}
+
+export async function dashboardPerformance(signal?: AbortSignal): Promise<DashboardPerf[]> {
+  return (await request<{ dashboards: DashboardPerf[] }>('/admin/performance/dashboards', { signal })).data.dashboards;
+}
+
+export async function cachePerformance(signal?: AbortSignal): Promise<{ usage: { entries: number; cells: number; maxCells: number }; overall: RunStats; bySource: (RunStats & { dataSource: string })[] }> {
+  return (await request<{ usage: { entries: number; cells: number; maxCells: number }; overall: RunStats; bySource: (RunStats & { dataSource: string })[] }>('/admin/performance/cache', { signal })).data;
+}
+
+export async function endpointPerformance(window: WindowName, signal?: AbortSignal): Promise<(Figures & { route: string })[]> {
+  return (await request<{ window: string; endpoints: (Figures & { route: string })[] }>(`/admin/performance/endpoints?window=${window}`, { signal })).data.endpoints;
+}

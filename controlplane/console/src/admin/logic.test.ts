@@ -135,3 +135,12 @@ describe('sessions and links', () => {
     expect(filtersFromUrl(new URLSearchParams('outcome=denied')).outcome).toBe('denied');
   });
 });
+
+import { retentionText } from './logic';
+describe('backup schedules', () => {
+  it('say their retention in words', () => {
+    expect(retentionText({ keepLast: 7, maxAgeDays: 30 })).toBe('last 7, 30 days at most');
+    expect(retentionText({ keepDaily: 7, keepWeekly: 4 })).toBe('7 daily, 4 weekly');
+    expect(retentionText(undefined)).toBe('the instance’s retention');
+  });
+});

@@ -174,3 +174,15 @@ export function filtersFromUrl(q: URLSearchParams): AuditFilters {
     outcome: outcome === 'success' || outcome === 'denied' || outcome === 'failure' ? outcome : '',
   };
 }
+
+/** A schedule's retention in words: `last 7, 30 days at most`. */
+export function retentionText(r: { keepLast?: number; maxAgeDays?: number | null; keepDaily?: number | null; keepWeekly?: number | null; keepMonthly?: number | null } | undefined): string {
+  if (!r) return 'the instance’s retention';
+  const parts: string[] = [];
+  if (r.keepLast != null) parts.push(`last ${r.keepLast}`);
+  if (r.keepDaily) parts.push(`${r.keepDaily} daily`);
+  if (r.keepWeekly) parts.push(`${r.keepWeekly} weekly`);
+  if (r.keepMonthly) parts.push(`${r.keepMonthly} monthly`);
+  if (r.maxAgeDays) parts.push(`${r.maxAgeDays} days at most`);
+  return parts.join(', ') || 'everything';
+}
