@@ -436,6 +436,65 @@ async function run(ctx, base, token, figures) {
     await shot(page, '06-datasources');
   });
 
+  await test(ctx, 'dashboard editor: create with two widgets (preview, keyboard move, drag resize), reload, edit', async (page) => {
+    await login(page, base);
+    await page.getByRole('link', { name: 'New dashboard' }).click();
+    await page.getByLabel('Name (in the address)').fill('e2e-two-widgets');
+    await page.getByLabel('Title', { exact: true }).fill('E2E two widgets');
+    const typeSql = async (sql) => {
+      await page.locator('.widget-form .sql-editor[data-ready=true]').waitFor();
+      await page.locator('.widget-form .cm-content').click();
+      await page.keyboard.type(sql);
+      await page.keyboard.press('Escape');
+    };
+    await page.getByRole('button', { name: 'Add widget' }).click();
+    await page.getByLabel('Widget title').fill('Orders by status');
+    await typeSql('SELECT status, count(*) AS n FROM orders GROUP BY status');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.waitForSelector('[data-testid=widget-preview] .echart[data-painted=true] canvas', { timeout: 15_000 });
+    await page.getByRole('button', { name: 'Add widget' }).click();
+    await page.getByLabel('Widget title').fill('Customers');
+    await page.getByRole('combobox', { name: /^Chart/ }).selectOption('number');
+    await typeSql('SELECT count(*) AS customers FROM customers');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await page.locator('[data-testid=widget-preview] [data-testid=kpi-value]').waitFor();
+    // The second widget sits right of the first; one row down by keyboard.
+    const box2 = page.locator('[data-box=w2]');
+    assert((await box2.getAttribute('data-pos')) === '6,0,6,4', `w2 at ${await box2.getAttribute('data-pos')}`);
+    await box2.focus();
+    await page.keyboard.press('ArrowDown');
+    assert((await box2.getAttribute('data-pos')) === '6,1,6,4', `w2 after ArrowDown at ${await box2.getAttribute('data-pos')}`);
+    // The first one two rows taller by dragging its corner.
+    const handle = await page.locator('[data-resize=w1]').boundingBox();
+    await page.mouse.move(handle.x + 8, handle.y + 8);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + 8, handle.y + 8 + 70, { steps: 5 });
+    await page.mouse.move(handle.x + 8, handle.y + 8 + 136, { steps: 5 });
+    await page.mouse.up();
+    assert((await page.locator('[data-box=w1]').getAttribute('data-pos')) === '0,0,6,6', `w1 after resize at ${await page.locator('[data-box=w1]').getAttribute('data-pos')}`);
+    await noHorizontalOverflow(page);
+    await shot(page, '26-dashboard-editor');
+    await page.getByRole('button', { name: 'Save dashboard' }).click();
+    await page.waitForURL(/\/dashboards\/e2e-two-widgets$/);
+    let widgets = await widgetsPainted(page);
+    assert(widgets.length === 2 && widgets.every((w) => w.state === 'done' && !w.error), `after save: ${JSON.stringify(widgets)}`);
+    await page.reload();
+    widgets = await widgetsPainted(page);
+    assert(widgets.length === 2 && widgets.some((w) => w.canvas) && widgets.some((w) => w.kpi), `after reload: ${JSON.stringify(widgets)}`);
+    const saved = await api(base, token, 'GET', '/dashboards/e2e-two-widgets');
+    const pos = Object.fromEntries(saved.spec.widgets.map((w) => [w.id, w.position]));
+    assert(pos.w1.h === 6 && pos.w2.y === 1, `positions ${JSON.stringify(pos)}`);
+    // Edit: a new title through PUT with the revision.
+    await page.getByRole('link', { name: 'Edit', exact: true }).click();
+    await page.getByLabel('Title', { exact: true }).fill('E2E two widgets, edited');
+    await page.getByRole('button', { name: 'Save dashboard' }).click();
+    await page.getByRole('heading', { name: 'E2E two widgets, edited' }).waitFor();
+    // Provisioned dashboards cannot be edited here.
+    await page.goto(`${base}/dashboards/sales-overview/edit`);
+    await page.getByText(/read-only here/).waitFor();
+    await shot(page, '27-dashboard-created');
+  });
+
   await test(ctx, 'dark theme and logout', async (page) => {
     await login(page, base);
     await page.goto(`${base}/dashboards/sales-overview`);

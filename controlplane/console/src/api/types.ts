@@ -90,6 +90,9 @@ export interface DashboardRecord {
   validationErrors?: string[];
   owner: string;
   updatedAt?: string;
+  revision?: number;
+  /** A publication held for approval. */
+  approval?: { id: string; state: string } | null;
 }
 
 export interface WidgetData {

@@ -16,6 +16,7 @@ const CatalogPage = lazy(() => import('../catalog/CatalogPage'));
 const TablePage = lazy(() => import('../catalog/TablePage'));
 const LineagePage = lazy(() => import('../lineage/LineagePage'));
 const ApprovalsPage = lazy(() => import('../approvals/ApprovalsPage'));
+const DashboardEditor = lazy(() => import('../dashboards/DashboardEditor'));
 
 export function App() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
@@ -45,9 +46,12 @@ function Routes({ session }: { session: Session }) {
   useEffect(() => {
     if (path === '/') navigate('/dashboards', true);
   }, [path]);
-  if (path === '/' || path === '/dashboards') return <DashboardsPage />;
+  if (path === '/' || path === '/dashboards') return <DashboardsPage canEdit={session.role !== 'viewer'} />;
+  if (path === '/dashboards/new') return <DashboardEditor key="new" name={null} session={session} />;
+  const e = match('/dashboards/:name/edit', path);
+  if (e) return <DashboardEditor key={e.name} name={e.name} session={session} />;
   const d = match('/dashboards/:name', path);
-  if (d) return <DashboardView name={d.name} />;
+  if (d) return <DashboardView name={d.name} canEdit={session.role !== 'viewer'} />;
   if (path === '/sql') return <SqlEditorPage session={session} />;
   if (path === '/datasources') return <DataSourcesPage session={session} />;
   if (path === '/notifications') return <NotificationsPage />;

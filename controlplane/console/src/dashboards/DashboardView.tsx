@@ -7,7 +7,7 @@ import { getDashboard, streamDashboardData } from './api';
 import { gridColumns, place } from './layout';
 import { WidgetCard } from './WidgetCard';
 
-export function DashboardView({ name }: { name: string }) {
+export function DashboardView({ name, canEdit = false }: { name: string; canEdit?: boolean }) {
   const [loaded] = useAsync((signal) => getDashboard(name, signal), [name]);
   if (loaded.state === 'loading') return <p role="status">Loading dashboard…</p>;
   if (loaded.state === 'error')
@@ -20,7 +20,7 @@ export function DashboardView({ name }: { name: string }) {
         <Link href="/dashboards">All dashboards</Link>
       </section>
     );
-  return <Loaded dashboard={loaded.value} />;
+  return <Loaded dashboard={loaded.value} canEdit={canEdit} />;
 }
 
 /** Variable values: from the URL, else the default (the server applies the same rule). */
@@ -33,7 +33,7 @@ function valuesOf(vars: Variable[], search: URLSearchParams): Record<string, str
   return out;
 }
 
-function Loaded({ dashboard }: { dashboard: DashboardRecord }) {
+function Loaded({ dashboard, canEdit }: { dashboard: DashboardRecord; canEdit: boolean }) {
   const spec = dashboard.spec;
   const widgets = useMemo(() => spec.widgets ?? [], [spec.widgets]);
   const variables = useMemo(() => spec.variables ?? [], [spec.variables]);
@@ -104,8 +104,18 @@ function Loaded({ dashboard }: { dashboard: DashboardRecord }) {
               change it where it is declared.
             </p>
           )}
+          {dashboard.approval?.state === 'Pending' && (
+            <p className="note" role="status">
+              Publishing this dashboard waits for approval (request {dashboard.approval.id}).
+            </p>
+          )}
         </div>
         <div className="actions">
+          {canEdit && dashboard.origin === 'api' && (
+            <Link href={`/dashboards/${encodeURIComponent(dashboard.name)}/edit`} className="button-link">
+              Edit
+            </Link>
+          )}
           <button type="button" onClick={() => setRound((r) => ({ n: r.n + 1, refresh: true }))}>
             Refresh
           </button>

@@ -14,7 +14,7 @@ export function matchesSearch(d: DashboardRecord, query: string): boolean {
     .every((w) => hay.includes(w));
 }
 
-export function DashboardsPage() {
+export function DashboardsPage({ canEdit = false }: { canEdit?: boolean }) {
   const [list] = useAsync((signal) => listDashboards(signal), []);
   const [query, setQuery] = useState('');
   const shown = useMemo(
@@ -30,6 +30,11 @@ export function DashboardsPage() {
     <section>
       <header className="page-head">
         <h1>Dashboards</h1>
+        {canEdit && (
+          <Link href="/dashboards/new" className="button-link">
+            New dashboard
+          </Link>
+        )}
         <label className="search">
           <span className="sr-only">Search dashboards</span>
           <input type="search" placeholder="Search by title, folder or tag" value={query} onChange={(e) => setQuery(e.target.value)} />

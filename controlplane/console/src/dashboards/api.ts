@@ -30,3 +30,19 @@ export async function streamDashboardData(
   }
   split.end().forEach(onWidget);
 }
+
+/** Creates (`name` given) or replaces a dashboard; publication may be held for approval, which
+ * the record says in `approval`. */
+export async function saveDashboard(
+  input: { name?: string; spec: Record<string, unknown> },
+  existing?: { name: string; revision?: number },
+): Promise<DashboardRecord> {
+  if (!existing) return (await request<DashboardRecord>('/dashboards', { method: 'POST', body: input })).data;
+  return (
+    await request<DashboardRecord>(`/dashboards/${encodeURIComponent(existing.name)}`, {
+      method: 'PUT',
+      body: input,
+      headers: existing.revision ? { 'if-match': `"${existing.revision}"` } : {},
+    })
+  ).data;
+}
