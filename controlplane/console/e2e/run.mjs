@@ -432,6 +432,15 @@ async function run(ctx, base, token, figures) {
     await page.getByRole('button', { name: 'Create' }).click();
     await page.getByText('Created sales-copy.').waitFor({ timeout: 15_000 });
     await page.getByRole('rowheader', { name: /^sales-copy/ }).waitFor();
+    // Edit: the display name changes, the rest of the spec stays.
+    await page.getByRole('button', { name: 'Edit sales-copy' }).click();
+    await page.getByRole('heading', { name: 'Edit sales-copy' }).waitFor();
+    await page.getByLabel('Display name').fill('Copy of sales');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Saved sales-copy.').waitFor();
+    await page.getByRole('rowheader', { name: /^sales-copy\s*Copy of sales/ }).waitFor();
+    const copy = await api(base, token, 'GET', '/datasources/sales-copy');
+    assert(copy.spec.displayName === 'Copy of sales' && copy.spec.path === 'copy.db', `after edit: ${JSON.stringify(copy.spec)}`);
     await noHorizontalOverflow(page);
     await shot(page, '06-datasources');
   });

@@ -123,10 +123,12 @@ export interface DataSourceView {
     database?: string;
     username?: string;
     path?: string;
+    [key: string]: unknown;
   };
   hasPassword: boolean;
   origin: string;
   status?: SourceStatus;
+  revision?: number;
 }
 
 export interface ConnectionTest {

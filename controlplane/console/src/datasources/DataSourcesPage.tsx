@@ -2,12 +2,15 @@ import { useState, type FormEvent } from 'react';
 import type { DataSourceView, SchemaInfo } from '../api/types';
 import { useAsync } from '../app/useAsync';
 import type { Session } from '../auth/session';
-import { createDataSource, getSchema, listDataSources, testConnection } from './api';
-import { EMPTY_FORM, toInput, type DataSourceForm } from './form';
+import { createDataSource, getSchema, listDataSources, testConnection, updateDataSource } from './api';
+import { EMPTY_FORM, formOf, toInput, toUpdate, type DataSourceForm } from './form';
 
 export function DataSourcesPage({ session }: { session: Session }) {
-  const [list, reload] = useAsync((signal) => listDataSources(signal), []);
+  const [list, reload] = useAsync((signal) => listDataSources(signal), [], true);
   const isEditor = session.role !== 'viewer';
+  const isAdmin = session.role === 'admin';
+  const [editing, setEditing] = useState<DataSourceView | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   return (
     <section>
       <header className="page-head">
@@ -34,18 +37,34 @@ export function DataSourcesPage({ session }: { session: Session }) {
           </thead>
           <tbody>
             {list.value.map((s) => (
-              <SourceRow key={s.name} source={s} isEditor={isEditor} />
+              <SourceRow key={s.name} source={s} isEditor={isEditor} onEdit={isAdmin && s.origin === 'api' ? () => setEditing(s) : undefined} />
             ))}
           </tbody>
         </table>
       )}
       {list.state === 'done' && list.value.length === 0 && <p>No data sources yet.</p>}
-      {session.role === 'admin' && <CreateForm onCreated={reload} />}
+      {isAdmin && (
+        <SourceForm
+          key={editing?.name ?? '(new)'}
+          editing={editing}
+          onDone={(msg) => {
+            setEditing(null);
+            setSaved(msg ?? null);
+            reload();
+          }}
+          onCancel={() => setEditing(null)}
+        />
+      )}
+      {saved && (
+        <p role="status" className="ok">
+          {saved}
+        </p>
+      )}
     </section>
   );
 }
 
-function SourceRow({ source: s, isEditor }: { source: DataSourceView; isEditor: boolean }) {
+function SourceRow({ source: s, isEditor, onEdit }: { source: DataSourceView; isEditor: boolean; onEdit?: () => void }) {
   const [test, setTest] = useState<{ ok: boolean; text: string } | null>(null);
   const [schema, setSchema] = useState<SchemaInfo | string | null>(null);
   const runTest = async () => {
@@ -96,6 +115,11 @@ function SourceRow({ source: s, isEditor }: { source: DataSourceView; isEditor: 
               <button type="button" onClick={toggleSchema} aria-expanded={!!schema}>
                 Schema
               </button>
+              {onEdit && (
+                <button type="button" className="ghost" onClick={onEdit} aria-controls="create-ds">
+                  Edit <span className="sr-only">{s.name}</span>
+                </button>
+              )}
               {test && (
                 <span role={test.ok ? 'status' : 'alert'} className={test.ok ? 'ok' : 'error'}>
                   {test.text}
@@ -128,23 +152,33 @@ function SourceRow({ source: s, isEditor }: { source: DataSourceView; isEditor: 
   );
 }
 
-function CreateForm({ onCreated }: { onCreated: () => void }) {
-  const [form, setForm] = useState<DataSourceForm>(EMPTY_FORM);
+/** Creates a source, or edits one made through the API (`editing`). */
+function SourceForm({ editing, onDone, onCancel }: { editing: DataSourceView | null; onDone: (message?: string) => void; onCancel: () => void }) {
+  const [form, setForm] = useState<DataSourceForm>(() => (editing ? formOf(editing) : EMPTY_FORM));
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const set = (k: keyof DataSourceForm) => (e: { target: { value: string } }) => setForm({ ...form, [k]: e.target.value });
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const checked = toInput(form);
+    const checked = editing ? toUpdate(form, editing) : toInput(form);
     if ('errors' in checked) return setErrors(checked.errors);
     setErrors({});
+    if (editing) {
+      try {
+        const v = await updateDataSource(checked.input, editing.revision);
+        onDone(`Saved ${v.name}.`);
+      } catch (err) {
+        setMessage({ ok: false, text: (err as Error).message });
+      }
+      return;
+    }
     try {
       const r = await createDataSource(checked.input);
       if ('approval' in r) setMessage({ ok: true, text: `Creating this source needs approval: request ${r.approval.id}.` });
       else {
         setMessage({ ok: true, text: `Created ${r.created.name}.` });
         setForm(EMPTY_FORM);
-        onCreated();
+        onDone();
       }
     } catch (err) {
       setMessage({ ok: false, text: (err as Error).message });
@@ -163,9 +197,9 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
   );
   return (
     <form className="card create-form" onSubmit={submit} aria-labelledby="create-ds">
-      <h2 id="create-ds">New data source</h2>
+      <h2 id="create-ds">{editing ? `Edit ${editing.name}` : 'New data source'}</h2>
       <div className="form-grid">
-        {field('name', 'Name')}
+        {!editing && field('name', 'Name')}
         <label>
           Type
           <select name="type" value={form.type} onChange={set('type')}>
@@ -184,11 +218,18 @@ function CreateForm({ onCreated }: { onCreated: () => void }) {
             {field('port', 'Port')}
             {field('database', 'Database')}
             {field('username', 'Username')}
-            {field('password', 'Password', 'password')}
+            {field('password', editing?.hasPassword ? 'Password (empty: unchanged)' : 'Password', 'password')}
           </>
         )}
       </div>
-      <button type="submit">Create</button>
+      <div className="actions">
+        <button type="submit">{editing ? 'Save changes' : 'Create'}</button>
+        {editing && (
+          <button type="button" className="ghost" onClick={onCancel}>
+            Cancel
+          </button>
+        )}
+      </div>
       {message && (
         <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'ok' : 'error'}>
           {message.text}

@@ -10,6 +10,16 @@ export async function createDataSource(input: DataSourceInput): Promise<{ create
   return res.status === 202 ? { approval: res.data as ApprovalRecord } : { created: res.data as DataSourceView };
 }
 
+export async function updateDataSource(input: DataSourceInput, revision: number | undefined): Promise<DataSourceView> {
+  return (
+    await request<DataSourceView>(`/datasources/${encodeURIComponent(input.name)}`, {
+      method: 'PUT',
+      body: input,
+      headers: revision ? { 'if-match': `"${revision}"` } : {},
+    })
+  ).data;
+}
+
 export const testConnection = async (name: string) =>
   (await request<ConnectionTest>(`/datasources/${encodeURIComponent(name)}/test`, { method: 'POST' })).data;
 

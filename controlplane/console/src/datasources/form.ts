@@ -1,6 +1,6 @@
 // The create form of a data source → the API's `{name, spec, password}` body, with the
 // checks the form can make before the server does (the server's answer names the field too).
-import type { DataSourceType } from '../api/types';
+import type { DataSourceType, DataSourceView } from '../api/types';
 
 export interface DataSourceForm {
   name: string;
@@ -59,4 +59,32 @@ export function toInput(f: DataSourceForm): { input: DataSourceInput } | { error
   const input: DataSourceInput = { name, spec };
   if (f.type !== 'sqlite' && f.password) input.password = f.password;
   return { input };
+}
+
+/** The fields the form edits. */
+const FORM_FIELDS = ['type', 'displayName', 'host', 'port', 'database', 'username', 'path'];
+
+/** A source as the form shows it for editing (the password stays empty: unchanged). */
+export function formOf(v: DataSourceView): DataSourceForm {
+  const s = v.spec;
+  return {
+    name: v.name,
+    type: s.type,
+    displayName: s.displayName ?? '',
+    host: s.host ?? '',
+    port: s.port ? String(s.port) : '',
+    database: s.database ?? '',
+    username: s.username ?? '',
+    password: '',
+    path: s.path ?? '',
+  };
+}
+
+/** The PUT body of an edit: what the form does not edit (pool, TLS, timeouts…) kept as it
+ * was; no password unless a new one was typed. */
+export function toUpdate(f: DataSourceForm, existing: DataSourceView): { input: DataSourceInput } | { errors: Record<string, string> } {
+  const checked = toInput({ ...f, name: existing.name });
+  if ('errors' in checked) return checked;
+  const kept = Object.fromEntries(Object.entries(existing.spec as Record<string, unknown>).filter(([k]) => !FORM_FIELDS.includes(k)));
+  return { input: { ...checked.input, spec: { ...kept, ...checked.input.spec } } };
 }
