@@ -8,7 +8,7 @@
 //
 // Environment: NEXBII_CONTROLPLANE_BIN (the binary; default target/debug/nexbii-controlplane,
 // which must be newer than the console's and the control plane's sources), CARGO_TARGET_DIR,
-// CHROMIUM (default /usr/bin/chromium).
+// CHROMIUM (default /usr/bin/chromium), E2E_ONLY (a regular expression: only matching tests).
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -141,6 +141,8 @@ const results = [];
 /** `allow`: statuses a test provokes on purpose (a 422 shown at its field): the browser's
  * "Failed to load resource" for them is not an error of the page. */
 async function test(ctx, name, fn, { allow = [] } = {}) {
+  // E2E_ONLY=<regular expression>: only the tests whose name matches (while working on a page).
+  if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
   const page = await ctx.newPage();
   const errors = [];
   const failed = [];

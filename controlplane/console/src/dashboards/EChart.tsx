@@ -21,8 +21,12 @@ export function EChart({ option, label, onPainted }: { option: ChartOption; labe
           onPainted?.();
         });
         c.setOption(option);
-        observer = new ResizeObserver(() => c.resize());
-        observer.observe(el.current);
+        // Not while the element is detached or collapsed (before the cleanup below runs).
+        const box = el.current;
+        observer = new ResizeObserver(() => {
+          if (!c.isDisposed() && box.isConnected && box.clientWidth > 0 && box.clientHeight > 0) c.resize();
+        });
+        observer.observe(box);
       },
       (e: Error) => setFailed(`the chart library could not be loaded: ${e.message}`),
     );

@@ -27,10 +27,13 @@ export function GraphView({ graph, center, onSelect, label }: { graph: Graph; ce
           if (p.dataType === 'node' && id) select.current(id);
         });
         c.setOption(graphOption(graph, center, theme === 'dark'));
+        // Not while the element is detached or collapsed (React removes it before the cleanup
+        // below runs): ECharts' view transform of a 0×0 box is singular and throws.
+        const box = el.current;
         observer = new ResizeObserver(() => {
-          if (!c.isDisposed()) c.resize();
+          if (!c.isDisposed() && box.isConnected && box.clientWidth > 0 && box.clientHeight > 0) c.resize();
         });
-        observer.observe(el.current);
+        observer.observe(box);
       },
       (e: Error) => setFailed(`the chart library could not be loaded: ${e.message}`),
     );

@@ -41,7 +41,9 @@ describe('lineage layout', () => {
   });
   it('draws every node and edge, filters dashed, the centre larger', () => {
     const o = graphOption(g, 'widget:d/w', false) as { series: { data: { id: string; symbolSize: number }[]; links: { kind: string; lineStyle: { type: string } }[] }[] };
-    expect(o.series[0].data).toHaveLength(6);
+    // Six nodes and two invisible anchors that keep the drawing's box from being flat.
+    expect(o.series[0].data.filter((n) => n.id)).toHaveLength(6);
+    expect(o.series[0].data).toHaveLength(8);
     expect(o.series[0].links).toHaveLength(5);
     expect(o.series[0].links.find((e) => e.kind === 'filter')!.lineStyle.type).toBe('dashed');
     expect(o.series[0].data.find((n) => n.id === 'widget:d/w')!.symbolSize).toBeGreaterThan(o.series[0].data[0].symbolSize);
@@ -50,5 +52,17 @@ describe('lineage layout', () => {
     expect(impactTarget('table:sales:public.orders')).toEqual({ dataSource: 'sales', table: 'public.orders', column: null });
     expect(impactTarget('column:sales:public.orders.status')).toEqual({ dataSource: 'sales', table: 'public.orders', column: 'status' });
     expect(impactTarget('dashboard:d')).toBeNull();
+  });
+});
+
+import { anchors } from './layout';
+describe('graph anchors', () => {
+  it('give a one-node or one-line graph a box with width and height', () => {
+    const one = anchors(new Map([['a', { x: 0, y: 0 }]])) as { x: number; y: number }[];
+    expect(one[1].x - one[0].x).toBeGreaterThan(0);
+    expect(one[1].y - one[0].y).toBeGreaterThan(0);
+    const line = anchors(new Map([['a', { x: -480, y: 0 }], ['b', { x: 0, y: 0 }]])) as { x: number; y: number }[];
+    expect(line[0].x).toBeLessThan(-480);
+    expect(line[1].y - line[0].y).toBeGreaterThan(0);
   });
 });

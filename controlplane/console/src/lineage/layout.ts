@@ -61,6 +61,21 @@ export function positions(g: Graph, center: string): Map<string, { x: number; y:
   return pos;
 }
 
+/** Two invisible corner points a little outside the nodes: ECharts fits the graph's bounding
+ * box into the view, and a box without width or height (one node, or a chain on one line)
+ * gives it a singular transform that throws. */
+export function anchors(pos: Map<string, { x: number; y: number }>): Record<string, unknown>[] {
+  const xs = [...pos.values()].map((p) => p.x);
+  const ys = [...pos.values()].map((p) => p.y);
+  const [x0, x1] = [Math.min(0, ...xs) - DX / 2, Math.max(0, ...xs) + DX / 2];
+  const [y0, y1] = [Math.min(0, ...ys) - DY, Math.max(0, ...ys) + DY];
+  const hidden = { symbolSize: 0, label: { show: false }, tooltip: { show: false }, itemStyle: { opacity: 0 } };
+  return [
+    { name: '\u0000anchor-a', x: x0, y: y0, ...hidden },
+    { name: '\u0000anchor-b', x: x1, y: y1, ...hidden },
+  ];
+}
+
 export function graphOption(g: Graph, center: string, dark: boolean): ChartOption {
   const pos = positions(g, center);
   const text = dark ? '#e6edf3' : '#1f2328';
@@ -78,7 +93,8 @@ export function graphOption(g: Graph, center: string, dark: boolean): ChartOptio
         label: { show: true, position: 'right', color: text, fontSize: 11 },
         edgeSymbol: ['none', 'arrow'],
         edgeSymbolSize: 6,
-        data: g.nodes.map((n) => ({
+        data: [
+          ...g.nodes.map((n) => ({
           id: n.id,
           name: n.id,
           kind: n.kind,
@@ -88,7 +104,9 @@ export function graphOption(g: Graph, center: string, dark: boolean): ChartOptio
           y: pos.get(n.id)!.y,
           symbolSize: n.id === center ? 18 : 10,
           label: { formatter: n.label, fontWeight: n.id === center ? 'bold' : 'normal' },
-        })),
+          })),
+          ...anchors(pos),
+        ],
         links: g.edges.map((e) => ({
           source: e.from,
           target: e.to,
