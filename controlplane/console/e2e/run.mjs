@@ -685,6 +685,33 @@ async function adminTests(ctx, base, token) {
     await shot(page, '12b-admin-sessions');
   });
 
+  await test(ctx, 'feature flags: change one (roles, rollout), reset it; Tenant-declared ones are read-only', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/features`);
+    const sharing = page.locator('tr[data-flag=sharing]');
+    await sharing.getByText(/read-only here/).waitFor();
+    assert((await sharing.getByRole('button', { name: /^Change/ }).count()) === 0, 'a Tenant-declared flag offers a change');
+    const row = page.locator('tr[data-flag=exports]');
+    await row.getByRole('button', { name: 'Change exports' }).click();
+    const form = page.getByRole('form', { name: 'Change exports' });
+    await form.getByLabel('Enabled').check();
+    await form.getByLabel('admin').check();
+    await form.getByLabel('Rollout (% of the others)').fill('150');
+    await form.getByRole('button', { name: 'Save exports' }).click();
+    await form.getByRole('alert').filter({ hasText: '0 to 100' }).waitFor();
+    await form.getByLabel('Rollout (% of the others)').fill('50');
+    await form.getByRole('button', { name: 'Save exports' }).click();
+    await row.getByText('50 % of admin users').waitFor();
+    const flag = (await api(base, token, 'GET', '/admin/features')).find((f) => f.name === 'exports');
+    assert(flag.source === 'api' && flag.rolloutPercent === 50 && flag.roles.join() === 'admin', `exports: ${JSON.stringify(flag)}`);
+    await noHorizontalOverflow(page);
+    await shot(page, '13b-admin-features');
+    await row.getByRole('button', { name: 'Reset exports' }).click();
+    await row.getByRole('button', { name: 'Confirm resetting exports to its default' }).click();
+    await row.getByText('default', { exact: true }).waitFor();
+    assert((await api(base, token, 'GET', '/admin/features')).find((f) => f.name === 'exports').source === 'default', 'the reset did not reach the API');
+  });
+
   await test(ctx, 'audit log: filters, paging, chain verification, export', async (page) => {
     // More than a page of entries (every change is audited).
     for (let i = 0; (await api(base, token, 'GET', '/audit?limit=60')).length < 60 && i < 60; i++) await api(base, token, 'POST', '/notifications/read-all');

@@ -456,3 +456,46 @@ export async function cachePerformance(signal?: AbortSignal): Promise<{ usage: {
 export async function endpointPerformance(window: WindowName, signal?: AbortSignal): Promise<(Figures & { route: string })[]> {
   return (await request<{ window: string; endpoints: (Figures & { route: string })[] }>(`/admin/performance/endpoints?window=${window}`, { signal })).data.endpoints;
 }
+
+// --- feature flags --------------------------------------------------------------------------
+
+export interface Flag {
+  name: string;
+  description?: string | null;
+  /** `default` (nothing sets it), `api` (stored here) or `tenant` (the Tenant declares it: read-only). */
+  source: 'default' | 'api' | 'tenant';
+  declaredBy?: string | null;
+  enabled: boolean;
+  roles: Role[];
+  users: string[];
+  rolloutPercent: number;
+  default: boolean;
+  gates: string[];
+  revision: number;
+}
+
+export interface FlagInput {
+  description?: string;
+  enabled: boolean;
+  roles: Role[];
+  users: string[];
+  rolloutPercent: number;
+}
+
+export async function listFlags(signal?: AbortSignal): Promise<Flag[]> {
+  return (await request<Flag[]>('/admin/features', { signal })).data;
+}
+
+export async function putFlag(f: Flag, input: FlagInput): Promise<Flag> {
+  return (
+    await request<Flag>(`/admin/features/${encodeURIComponent(f.name)}`, {
+      method: 'PUT',
+      body: input,
+      headers: f.revision ? { 'if-match': `"${f.revision}"` } : {},
+    })
+  ).data;
+}
+
+export async function resetFlag(f: Flag): Promise<void> {
+  await request(`/admin/features/${encodeURIComponent(f.name)}`, { method: 'DELETE', headers: f.revision ? { 'if-match': `"${f.revision}"` } : {} });
+}

@@ -144,3 +144,19 @@ describe('backup schedules', () => {
     expect(retentionText(undefined)).toBe('the instance’s retention');
   });
 });
+
+import { flagAudience, flagInput } from './logic';
+describe('feature flags', () => {
+  it('turn the form into the PUT body and refuse a bad rollout', () => {
+    expect(flagInput({ enabled: true, roles: ['editor'], users: 'ana, bo ana', rollout: '25' }, 'x')).toEqual({
+      input: { description: 'x', enabled: true, roles: ['editor'], users: ['ana', 'bo'], rolloutPercent: 25 },
+    });
+    expect(flagInput({ enabled: true, roles: [], users: '', rollout: '101' })).toHaveProperty('error');
+    expect(flagInput({ enabled: true, roles: [], users: '', rollout: '2.5' })).toHaveProperty('error');
+  });
+  it('say who gets a flag', () => {
+    expect(flagAudience({ enabled: false, roles: [], users: [], rolloutPercent: 100 })).toBe('nobody');
+    expect(flagAudience({ enabled: true, roles: [], users: [], rolloutPercent: 100 })).toBe('everyone');
+    expect(flagAudience({ enabled: true, roles: ['admin'], users: ['bo'], rolloutPercent: 10 })).toBe('10 % of admin users, and always bo');
+  });
+});

@@ -186,3 +186,28 @@ export function retentionText(r: { keepLast?: number; maxAgeDays?: number | null
   if (r.maxAgeDays) parts.push(`${r.maxAgeDays} days at most`);
   return parts.join(', ') || 'everything';
 }
+
+// --- feature flags --------------------------------------------------------------------------
+
+export interface FlagForm {
+  enabled: boolean;
+  roles: Role[];
+  users: string;
+  rollout: string;
+}
+
+/** The flag form → the PUT body, or what is wrong with it. */
+export function flagInput(f: FlagForm, description?: string | null): { input: { description?: string; enabled: boolean; roles: Role[]; users: string[]; rolloutPercent: number } } | { error: string } {
+  const rollout = Number(f.rollout);
+  if (!/^\d{1,3}$/.test(f.rollout.trim()) || rollout > 100) return { error: 'rollout: a whole percentage from 0 to 100' };
+  const users = [...new Set(f.users.split(/[\s,]+/).filter(Boolean))];
+  return { input: { ...(description ? { description } : {}), enabled: f.enabled, roles: f.roles, users, rolloutPercent: rollout } };
+}
+
+/** Who gets a flag, in words. */
+export function flagAudience(f: { enabled: boolean; roles: Role[]; users: string[]; rolloutPercent: number }): string {
+  if (!f.enabled) return 'nobody';
+  const who = f.roles.length ? `${f.roles.join(', ')} users` : 'everyone';
+  const share = f.rolloutPercent < 100 ? `${f.rolloutPercent} % of ${who}` : who;
+  return f.users.length ? `${share}, and always ${f.users.join(', ')}` : share;
+}
