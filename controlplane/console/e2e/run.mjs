@@ -712,6 +712,33 @@ async function adminTests(ctx, base, token) {
     assert((await api(base, token, 'GET', '/admin/features')).find((f) => f.name === 'exports').source === 'default', 'the reset did not reach the API');
   });
 
+  await test(ctx, 'configuration history: versions of a dashboard, diff, rollback; the version in force has none', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/history`);
+    await page.getByLabel('Kind').selectOption('dashboards');
+    await page.getByLabel('Object name').fill('e2e-two-widgets');
+    await page.getByRole('button', { name: 'Show history' }).click();
+    const v2 = page.locator('tr[data-version="dashboards/e2e-two-widgets/2"]');
+    await v2.waitFor();
+    await v2.getByRole('button', { name: /^Diff/ }).click();
+    const diff = page.getByTestId('version-diff');
+    await diff.waitFor();
+    assert((await diff.textContent()).includes('E2E two widgets, edited'), `diff: ${await diff.textContent()}`);
+    const v1 = page.locator('tr[data-version="dashboards/e2e-two-widgets/1"]');
+    await v1.getByRole('button', { name: 'Roll back to dashboards/e2e-two-widgets v1' }).click();
+    await v1.getByRole('button', { name: 'Confirm rolling back to dashboards/e2e-two-widgets v1' }).click();
+    await page.locator('tr[data-version="dashboards/e2e-two-widgets/3"]').waitFor();
+    assert((await api(base, token, 'GET', '/dashboards/e2e-two-widgets')).spec.title === 'E2E two widgets', 'the rollback did not restore the title');
+    await noHorizontalOverflow(page);
+    await shot(page, '14b-admin-history');
+    // A dashboard the manifests own has one version, in force: nothing to roll back to.
+    await page.getByLabel('Object name').fill('sales-overview');
+    await page.getByRole('button', { name: 'Show history' }).click();
+    const prov = page.locator('tr[data-version^="dashboards/sales-overview/"]').first();
+    await prov.getByText('in force').waitFor();
+    assert((await prov.getByRole('button', { name: /^Roll back/ }).count()) === 0, 'the version in force offers a rollback');
+  });
+
   await test(ctx, 'audit log: filters, paging, chain verification, export', async (page) => {
     // More than a page of entries (every change is audited).
     for (let i = 0; (await api(base, token, 'GET', '/audit?limit=60')).length < 60 && i < 60; i++) await api(base, token, 'POST', '/notifications/read-all');

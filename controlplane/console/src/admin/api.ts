@@ -499,3 +499,45 @@ export async function putFlag(f: Flag, input: FlagInput): Promise<Flag> {
 export async function resetFlag(f: Flag): Promise<void> {
   await request(`/admin/features/${encodeURIComponent(f.name)}`, { method: 'DELETE', headers: f.revision ? { 'if-match': `"${f.revision}"` } : {} });
 }
+
+// --- configuration history ------------------------------------------------------------------
+
+export const HISTORY_KINDS = ['settings', 'features', 'datasources', 'dashboards', 'queries', 'policies'];
+
+export interface ConfigVersion {
+  kind: string;
+  name: string;
+  version: number;
+  action: string;
+  at: string;
+  author: string;
+  source: string;
+  changes: string[];
+  rolledBackFrom?: number | null;
+}
+
+export interface PatchOp {
+  op: string;
+  path: string;
+  value?: unknown;
+  from?: string;
+}
+
+export async function historyPage(kind: string, name: string, cursor: string | null, signal?: AbortSignal): Promise<{ versions: ConfigVersion[]; next: string | null }> {
+  const q = new URLSearchParams({ limit: '50' });
+  if (kind) q.set('kind', kind);
+  if (kind && name) q.set('name', name);
+  if (cursor) q.set('cursor', cursor);
+  const r: ApiResponse<ConfigVersion[]> = await request<ConfigVersion[]>(`/admin/history?${q}`, { signal });
+  return { versions: r.data ?? [], next: r.headers.get('x-next-cursor') };
+}
+
+const objectPath = (kind: string, name: string) => `/admin/history/${encodeURIComponent(kind)}/${encodeURIComponent(name)}`;
+
+export async function versionDiff(v: ConfigVersion): Promise<{ patch: PatchOp[]; changes: string[]; from: number; to: number }> {
+  return (await request<{ patch: PatchOp[]; changes: string[]; from: number; to: number }>(`${objectPath(v.kind, v.name)}/diff?from=${v.version - 1}&to=${v.version}`)).data;
+}
+
+export async function rollback(v: ConfigVersion): Promise<ConfigVersion> {
+  return (await request<ConfigVersion>(`${objectPath(v.kind, v.name)}/versions/${v.version}/rollback`, { method: 'POST' })).data;
+}

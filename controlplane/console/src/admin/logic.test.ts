@@ -160,3 +160,17 @@ describe('feature flags', () => {
     expect(flagAudience({ enabled: true, roles: ['admin'], users: ['bo'], rolloutPercent: 10 })).toBe('10 % of admin users, and always bo');
   });
 });
+
+import { patchLines } from './logic';
+describe('configuration history', () => {
+  it('shows a JSON Patch one operation a line', () => {
+    expect(
+      patchLines([
+        { op: 'replace', path: '/title', value: 'Sales' },
+        { op: 'remove', path: '/tags/1' },
+        { op: 'add', path: '/widgets/0', value: { id: 'w1' } },
+        { op: 'move', path: '/a', from: '/b' },
+      ]),
+    ).toEqual(['replace /title = "Sales"', 'remove /tags/1', 'add /widgets/0 = {"id":"w1"}', 'move /a from /b']);
+  });
+});

@@ -211,3 +211,14 @@ export function flagAudience(f: { enabled: boolean; roles: Role[]; users: string
   const share = f.rolloutPercent < 100 ? `${f.rolloutPercent} % of ${who}` : who;
   return f.users.length ? `${share}, and always ${f.users.join(', ')}` : share;
 }
+
+// --- configuration history ------------------------------------------------------------------
+
+/** One line per JSON Patch operation: `replace /title = "Sales"`, `remove /tags/1`. */
+export function patchLines(patch: { op: string; path: string; value?: unknown; from?: string }[]): string[] {
+  return patch.map((p) => {
+    const v = p.value === undefined ? '' : ` = ${JSON.stringify(p.value).slice(0, 200)}`;
+    const from = p.from ? ` from ${p.from}` : '';
+    return `${p.op} ${p.path || '/'}${from}${p.op === 'remove' ? '' : v}`;
+  });
+}
