@@ -563,7 +563,7 @@ const cssVar = (page, name) => page.evaluate((n) => getComputedStyle(document.do
 async function adminTests(ctx, base, token) {
   const hooks = await receiver();
   // An editor, for the pages admins alone see and for an approval to be asked of the admin.
-  await api(base, token, 'POST', '/users', { username: 'erin', role: 'editor', password: 'erin-password-123' });
+  await api(base, token, 'POST', '/users', { username: 'erin', role: 'editor', password: 'Editor-pass-7391x' });
 
   await test(ctx, 'login page and shell carry the tenant branding, in both themes', async (page) => {
     await page.goto(`${base}/?tenant=${TENANT}`);
@@ -590,7 +590,7 @@ async function adminTests(ctx, base, token) {
   });
 
   await test(ctx, 'admin pages are hidden from non-admins', async (page) => {
-    await login(page, base, 'erin', 'erin-password-123');
+    await login(page, base, 'erin', 'Editor-pass-7391x');
     await page.getByRole('link', { name: 'SQL editor' }).waitFor();
     assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()) === 0, 'an editor sees the Admin link');
     await page.goto(`${base}/admin/users`);
@@ -609,7 +609,7 @@ async function adminTests(ctx, base, token) {
     // The tenant's minimum (12) comes from the server, shown at the field.
     await page.locator('#user-err-password').filter({ hasText: '12' }).waitFor();
     assert((await page.getByLabel('Initial password').getAttribute('aria-invalid')) === 'true', 'password marked invalid');
-    await page.getByLabel('Initial password').fill('ursula-password-1');
+    await page.getByLabel('Initial password').fill('Viewer-pass-5520q');
     await page.getByRole('button', { name: 'Create user' }).click();
     await page.getByText('Created ursula (viewer).').waitFor();
     await page.getByLabel('Role of ursula').selectOption('editor');
@@ -620,7 +620,7 @@ async function adminTests(ctx, base, token) {
     assert(u.disabled && u.role === 'editor', `ursula: ${JSON.stringify(u)}`);
     assert((await page.getByLabel('Role of admin').isDisabled()), 'an admin cannot demote themselves here');
     // Bulk: two users at once; the ones a change does not concern are left alone.
-    await api(base, token, 'POST', '/users', { username: 'vic', role: 'editor', password: 'vic-password-123' });
+    await api(base, token, 'POST', '/users', { username: 'vic', role: 'editor', password: 'Second-pass-8841z' });
     await page.reload();
     await page.getByLabel('Select vic').check();
     await page.getByLabel('Select ursula').check();
@@ -669,7 +669,7 @@ async function adminTests(ctx, base, token) {
   });
 
   await test(ctx, 'sessions: an admin revokes another user’s session', async (page) => {
-    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'erin-password-123' })).token;
+    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'Editor-pass-7391x' })).token;
     // The session just made is erin's newest.
     const mine = (await api(base, erin, 'GET', '/auth/sessions')).sort((a, b) => b.createdAt.localeCompare(a.createdAt)).map((x) => x.id);
     await login(page, base);
@@ -867,7 +867,7 @@ async function adminTests(ctx, base, token) {
     await page.locator(`tr[data-webhook="${hooks.url}"]`).waitFor();
     // An editor asks for a dashboard's publication: the admin approves it, so the webhook and the
     // admin's inbox hear of it.
-    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'erin-password-123' })).token;
+    const erin = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'erin', password: 'Editor-pass-7391x' })).token;
     await api(base, erin, 'POST', '/dashboards', { name: 'e2e-published', spec: { title: 'E2E published', publication: 'published', widgets: [] } });
     await waitFor('the delivery', () => hooks.got.length >= 1);
     await page.getByRole('button', { name: `Deliveries of ${hooks.url}` }).click();
@@ -994,7 +994,7 @@ async function adminTests(ctx, base, token) {
     await card.getByText('approved by admin').waitFor();
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    await login(page, base, 'erin', 'erin-password-123');
+    await login(page, base, 'erin', 'Editor-pass-7391x');
     await page.goto(`${base}/approvals?box=mine`);
     await card.getByRole('button', { name: `Cancel request ${pending.id}` }).click();
     await card.getByText('cancelled').waitFor();
