@@ -44,3 +44,24 @@ describe('session', () => {
     expect(fetch.mock.calls[0][1].headers.authorization).toBe('Bearer t0k');
   });
 });
+
+import { login, loginMfa } from './session';
+describe('login with a second factor', () => {
+  it('answers the challenge instead of a session, and the code step starts the session', async () => {
+    const challenge = { mfaRequired: true, enrollmentRequired: false, challenge: 'c1', expiresAt: '2999-01-01T00:00:00Z' };
+    const answer = { token: 't1', expiresAt: '2999-01-01T00:00:00Z', tenant: 'acme', user: { username: 'mia', role: 'editor' }, recoveryCodes: ['a-b'] };
+    const fetch = vi
+      .fn()
+      .mockResolvedValueOnce(new Response(JSON.stringify(challenge), { status: 200 }))
+      .mockResolvedValueOnce(new Response(JSON.stringify(answer), { status: 200 }));
+    vi.stubGlobal('fetch', fetch);
+    const first = await login('acme', 'mia', 'pw');
+    expect(first).toEqual({ mfa: challenge });
+    expect(store.get('nexbii.session')).toBeUndefined();
+    const second = await loginMfa('c1', ' 123456 ');
+    expect(JSON.parse(fetch.mock.calls[1][1].body)).toEqual({ challenge: 'c1', code: '123456' });
+    expect(second.session.username).toBe('mia');
+    expect(second.recoveryCodes).toEqual(['a-b']);
+    expect(JSON.parse(store.get('nexbii.session')!).token).toBe('t1');
+  });
+});

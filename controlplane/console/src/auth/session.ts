@@ -26,11 +26,23 @@ export function loadSession(now = Date.now()): Session | null {
   }
 }
 
-export async function login(tenant: string, username: string, password: string): Promise<Session> {
-  const { data } = await request<LoginResponse>('/auth/login', {
-    method: 'POST',
-    body: { tenant, username, password },
-  });
+/** What the password step answers when a second factor must follow (`MfaChallenge`). */
+export interface MfaChallenge {
+  mfaRequired: true;
+  /** MFA must be set up first (`POST /auth/login/mfa/enroll`). */
+  enrollmentRequired: boolean;
+  challenge: string;
+  expiresAt: string;
+}
+
+export interface Enrollment {
+  secret: string;
+  otpauthUri: string;
+  issuer: string;
+  account: string;
+}
+
+function start(data: LoginResponse): Session {
   const s: Session = {
     token: data.token,
     tenant: data.tenant,
@@ -41,6 +53,29 @@ export async function login(tenant: string, username: string, password: string):
   sessionStorage.setItem(KEY, JSON.stringify(s));
   setToken(s.token);
   return s;
+}
+
+/** The password step: a session, or the challenge of a second step. */
+export async function login(tenant: string, username: string, password: string): Promise<Session | { mfa: MfaChallenge }> {
+  const { data } = await request<LoginResponse | MfaChallenge>('/auth/login', {
+    method: 'POST',
+    body: { tenant, username, password },
+  });
+  if ('mfaRequired' in data && data.mfaRequired) return { mfa: data };
+  return start(data as LoginResponse);
+}
+
+/** The second step: a TOTP code (or a recovery code) for the challenge. A login that completed
+ * an enrolment also answers the recovery codes, shown once. */
+export async function loginMfa(challenge: string, code: string): Promise<{ session: Session; recoveryCodes?: string[] }> {
+  const { data } = await request<LoginResponse & { recoveryCodes?: string[] }>('/auth/login/mfa', { method: 'POST', body: { challenge, code: code.trim() } });
+  return { session: start(data), recoveryCodes: data.recoveryCodes };
+}
+
+/** Sets up a second factor during login (the tenant requires one): the secret to type into an
+ * authenticator app; the first code then goes to `loginMfa`. */
+export async function enrollAtLogin(challenge: string): Promise<Enrollment> {
+  return (await request<Enrollment>('/auth/login/mfa/enroll', { method: 'POST', body: { challenge } })).data;
 }
 
 /** Forgets the session here first (a reload during the call must not bring it back), then
