@@ -1,5 +1,5 @@
 //! The admin area: the tenant's configuration as this instance serves it, backups, restores
-//! and backup schedules, system monitoring and performance analysis, system settings.
+//! and backup schedules, system monitoring and performance analysis, system settings, advanced user management.
 use axum::{routing::get, Router};
 
 use crate::state::SharedState;
@@ -9,6 +9,7 @@ pub mod monitoring;
 pub mod performance;
 pub mod settings;
 pub mod tenant;
+pub mod users;
 
 pub use backups::schedules::ScheduleRecord;
 
@@ -19,4 +20,5 @@ pub fn routes() -> Router<SharedState> {
         .merge(monitoring::routes())
         .merge(performance::routes())
         .merge(settings::routes())
+        .merge(users::routes())
 }

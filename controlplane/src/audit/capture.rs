@@ -46,6 +46,8 @@ struct Who {
 #[derive(Default)]
 struct Captured {
     who: Option<Who>,
+    /// The admin acting as the actor (an impersonation session).
+    impersonator: Option<String>,
     queries: Vec<QueryNote>,
     left_out: usize,
 }
@@ -73,6 +75,17 @@ pub fn actor(tenant: &TenantScope, actor: &str, via: &str) {
                 actor: actor.chars().take(200).collect(),
                 via: via.to_string(),
             });
+        })
+    });
+}
+
+/// Names the admin acting as the request's actor (an impersonation session): the entry then
+/// records both identities. The first call wins, as for [`actor`].
+pub fn impersonator(by: &str) {
+    let _ = CURRENT.try_with(|c| {
+        c.with(|c| {
+            c.impersonator
+                .get_or_insert_with(|| by.chars().take(200).collect());
         })
     });
 }
@@ -112,6 +125,7 @@ pub fn action_of(method: &Method, template: &str) -> String {
     const VERBS: &[&str] = &[
         "login", "logout", "run", "export", "test", "sync", "verify", "approve", "reject",
         "cancel", "rotate", "read", "read-all", "classify", "analyze", "revoke", "publish",
+        "import", "bulk",
     ];
     let verb = match *method {
         Method::POST if !last_is_param && literal.len() > 1 => {
@@ -221,7 +235,7 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
         at: chrono::Utc::now(),
         actor: who.actor,
         via: who.via,
-        impersonator: None,
+        impersonator: captured.impersonator,
         action: action_of(&method, &template),
         target: target_of(&template, &path),
         outcome: Outcome::of_status(status),

@@ -10,6 +10,7 @@ use crate::state::SharedState;
 pub mod apikeys;
 pub mod caller;
 pub mod guard;
+pub mod impersonation;
 pub mod model;
 pub mod operator;
 pub mod ratelimit;
@@ -38,5 +39,16 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/users/{username}",
             patch(users::update_user).delete(users::delete_user),
         )
+        .route("/api/v1/admin/sessions", get(sessions::admin_list))
+        .route(
+            "/api/v1/admin/sessions/revoke",
+            post(sessions::admin_revoke_many),
+        )
+        .route(
+            "/api/v1/admin/sessions/{id}",
+            delete(sessions::admin_revoke_one),
+        )
+        .route("/api/v1/admin/impersonations", post(impersonation::start))
+        .route("/api/v1/auth/impersonation", delete(impersonation::end))
         .merge(apikeys::routes())
 }

@@ -83,7 +83,7 @@ pub struct UpdateUser {
 }
 
 /// Attribute keys are identifiers (they appear in filter placeholders); values are short text.
-fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
+pub(crate) fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
     if a.len() > 50 {
         return Err(ApiError::invalid("attributes", "at most 50 attributes"));
     }
@@ -117,7 +117,7 @@ fn check_password(pw: &str, min: u32) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_username(u: &str) -> ApiResult<()> {
+pub(crate) fn check_username(u: &str) -> ApiResult<()> {
     let ok = !u.is_empty()
         && u.len() <= 128
         && u.chars()
@@ -133,7 +133,7 @@ fn check_username(u: &str) -> ApiResult<()> {
     }
 }
 
-async fn hashed(password: String) -> ApiResult<String> {
+pub(crate) async fn hashed(password: String) -> ApiResult<String> {
     // argon2 is deliberately slow: keep it off the async workers.
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
