@@ -4,9 +4,9 @@
 //! catalog, [`touched`]) and calls these functions.
 //!
 //! Flags compare the period with a baseline (the days before it):
-//! - **first restricted access**: the first query in the period touching a table's columns at
-//!   or above the chosen level (default `restricted`) that the user did not touch in the
-//!   baseline — one flag per user and table;
+//! - **first restricted access**: the first query in the period touching columns at or above
+//!   the chosen level (default `restricted`) that the user did not touch in the baseline — one
+//!   flag per query and table, naming the new columns;
 //! - **outside usual hours**: activity at an hour of day (UTC) that held under 2% of the user's
 //!   baseline activity — only for users with at least 20 baseline actions; one flag per user,
 //!   day and hour;
@@ -250,11 +250,7 @@ pub fn first_restricted_access(
     level: SensitivityLevel,
 ) -> Vec<Flag> {
     let key = |e: &AccessEvent, c: &TouchedColumn| {
-        (
-            e.user.clone(),
-            e.datasource.clone(),
-            table_of(&c.column).to_string(),
-        )
+        (e.user.clone(), e.datasource.clone(), c.column.clone())
     };
     let mut known: HashSet<(String, String, String)> = baseline
         .iter()
@@ -268,18 +264,17 @@ pub fn first_restricted_access(
         .collect();
     let mut out = Vec::new();
     for e in period {
+        // The columns this query is the first to touch, by table.
         let mut by_table: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for c in e.touched.columns.iter().filter(|c| c.level >= level) {
-            by_table
-                .entry(table_of(&c.column).to_string())
-                .or_default()
-                .push(c.column.clone());
+            if known.insert(key(e, c)) {
+                by_table
+                    .entry(table_of(&c.column).to_string())
+                    .or_default()
+                    .push(c.column.clone());
+            }
         }
         for (table, columns) in by_table {
-            let k = (e.user.clone(), e.datasource.clone(), table.clone());
-            if !known.insert(k) {
-                continue;
-            }
             let mut f = flag(
                 FlagKind::FirstRestrictedAccess,
                 &e.user,
@@ -446,7 +441,7 @@ mod tests {
     use SensitivityLevel::*;
 
     #[test]
-    fn first_access_to_restricted_data_is_flagged_once_per_table() {
+    fn first_access_to_restricted_columns_is_flagged_once() {
         let baseline = vec![ev("ann", at(1, 9), 5, &[("people.ssn", Restricted)])];
         let period = vec![
             // Known from the baseline: no flag.
@@ -461,6 +456,13 @@ mod tests {
             ),
             ev("ann", at(5, 11), 5, &[("cards.number", Restricted)]),
             ev("bob", at(5, 12), 5, &[("people.ssn", Restricted)]),
+            // A new column of a known table counts.
+            ev(
+                "ann",
+                at(5, 13),
+                5,
+                &[("people.ssn", Restricted), ("people.dob", Restricted)],
+            ),
         ];
         let flags = first_restricted_access(&baseline, &period, Restricted);
         let got: Vec<(&str, &str, DateTime<Utc>)> = flags
@@ -469,13 +471,18 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            [("ann", "cards", at(5, 10)), ("bob", "people", at(5, 12))]
+            [
+                ("ann", "cards", at(5, 10)),
+                ("bob", "people", at(5, 12)),
+                ("ann", "people", at(5, 13))
+            ]
         );
         assert_eq!(flags[0].columns, ["cards.number", "cards.cvv"]);
+        assert_eq!(flags[2].columns, ["people.dob"]);
         // At a lower level, the email column counts too.
         assert_eq!(
             first_restricted_access(&baseline, &period, Confidential).len(),
-            3
+            4
         );
     }
 
