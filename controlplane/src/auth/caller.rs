@@ -145,7 +145,8 @@ impl FromRequestParts<SharedState> for Caller {
             .store
             .cached::<UserRecord>(&scope, &session.username)
             .await?
-            .filter(|u| !u.disabled)
+            // A session older than its user belongs to a deleted namesake.
+            .filter(|u| !u.disabled && u.meta.created_at <= session.meta.created_at)
             .ok_or_else(unauthorized)?;
         if let Some(by) = &session.impersonator {
             super::impersonation::still_allowed(state, &scope, by, &user, &settings.settings)

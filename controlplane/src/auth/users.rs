@@ -279,6 +279,11 @@ pub async fn update_user(
         .writer
         .save(&caller.scope, &caller.actor(), user, Expect::Revision(base))
         .await?;
+    // A disabled user's sessions end for good (enabling again does not bring them back).
+    if req.disabled == Some(true) {
+        let q = ListQuery::default().filter("username", username.as_str());
+        super::sessions::revoke_where(&state, &caller.scope, &caller.actor(), q, None).await?;
+    }
     Ok(Json(user.into()))
 }
 

@@ -483,6 +483,20 @@ async fn bulk_scenario(mongo: bool) {
         .collect();
     assert_eq!(fields, ["rows[1].password", "rows[3].username"]);
     assert_eq!(usernames(&admin).await, ["admin"]);
+    // … and its dry run says so: the valid rows would be skipped.
+    let (s, b) = import_csv(&admin, "?dryRun=true&allOrNothing=true", csv).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let st: Vec<&str> = b["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(st, ["skipped", "failed", "skipped", "failed"]);
+    assert_eq!(
+        (b["created"].as_u64(), b["failed"].as_u64()),
+        (Some(0), Some(2))
+    );
     // For real: the good rows are created, with hashed passwords that sign in.
     let (s, b) = import_csv(&admin, "", csv).await;
     assert_eq!((s, b["created"].as_u64()), (StatusCode::OK, Some(2)), "{b}");
@@ -603,6 +617,21 @@ async fn bulk_scenario(mongo: bool) {
         (Some(2), Some(1))
     );
     assert_eq!(usernames(&admin).await, ["admin", "ann", "cy"]);
+    // A new user of a deleted user's name does not inherit the old sessions.
+    let cy_old = server.login(&t, "cy", "secret-pass-cy").await;
+    let (s, _) = admin.delete("/api/v1/users/cy").await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, b) = admin
+        .post(
+            "/api/v1/users",
+            json!({"username": "cy", "role": "editor", "password": "secret-pass-cy"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(
+        cy_old.get("/api/v1/auth/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
     // Bad input names the field.
     let (s, b) = bulk(json!({"action": "setRole", "usernames": ["ann"]})).await;
     assert_eq!((s, field(&b)), (StatusCode::UNPROCESSABLE_ENTITY, "role"));

@@ -64,6 +64,8 @@ pub enum RowStatus {
     /// Created (a dry run: would be).
     Created,
     Failed,
+    /// Valid, but not imported since other rows failed (all-or-nothing dry run).
+    Skipped,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,7 +192,15 @@ pub async fn import(
             },
         })
         .collect();
-    let would_apply = !(p.all_or_nothing && !failures.is_empty());
+    let would_apply = !p.all_or_nothing || failures.is_empty();
+    if !would_apply {
+        for r in results
+            .iter_mut()
+            .filter(|r| r.status == RowStatus::Created)
+        {
+            r.status = RowStatus::Skipped;
+        }
+    }
     if !p.dry_run {
         apply_import(
             &state,
@@ -212,7 +222,10 @@ pub async fn import(
         all_or_nothing: p.all_or_nothing,
         applied: !p.dry_run && would_apply,
         created,
-        failed: results.len() as u64 - created,
+        failed: results
+            .iter()
+            .filter(|r| r.status == RowStatus::Failed)
+            .count() as u64,
         results,
     }))
 }
@@ -294,6 +307,8 @@ pub enum UserStatus {
     Deleted,
     Unchanged,
     Failed,
+    /// Would change, but other users cannot (all-or-nothing dry run).
+    Skipped,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -407,7 +422,15 @@ pub async fn bulk_action(
             }
         })
         .collect();
-    let would_apply = !(req.all_or_nothing && !failures.is_empty());
+    let would_apply = !req.all_or_nothing || failures.is_empty();
+    if !would_apply {
+        for r in results
+            .iter_mut()
+            .filter(|r| r.status != UserStatus::Failed)
+        {
+            r.status = UserStatus::Skipped;
+        }
+    }
     if !req.dry_run {
         apply_bulk(&state, &caller, &req, &plan, &found, &mut results).await?;
     }
