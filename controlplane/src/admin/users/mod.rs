@@ -689,7 +689,9 @@ pub struct AccessReport {
     pub users: Vec<UserAccess>,
     /// Every flag of the period, oldest first.
     pub flags: Vec<access::Flag>,
+    /// Audit entries read (baseline and period).
     pub scanned: u64,
+    /// True when the baseline and period held more entries than one report reads.
     pub truncated: bool,
 }
 
@@ -794,7 +796,7 @@ pub async fn access_report(
 ) -> ApiResult<Json<AccessReport>> {
     caller.require(Role::Admin)?;
     let c = check_access(&p, Utc::now())?;
-    let mut entries = Vec::new();
+    let (mut entries, mut scanned) = (Vec::new(), 0u64);
     let truncated = scan(
         &state,
         &caller.scope,
@@ -802,6 +804,7 @@ pub async fn access_report(
         c.to,
         p.user.as_deref(),
         |e| {
+            scanned += 1;
             let counts =
                 activity::is_user(&e) && e.impersonator.is_none() && e.outcome != Outcome::Denied;
             if counts {
@@ -810,7 +813,6 @@ pub async fn access_report(
         },
     )
     .await?;
-    let scanned = entries.len() as u64;
     let mut resolver = Resolver {
         state: &state,
         scope: &caller.scope,
