@@ -629,6 +629,7 @@ async fn prepare_query_path(state: &AppState) -> String {
         },
         access: &access,
         use_cache: false,
+        cache_max_age: None,
     };
     let mut plan = Plan::default();
     enforce(state)
@@ -741,6 +742,7 @@ fn bench_policy(c: &mut Criterion, rt: &Runtime, state: &AppState) {
             limits,
             access: &access,
             use_cache: false,
+            cache_max_age: None,
         };
         let mut plan = Plan::default();
         rt.block_on(enforce.plan(&req, &checked, &mut plan))

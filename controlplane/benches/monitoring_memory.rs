@@ -159,6 +159,7 @@ async fn main() {
                 limits,
                 access: &accesses[(i % 50) as usize],
                 use_cache: false,
+                cache_max_age: None,
             })
             .await
             .unwrap();

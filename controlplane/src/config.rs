@@ -33,6 +33,12 @@ pub struct Settings {
     /// Peers whose `X-Forwarded-For` is believed for the client address (rate limits, key
     /// usage); every other peer is the client itself.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often every tenant's health alerts are checked.
+    pub alert_interval: Duration,
+    /// When the server started (the runtime configuration view).
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The server's flags as parsed, secrets redacted (the runtime configuration view).
+    pub runtime_flags: Arc<Vec<crate::admin::runtime::RuntimeFlag>>,
 }
 
 impl Default for Settings {
@@ -51,6 +57,9 @@ impl Default for Settings {
             apikey_usage_flush: Duration::from_secs(10),
             session_seen_every: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
+            alert_interval: Duration::from_secs(60),
+            started_at: chrono::Utc::now(),
+            runtime_flags: Arc::default(),
         }
     }
 }

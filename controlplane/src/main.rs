@@ -1,7 +1,7 @@
 //! `nexbii-controlplane`: serve the API, generate the sample database, print the OpenAPI document.
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use nexbii_controlplane::{
     admin::backups::destination::{self, S3Bucket, S3Config},
     crypto::Keys,
@@ -120,6 +120,9 @@ struct ServeArgs {
     /// rate limits; requests from any other peer are limited by the peer's own address.
     #[arg(long, env = "NEXBII_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxies: Vec<ipnet::IpNet>,
+    /// How often every tenant's health alerts are checked against its thresholds.
+    #[arg(long, default_value_t = 60, env = "NEXBII_ALERT_INTERVAL_SECONDS")]
+    alert_interval_seconds: u64,
     /// How often API keys' last-used times and request counts are written to the store.
     #[arg(long, default_value_t = 10, env = "NEXBII_APIKEY_USAGE_FLUSH_SECONDS")]
     apikey_usage_flush_seconds: u64,
@@ -185,7 +188,16 @@ fn retention(args: &ServeArgs) -> anyhow::Result<Option<Retention>> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    // The serve flags as parsed, for the runtime configuration view.
+    let runtime_flags = match (
+        Cli::command().find_subcommand("serve"),
+        matches.subcommand_matches("serve"),
+    ) {
+        (Some(cmd), Some(m)) => nexbii_controlplane::admin::runtime::flags_of(cmd, m),
+        _ => Vec::new(),
+    };
     init_logs(cli.log_format);
     match cli.command {
         Command::Openapi => {
@@ -226,6 +238,8 @@ async fn main() -> anyhow::Result<()> {
                 backup_retention,
                 trusted_proxies: args.trusted_proxies,
                 apikey_usage_flush: Duration::from_secs(args.apikey_usage_flush_seconds.max(1)),
+                runtime_flags: std::sync::Arc::new(runtime_flags),
+                alert_interval: Duration::from_secs(args.alert_interval_seconds.max(1)),
                 ..Default::default()
             };
             let state = state::AppState::new(store, keys, settings);

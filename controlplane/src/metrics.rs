@@ -25,6 +25,9 @@ pub struct Metrics {
     pub audit_entries: IntCounter,
     pub audit_failures: IntCounter,
     pub backups: BackupMetrics,
+    /// Health alerts firing per tenant and alert (1 firing, 0 cleared), and their transitions.
+    pub alerts_firing: GaugeVec,
+    pub alert_transitions: IntCounterVec,
     /// The monitoring store (requests, queries, dashboards, resources) the admin area reads;
     /// its figures are copied into `window` gauges at each scrape.
     pub telemetry: Arc<Telemetry>,
@@ -379,6 +382,19 @@ impl Metrics {
             "Audited requests whose audit entry could not be written",
         )
         .expect("metric");
+        let alerts_firing = gauge(
+            "alerts_firing",
+            "Health alerts of the tenant now firing (1) or cleared (0), by alert",
+            &["tenant", "alert"],
+        );
+        let alert_transitions = IntCounterVec::new(
+            Opts::new(
+                "alert_transitions_total",
+                "Health alerts fired and cleared since the instance started",
+            ),
+            &["tenant", "kind", "transition"],
+        )
+        .expect("metric");
         let window = WindowGauges::new();
         let backups = BackupMetrics::new();
         for c in backups.collectors() {
@@ -399,6 +415,8 @@ impl Metrics {
             Box::new(logins.clone()),
             Box::new(audit_entries.clone()),
             Box::new(audit_failures.clone()),
+            Box::new(alerts_firing.clone()),
+            Box::new(alert_transitions.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
@@ -414,6 +432,8 @@ impl Metrics {
             audit_entries,
             audit_failures,
             backups,
+            alerts_firing,
+            alert_transitions,
             telemetry: Arc::new(Telemetry::new()),
             window,
         }

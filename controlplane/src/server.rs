@@ -69,6 +69,16 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
     // Resource use sampled once a minute for the monitoring series.
     let sampler = tokio::spawn(admin::monitoring::domain::sampler(state.clone()));
+    // Health alerts of every tenant, checked against its thresholds.
+    let alerting = tokio::spawn(admin::alerts::domain::watch(
+        state.clone(),
+        state.settings.alert_interval,
+    ));
+    // Notifications past the tenant's retention, removed hourly.
+    let inbox_pruning = tokio::spawn(events::notifications::prune_loop(
+        state.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     // Audit entries past their policy's retention, pruned hourly behind a signed anchor.
     let pruning = tokio::spawn(audit::retention::prune_loop(
         state.clone(),
@@ -85,6 +95,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     crawls.abort();
     deliveries.abort();
     sampler.abort();
+    alerting.abort();
+    inbox_pruning.abort();
     pruning.abort();
     served
 }

@@ -164,7 +164,7 @@ impl Default for QuerySettings {
 pub struct NotificationSettings {
     /// Notify the tenant's admins in the app when a health alert fires or clears.
     pub notify_admins_on_alerts: bool,
-    /// Days a notification is kept.
+    /// Days a notification is kept after its last change (created, or read).
     #[schemars(range(min = 1, max = 3650))]
     pub retention_days: u32,
 }

@@ -442,4 +442,21 @@ pub struct TenantStatus {
     /// password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys_secret_name: Option<String>,
+    /// Health alerts the instance reports firing (thresholds: `spec.settings.alerts` and the
+    /// instance's settings API); each change is also a Kubernetes Event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<TenantAlert>,
+}
+
+/// A health alert firing in the tenant's instance.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TenantAlert {
+    /// `errorRate`, `latency`, `diskFree` or `dataSourceDown:<source>`.
+    pub key: String,
+    pub kind: String,
+    /// RFC 3339 time it started firing.
+    pub since: String,
+    pub message: String,
 }

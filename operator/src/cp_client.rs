@@ -187,6 +187,17 @@ impl ControlPlane {
         .await
     }
 
+    /// The tenant's health alerts firing now.
+    pub async fn alerts(&self, tenant: &str) -> Result<Vec<nexbii_crds::TenantAlert>, ClientError> {
+        Ok(self
+            .send(
+                self.http
+                    .get(format!("{}/api/v1/provisioning/{tenant}/alerts", self.base)),
+            )
+            .await?
+            .unwrap_or_default())
+    }
+
     pub async fn delete(&self, tenant: &str, kind: &str, name: &str) -> Result<(), ClientError> {
         self.send::<Value>(self.http.delete(self.url(tenant, kind, name)))
             .await

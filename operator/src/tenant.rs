@@ -21,7 +21,7 @@ use kube::{
     runtime::controller::Action,
     Api, ResourceExt,
 };
-use nexbii_crds::Tenant;
+use nexbii_crds::{Tenant, TenantAlert};
 use rand::{Rng, RngCore};
 use serde_json::{json, Map, Value};
 
@@ -251,6 +251,55 @@ async fn apply_all(
     Ok(deployment)
 }
 
+/// Alerts that started and stopped firing between two readings (by key).
+pub fn alert_changes<'a>(
+    before: &'a [TenantAlert],
+    now: &'a [TenantAlert],
+) -> (Vec<&'a TenantAlert>, Vec<&'a TenantAlert>) {
+    let fired = now
+        .iter()
+        .filter(|a| !before.iter().any(|b| b.key == a.key))
+        .collect();
+    let cleared = before
+        .iter()
+        .filter(|b| !now.iter().any(|a| a.key == b.key))
+        .collect();
+    (fired, cleared)
+}
+
+/// The health alerts the instance reports, with an Event for each that started or stopped
+/// firing since the status last said. `None` when the instance could not tell (the status
+/// keeps what it said: an unreachable instance is reported by the Ready condition).
+async fn alerts(ctx: &Ctx, t: &Tenant, ns: &str) -> Option<Vec<TenantAlert>> {
+    let name = t.name_any();
+    let now = match ctx.control_plane(ns, &name).await {
+        Ok((_, cp)) => cp.alerts(&name).await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let now = match now {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!(tenant = %name, error = %e, "alerts not read");
+            return None;
+        }
+    };
+    let before = t
+        .status
+        .as_ref()
+        .map(|s| s.alerts.clone())
+        .unwrap_or_default();
+    let (fired, cleared) = alert_changes(&before, &now);
+    for a in fired {
+        ctx.event(t, true, "AlertFiring", format!("{}: {}", a.key, a.message))
+            .await;
+    }
+    for a in cleared {
+        ctx.event(t, false, "AlertCleared", format!("{} cleared", a.key))
+            .await;
+    }
+    Some(now)
+}
+
 /// A finished reconcile: what to report and when to come back.
 struct Done {
     outcome: Outcome,
@@ -325,12 +374,17 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
         ),
     };
     let cp_ready = outcome.phase == crate::conditions::Phase::Ready;
-    let fields = json!({
+    let mut fields = json!({
         "endpoint": endpoint,
         "version": version,
         "readyReplicas": ctx.owned.ready(&uid),
         "controlPlaneReady": cp_ready,
     });
+    if cp_ready {
+        if let Some(alerts) = alerts(ctx, t, &ns).await {
+            fields["alerts"] = json!(alerts);
+        }
+    }
     // Deployment changes wake us through the owned-object watch; the instance's own readiness
     // is only learnt by asking, so poll it — gently, since thousands of tenants may be waiting.
     let action = if cp_ready {
@@ -381,4 +435,35 @@ pub async fn reconcile(t: Arc<Tenant>, ctx: Arc<Ctx>) -> Result<Action> {
 
 pub fn error_policy(t: Arc<Tenant>, err: &Error, ctx: Arc<Ctx>) -> Action {
     ctx.on_error(KIND, &object_key(KIND, t.as_ref()), err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(key: &str) -> TenantAlert {
+        TenantAlert {
+            key: key.into(),
+            kind: "errorRate".into(),
+            since: "2026-12-03T00:00:00Z".into(),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn alert_changes_tell_what_started_and_stopped_firing() {
+        let before = [alert("errorRate"), alert("dataSourceDown:pg")];
+        let now = [alert("dataSourceDown:pg"), alert("diskFree")];
+        let (fired, cleared) = alert_changes(&before, &now);
+        assert_eq!(
+            fired.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+            ["diskFree"]
+        );
+        assert_eq!(
+            cleared.iter().map(|a| a.key.as_str()).collect::<Vec<_>>(),
+            ["errorRate"]
+        );
+        let (f, c) = alert_changes(&now, &now);
+        assert!(f.is_empty() && c.is_empty());
+    }
 }

@@ -4,9 +4,13 @@ use axum::{routing::get, Router};
 
 use crate::state::SharedState;
 
+pub mod alerts;
 pub mod backups;
+pub mod features;
+pub mod history;
 pub mod monitoring;
 pub mod performance;
+pub mod runtime;
 pub mod settings;
 pub mod tenant;
 pub mod users;
@@ -20,5 +24,9 @@ pub fn routes() -> Router<SharedState> {
         .merge(monitoring::routes())
         .merge(performance::routes())
         .merge(settings::routes())
+        .merge(features::routes())
+        .merge(history::routes())
+        .merge(runtime::routes())
+        .merge(alerts::routes())
         .merge(users::routes())
 }

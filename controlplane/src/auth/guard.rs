@@ -29,6 +29,7 @@ use super::{
         scopes::{self, RouteRule},
     },
     caller::Claims,
+    model::UserRecord,
     ratelimit::{self, Kind, Refused, Standing},
 };
 use crate::{
@@ -84,6 +85,28 @@ pub fn client_addr(
             .find(|ip| !trusted.iter().any(|n| n.contains(ip)))
             .unwrap_or(peer),
     )
+}
+
+/// The request's client address as [`client_addr`] tells it (`None` when unknown).
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl axum::extract::FromRequestParts<SharedState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Self(client_addr(
+            &state.settings.trusted_proxies,
+            peer,
+            &parts.headers,
+        )))
+    }
 }
 
 /// The tenant and user of a session token whose signature checks (revocation is the
@@ -209,6 +232,28 @@ pub async fn guard(State(state): State<SharedState>, mut req: Request, next: Nex
     } else if let Some(c) = &claims {
         if let Err(r) = checks.take(Kind::User, &c.sub) {
             return ratelimit::refused(&r);
+        }
+    }
+    // The tenant's own rules: its IP allow-list, then the feature the route belongs to.
+    if let Some(t) = checks.tenant.clone() {
+        if let Err(e) = crate::admin::settings::domain::admit_address(&state, &t, addr).await {
+            return checks.finish(e.into_response());
+        }
+        let template = template.as_deref().unwrap_or_default();
+        if crate::admin::features::domain::feature_of(template).is_some() {
+            let user = match (req.extensions().get::<KeyPrincipal>(), &claims) {
+                (Some(p), _) => Some((p.owner.clone(), p.role)),
+                (None, Some(c)) => match state.store.cached::<UserRecord>(&t, &c.sub).await {
+                    Ok(Some(u)) => Some((u.username.clone(), u.role)),
+                    // Unknown or unreadable: the handler's Caller answers it.
+                    _ => None,
+                },
+                (None, None) => None,
+            };
+            let user = user.as_ref().map(|(u, r)| (u.as_str(), *r));
+            if let Err(e) = crate::admin::features::domain::gate(&state, &t, template, user).await {
+                return checks.finish(e.into_response());
+            }
         }
     }
     let resp = next.run(req).await;

@@ -48,9 +48,12 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("nexbii-dummy"));
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::Problem), (status = 429, body = crate::http::Problem)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::http::Problem),
+        (status = 403, body = crate::http::Problem, description = "the client address is not in the tenant's IP allow-list"),
+        (status = 429, body = crate::http::Problem)))]
 pub async fn login(
     State(state): State<SharedState>,
+    super::guard::ClientAddr(addr): super::guard::ClientAddr,
     client: ClientInfo,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
@@ -59,6 +62,8 @@ pub async fn login(
     let tenant = state.tenant(&scope).await.map_err(|_| bad())?;
     // Failed attempts are audited too (the tenant exists; the name is what was typed).
     crate::audit::capture::actor(&scope, &req.username, "password");
+    // The tenant's IP allow-list holds for logins too (before any password is looked at).
+    crate::admin::settings::domain::admit_address(&state, &scope, addr).await?;
     let key = (scope.tenant().to_string(), req.username.clone());
     let failures = state.login_failures.get(&key).await.unwrap_or(0);
     if failures >= tenant.spec.auth.max_failed_logins {

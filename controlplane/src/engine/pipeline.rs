@@ -41,6 +41,9 @@ pub struct QueryRequest<'a> {
     pub limits: QueryLimits,
     pub access: &'a Access,
     pub use_cache: bool,
+    /// Cached results older than this are not reused (the tenant's `query.cacheTtlSeconds`;
+    /// the cache itself keeps nothing longer than the instance's TTL). `None`: the cache's TTL.
+    pub cache_max_age: Option<std::time::Duration>,
 }
 
 /// What the guard accepted.
@@ -130,8 +133,16 @@ impl Engine {
             }
         };
         let key = cache_key(&req, &checked, &plan);
-        if req.use_cache {
-            if let Some(hit) = self.cache.get(&key).await {
+        let use_cache = req.use_cache && req.cache_max_age != Some(std::time::Duration::ZERO);
+        if use_cache {
+            let fresh = |r: &QueryResult| match (req.cache_max_age, r.cached_at) {
+                (Some(max), Some(at)) => chrono::Utc::now()
+                    .signed_duration_since(at)
+                    .to_std()
+                    .is_ok_and(|age| age <= max),
+                _ => true,
+            };
+            if let Some(hit) = self.cache.get(&key).await.filter(|h| fresh(h)) {
                 self.metrics.cache_hits.inc();
                 let mut r = (*hit).clone();
                 r.cached = true;
@@ -151,7 +162,7 @@ impl Engine {
             .map_err(|e| e.redact(req.source.password.as_deref()));
         let execution_ms = started.elapsed().as_secs_f64() * 1000.0;
         let result = res.map(|f| post_process(f, &plan, execution_ms));
-        let cache_use = if req.use_cache {
+        let cache_use = if use_cache {
             CacheUse::Miss
         } else {
             CacheUse::Bypassed
@@ -159,7 +170,7 @@ impl Engine {
         let (c, p) = (Some(&checked), Some(&plan));
         self.record(&req, c, p, result.as_ref(), execution_ms, cache_use);
         let mut result = result?;
-        if req.use_cache {
+        if use_cache {
             let stored = QueryResult {
                 cached_at: Some(chrono::Utc::now()),
                 ..result.clone()
@@ -188,6 +199,7 @@ impl Engine {
             limits,
             access: &access,
             use_cache,
+            cache_max_age: None,
         })
         .await
     }
@@ -540,6 +552,7 @@ mod tests {
                         limits,
                         access: &access,
                         use_cache: true,
+                        cache_max_age: None,
                     })
                     .await
             }

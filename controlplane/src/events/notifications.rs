@@ -34,7 +34,8 @@ pub struct NotificationRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     pub read: bool,
-    pub created_at: DateTime<Utc>,
+    /// `createdAt` comes with the write path's stamps (a second field of that name here
+    /// serialized twice and hid the real time).
     #[serde(flatten)]
     pub meta: Meta,
 }
@@ -77,7 +78,6 @@ pub async fn notify(
             body: notice.body.clone(),
             link: notice.link.clone(),
             read: false,
-            created_at: now,
             meta: Meta::default(),
         };
         state
@@ -86,6 +86,58 @@ pub async fn notify(
             .await?;
     }
     Ok(())
+}
+
+/// Removes the tenant's notifications unchanged (not created, not read) for longer than the
+/// settings' `notifications.retentionDays`, as of `now`. Returns how many went.
+pub async fn prune(state: &AppState, scope: &TenantScope, now: DateTime<Utc>) -> ApiResult<u64> {
+    let days = crate::admin::settings::effective(state, scope)
+        .await?
+        .settings
+        .notifications
+        .retention_days;
+    let mut q = ListQuery::default().limit(500);
+    q.updated_before = Some(now - chrono::Duration::days(days.into()));
+    let mut removed = 0;
+    // Bounded per run: what is left goes on the next one.
+    for _ in 0..20 {
+        let page = state.store.page_as::<NotificationRecord>(scope, &q).await?;
+        if page.items.is_empty() {
+            break;
+        }
+        for n in page.items {
+            let gone = state
+                .writer
+                .delete::<NotificationRecord>(scope, &Actor::System, &n.id, None)
+                .await?;
+            removed += u64::from(gone.is_some());
+        }
+    }
+    Ok(removed)
+}
+
+/// Prunes every tenant's old notifications every `every`, for the life of the server.
+pub async fn prune_loop(state: SharedState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        let tenants = match crate::store::Store::tenants(state.store.as_ref()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "notification retention: tenants not listed");
+                continue;
+            }
+        };
+        for scope in tenants {
+            match prune(&state, &scope, Utc::now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenant = scope.tenant(), n, "old notifications removed"),
+                Err(e) => {
+                    tracing::warn!(tenant = scope.tenant(), error = %e, "notification retention failed")
+                }
+            }
+        }
+    }
 }
 
 pub fn routes() -> Router<SharedState> {

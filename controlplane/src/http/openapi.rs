@@ -122,13 +122,21 @@ fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) 
                 .get_or_insert_with(Vec::new)
                 .push(SecurityRequirement::new("apiKey", need));
             op.responses.responses.entry("403".into()).or_insert_with(|| {
-                problem("the API key lacks the scope this operation needs, or the caller's role does not allow it")
+                problem("the API key lacks the scope this operation needs, the caller's role does not allow it, the client address is not in the tenant's IP allow-list, or the route's feature is turned off for the caller")
             });
         }
         op.responses
             .responses
             .entry("401".into())
             .or_insert_with(|| problem("missing, invalid or expired session token or API key"));
+    }
+    if crate::admin::features::domain::feature_of(path).is_some() {
+        op.responses
+            .responses
+            .entry("403".into())
+            .or_insert_with(|| {
+                problem("the feature this route belongs to is turned off for the caller")
+            });
     }
     let mut limited = ResponseBuilder::new()
         .description("a rate limit (per API key, user or client address) was reached")
@@ -209,6 +217,9 @@ impl Modify for KeysAndLimits {
         admin::performance::queries, admin::performance::slowest, admin::performance::dashboards,
         admin::performance::cache, admin::performance::endpoints, admin::performance::suggestions,
         admin::settings::show, admin::settings::replace,
+        admin::features::mine, admin::features::list, admin::features::set, admin::features::remove,
+        admin::runtime::config, admin::alerts::alerts,
+        admin::history::list, admin::history::get_one, admin::history::diff, admin::history::rollback,
         datasources::list, datasources::create, datasources::get_one, datasources::update, datasources::delete,
         datasources::test, datasources::schema,
         queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved, queries::export::adhoc, queries::export::saved,
@@ -226,6 +237,7 @@ impl Modify for KeysAndLimits {
         crate::branding::branding,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
+        operator_api::alerts,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,

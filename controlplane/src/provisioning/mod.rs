@@ -1,6 +1,9 @@
 //! Provisioning: objects declared in YAML, applied from a folder (`--manifests`) or pushed by the
 //! operator through its token-authenticated API. Provisioned objects are read-only to users.
-use axum::{routing::put, Router};
+use axum::{
+    routing::{get, put},
+    Router,
+};
 
 use crate::state::SharedState;
 
@@ -22,4 +25,5 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/provisioning/{tenant}/governancepolicies/{name}",
             put(put_policy).delete(delete_policy),
         )
+        .route("/api/v1/provisioning/{tenant}/alerts", get(alerts))
 }

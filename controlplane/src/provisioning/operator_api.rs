@@ -26,6 +26,8 @@ async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScop
     let scope =
         TenantScope::new(tenant).ok_or_else(|| ApiError::NotFound(format!("tenant {tenant}")))?;
     state.tenant(&scope).await?;
+    // The operator's writes are audited in the tenant's log like anyone's.
+    crate::audit::capture::actor(&scope, "operator", "operator");
     Ok(scope)
 }
 
@@ -264,3 +266,43 @@ macro_rules! delete_handler {
 delete_handler!(delete_datasource, "datasources", DataSourceRecord);
 delete_handler!(delete_dashboard, "dashboards", DashboardRecord);
 delete_handler!(delete_policy, "governancepolicies", PolicyRecord);
+
+/// One alert firing, as the operator copies it into the Tenant's status.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FiringAlert {
+    pub key: String,
+    pub kind: crate::admin::alerts::model::AlertKind,
+    pub since: chrono::DateTime<Utc>,
+    pub message: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/provisioning/{tenant}/alerts", tag = "provisioning",
+    params(("tenant" = String, Path)),
+    responses((status = 200, body = Vec<FiringAlert>, description = "the tenant's health alerts firing now, by key"),
+        (status = 401, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn alerts(
+    State(state): State<SharedState>,
+    _op: Operator,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Vec<FiringAlert>>> {
+    use crate::admin::alerts::model::AlertsRecord;
+    let scope = tenant_scope(&state, &tenant).await?;
+    let rec = state
+        .store
+        .get_as::<AlertsRecord>(&scope, AlertsRecord::ID)
+        .await?;
+    Ok(Json(
+        rec.map(|r| r.active)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, a)| FiringAlert {
+                key,
+                kind: a.kind,
+                since: a.since,
+                message: a.message,
+            })
+            .collect(),
+    ))
+}

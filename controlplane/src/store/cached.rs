@@ -93,6 +93,10 @@ impl Store for CachedStore {
         self.inner.ping().await
     }
 
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+
     async fn usage(&self) -> StoreResult<super::StoreUsage> {
         self.inner.usage().await
     }

@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 pub mod cached;
 pub mod conformance;
+pub mod history;
 mod meta;
 pub mod mongo;
 mod query;
@@ -102,12 +103,14 @@ pub enum Collection {
     /// Every version of every configuration object (settings, flags, data sources,
     /// dashboards, saved queries, policies).
     ConfigHistory,
+    /// Health alerts firing and their latest transitions (one record).
+    Alerts,
     /// Used only by the conformance suite.
     Scratch,
 }
 
 impl Collection {
-    pub const ALL: [Collection; 23] = [
+    pub const ALL: [Collection; 24] = [
         Self::Tenants,
         Self::Users,
         Self::Sessions,
@@ -130,6 +133,7 @@ impl Collection {
         Self::Settings,
         Self::FeatureFlags,
         Self::ConfigHistory,
+        Self::Alerts,
         Self::Scratch,
     ];
 
@@ -157,6 +161,7 @@ impl Collection {
             Self::Settings => "settings",
             Self::FeatureFlags => "feature_flags",
             Self::ConfigHistory => "config_history",
+            Self::Alerts => "alerts",
             Self::Scratch => "scratch",
         }
     }
@@ -231,6 +236,10 @@ pub struct StoreUsage {
 pub trait Store: Send + Sync + 'static {
     /// Cheap round trip used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
+    /// `embedded` or `mongodb` (the runtime configuration view).
+    fn kind(&self) -> &'static str {
+        "unknown"
+    }
     /// Size and place of the stored data, for all tenants (monitoring). Unknown by default.
     async fn usage(&self) -> StoreResult<StoreUsage> {
         Ok(StoreUsage::default())

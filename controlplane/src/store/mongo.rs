@@ -249,6 +249,10 @@ fn raw_record(coll: Collection, d: &Document) -> StoreResult<RawRecord> {
 
 #[async_trait]
 impl Store for MongoStore {
+    fn kind(&self) -> &'static str {
+        "mongodb"
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.db
             .run_command(doc! { "ping": 1 })

@@ -208,6 +208,10 @@ impl Store for SqliteStore {
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
     async fn usage(&self) -> StoreResult<super::StoreUsage> {
         let (file,): (String,) =
             sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'")

@@ -11,8 +11,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::{
-    Collection, DynStore, Entity, Expect, Put, RawRecord, StoreError, StoreExt, TenantScope,
-    WriteAccess,
+    history, Collection, DynStore, Entity, Expect, ListQuery, Put, RawRecord, StoreError, StoreExt,
+    TenantScope, WriteAccess,
 };
 
 /// Who makes a change.
@@ -333,10 +333,103 @@ impl Writer {
             actor = %actor.label(),
             "change committed"
         );
+        self.record_version(&access, &change).await;
         for hook in self.hooks.iter() {
             hook.committed(&change).await;
         }
         Ok(true)
+    }
+
+    /// Records the change as the object's next configuration version (versioned collections
+    /// only). The change is committed already: a failure here is logged, not returned, so a
+    /// caller is never told a write failed that did happen.
+    async fn record_version(&self, access: &WriteAccess, change: &Change) {
+        let Some(kind) = history::kind_of(change.collection) else {
+            return;
+        };
+        let mut last_of = ListQuery::default()
+            .filter("kind", kind)
+            .filter("name", change.id.clone())
+            .limit(1);
+        last_of.descending = true;
+        // Two writers of one object may race for a version number: the loser takes the next.
+        for _ in 0..MODIFY_ATTEMPTS {
+            let last = match self
+                .store
+                .list(&change.tenant, Collection::ConfigHistory, &last_of)
+                .await
+            {
+                Ok(p) => p
+                    .items
+                    .first()
+                    .and_then(|v| v.get("version"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
+                Err(e) => {
+                    tracing::warn!(error = %e, id = change.id, "configuration history not recorded");
+                    return;
+                }
+            };
+            let Some(mut version) = history::version_of(change, last) else {
+                return;
+            };
+            version.meta = super::Meta {
+                revision: 1,
+                created_at: change.at,
+                updated_at: change.at,
+                updated_by: change.actor.label(),
+            };
+            let Ok(doc) = serde_json::to_value(&version) else {
+                return;
+            };
+            let put = Put {
+                id: &version.id,
+                doc: &doc,
+                revision: 1,
+                updated_at: change.at,
+                fields: &version.fields(),
+            };
+            match self
+                .store
+                .put(
+                    access,
+                    &change.tenant,
+                    Collection::ConfigHistory,
+                    put,
+                    Expect::Absent,
+                )
+                .await
+            {
+                Ok(()) => {
+                    if version.version > history::KEEP_VERSIONS {
+                        let old = history::version_id(
+                            kind,
+                            &change.id,
+                            version.version - history::KEEP_VERSIONS,
+                        );
+                        let gone = self
+                            .store
+                            .remove(
+                                access,
+                                &change.tenant,
+                                Collection::ConfigHistory,
+                                &old,
+                                None,
+                            )
+                            .await;
+                        if let Err(e) = gone {
+                            tracing::warn!(error = %e, id = old, "old configuration version kept");
+                        }
+                    }
+                    return;
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, id = change.id, "configuration history not recorded");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -1,12 +1,14 @@
 //! The end-to-end tests, one module per area, linked into one test binary: one link of the
 //! control plane instead of one per file keeps the build small and quick (CI machines have
 //! limited disk). Run one area with `cargo test -p nexbii-tests --test e2e <module>::`.
+mod alerts;
 mod api;
 mod apikeys;
 mod audit;
 mod backups;
 mod branding;
 mod chart;
+mod config_management;
 mod dashboard_stream;
 mod events;
 mod governance;

@@ -1701,3 +1701,100 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
         )))
         .await;
 }
+
+/// The instance's health alerts reach the Tenant's status, and each one that starts or stops
+/// firing is a Kubernetes Event about the Tenant.
+#[tokio::test(flavor = "multi_thread")]
+async fn instance_alerts_reach_the_tenant_status_and_events() {
+    let (c, ns) = setup().await;
+    let token = unique("op-token-");
+    let server = TestServer::start_with_operator_token(Some(&token)).await;
+    let admin = server.tenant("alerty", "admin-password-123").await;
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    let keys: Vec<(&str, &[u8])> = vec![
+        ("signing-key", b"x"),
+        ("encryption-key", b"x"),
+        ("bootstrap-password", b"x"),
+        ("operator-token", token.as_bytes()),
+    ];
+    secrets
+        .create(&PostParams::default(), &secret("alerty-nexbii-keys", &keys))
+        .await
+        .unwrap();
+    start_operator_with(
+        &c,
+        &ns,
+        "op-1",
+        Some(server.base.clone()),
+        Duration::from_secs(1),
+    );
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    tenants
+        .create(
+            &PostParams::default(),
+            &tenant("alerty", json!({"displayName": "Alerty"})),
+        )
+        .await
+        .unwrap();
+    eventually("control plane ready", || async {
+        let s = status_of(&tenants, "alerty").await;
+        (s["controlPlaneReady"] == json!(true)).then_some(())
+    })
+    .await;
+
+    // A data source whose database does not exist: its check fails, the alert fires.
+    let pg: sqlx::postgres::PgConnectOptions = nexbii_tests::postgres_url().parse().unwrap();
+    let (s, b) = admin
+        .post(
+            "/api/v1/datasources",
+            json!({"name": "dead", "spec": {"type": "postgresql", "host": pg.get_host(),
+                "port": pg.get_port(), "database": "nexbii_no_such_database", "username": pg.get_username()}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    admin.post("/api/v1/datasources/dead/sync", json!({})).await;
+    let scope = nexbii_controlplane::store::TenantScope::new("alerty").unwrap();
+    let fired = nexbii_controlplane::admin::alerts::domain::check_tenant(
+        &server.state,
+        &scope,
+        (None, None),
+    )
+    .await
+    .unwrap();
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    let s = eventually("alert in the Tenant's status", || async {
+        let s = status_of(&tenants, "alerty").await;
+        (s["alerts"][0]["key"] == json!("dataSourceDown:dead")).then_some(s)
+    })
+    .await;
+    assert_eq!(s["alerts"][0]["kind"], "dataSourceDown");
+    assert!(s["alerts"][0]["message"].as_str().unwrap().contains("dead"));
+    assert_eq!(
+        event_about(&c, &ns, "alerty", "AlertFiring").await,
+        "Warning"
+    );
+
+    // Turned off in the tenant's settings: it clears, in the status and as an Event.
+    let (s, b) = admin
+        .put(
+            "/api/v1/admin/settings",
+            json!({"alerts": {"dataSourceDown": false}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    nexbii_controlplane::admin::alerts::domain::check_tenant(&server.state, &scope, (None, None))
+        .await
+        .unwrap();
+    eventually("alerts cleared in the status", || async {
+        let s = status_of(&tenants, "alerty").await;
+        s["alerts"]
+            .as_array()
+            .is_none_or(|a| a.is_empty())
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        event_about(&c, &ns, "alerty", "AlertCleared").await,
+        "Normal"
+    );
+}

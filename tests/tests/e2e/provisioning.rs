@@ -198,6 +198,17 @@ async fn operator_provisions_objects_into_a_tenant() {
         .await;
     assert_eq!((s, r["rows"][0][0].clone()), (StatusCode::OK, json!(400)));
 
+    // The operator's writes are in the tenant's audit log, as the operator.
+    let (s, log) = admin.get("/api/v1/audit?actor=operator").await;
+    assert_eq!(s, StatusCode::OK, "{log}");
+    let entries = log.as_array().unwrap();
+    assert!(
+        entries.iter().any(|e| e["via"] == "operator"
+            && e["target"] == format!("/api/v1/provisioning/{t}/dashboards/board")
+            && e["outcome"] == "success"),
+        "{log}"
+    );
+
     // Deletes are idempotent.
     for _ in 0..2 {
         let (s, _) = server

@@ -42,7 +42,7 @@ pub const METRICS: &[(&str, &str)] = &[
 ];
 
 /// Where the instance keeps its data: the embedded store's folder, else the backup folder.
-async fn data_dir(state: &AppState) -> (PathBuf, Option<u64>) {
+pub async fn data_dir(state: &AppState) -> (PathBuf, Option<u64>) {
     let usage = state.store.usage().await.unwrap_or_default();
     let dir = usage
         .path

@@ -185,6 +185,37 @@ pub fn check_update(
     }
 }
 
+/// Whether the allow-list lets a client address in: an empty list lets everyone in; an
+/// unknown address is kept out of a non-empty one (fail closed).
+pub fn allows(list: &[String], addr: Option<std::net::IpAddr>) -> bool {
+    if list.is_empty() {
+        return true;
+    }
+    let Some(ip) = addr.map(|a| a.to_canonical()) else {
+        return false;
+    };
+    list.iter()
+        .filter_map(|e| nexbii_crds::settings::parse_allowed(e))
+        .filter_map(|(net, bits)| ipnet::IpNet::new(net, bits).ok())
+        .any(|n| n.trunc().contains(&ip))
+}
+
+/// Refuses a client address the tenant's allow-list does not let in (403).
+pub async fn admit_address(
+    state: &AppState,
+    scope: &TenantScope,
+    addr: Option<std::net::IpAddr>,
+) -> ApiResult<()> {
+    let s = effective(state, scope).await?;
+    if allows(&s.settings.network.ip_allow_list, addr) {
+        return Ok(());
+    }
+    Err(ApiError::Forbidden(format!(
+        "client address {} is not in the tenant's IP allow-list (settings network.ipAllowList)",
+        addr.map_or_else(|| "(unknown)".to_string(), |a| a.to_string())
+    )))
+}
+
 /// The tenant's settings in force, resolved once per change of the Tenant or the settings.
 pub async fn effective(state: &AppState, scope: &TenantScope) -> ApiResult<Arc<Resolved>> {
     let tenant = state.tenant(scope).await?;
@@ -237,6 +268,18 @@ mod tests {
         row_limit: 5000,
         cache_ttl_seconds: 120,
     };
+
+    #[test]
+    fn the_allow_list_matches_addresses_and_ranges_and_fails_closed() {
+        let list = vec!["10.1.0.0/16".to_string(), "2001:db8::1".to_string()];
+        let ip = |s: &str| Some(s.parse::<std::net::IpAddr>().unwrap());
+        assert!(allows(&list, ip("10.1.200.3")));
+        assert!(allows(&list, ip("::ffff:10.1.0.1")), "IPv4-mapped");
+        assert!(allows(&list, ip("2001:db8::1")));
+        assert!(!allows(&list, ip("10.2.0.1")));
+        assert!(!allows(&list, None));
+        assert!(allows(&[], None));
+    }
 
     #[test]
     fn defaults_come_from_the_tenants_older_fields() {

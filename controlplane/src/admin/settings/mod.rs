@@ -10,10 +10,10 @@ pub use domain::{effective, Resolved};
 use model::{SettingsRecord, SettingsView};
 
 use crate::{
-    auth::{Caller, Role},
+    auth::{guard::ClientAddr, Caller, Role},
     http::{
         precondition::{IfMatch, Tagged},
-        ApiJson, ApiResult, Problem,
+        ApiError, ApiJson, ApiResult, Problem,
     },
     state::SharedState,
     store::{Expect, StoreExt},
@@ -69,22 +69,30 @@ pub async fn show(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "a field the Tenant declares would change (field names it), or the settings changed since the If-Match revision"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "unknown field, wrong type, out of range or beyond the Tenant's limits (field names it)")),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "unknown field, wrong type, out of range, beyond the Tenant's limits, or an IP allow-list without the caller's own address (field names it)")),
     security(("bearer" = [])))]
 pub async fn replace(
     State(state): State<SharedState>,
     caller: Caller,
+    ClientAddr(addr): ClientAddr,
     if_match: IfMatch,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<Tagged<SettingsView>> {
     caller.require(Role::Admin)?;
     let tenant = state.tenant(&caller.scope).await?;
-    domain::check_update(
-        &tenant.name,
-        &tenant.spec,
-        &body,
-        domain::limits(&tenant.spec, state.settings.cache_ttl),
-    )?;
+    let limits = domain::limits(&tenant.spec, state.settings.cache_ttl);
+    domain::check_update(&tenant.name, &tenant.spec, &body, limits)?;
+    // An allow-list that leaves out the admin setting it would lock them out at once.
+    let after = domain::resolve(&tenant.spec, &body, limits);
+    if !domain::allows(&after.settings.network.ip_allow_list, addr) {
+        return Err(ApiError::invalid(
+            "network.ipAllowList",
+            format!(
+                "would lock you out: your address {} is not in it",
+                addr.map_or_else(|| "(unknown)".to_string(), |a| a.to_string())
+            ),
+        ));
+    }
     let existing = state
         .store
         .get_as::<SettingsRecord>(&caller.scope, SettingsRecord::ID)

@@ -215,6 +215,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         // Shown on the login page, before anyone signs in.
         ("/api/v1/branding", Public),
         ("/api/v1/auth/me", AnyKey),
+        // What is on for the caller: every client may ask.
+        ("/api/v1/features", AnyKey),
         // Sessions and logout: account security, like users and keys themselves.
         ("/api/v1/auth", Scoped(Admin)),
         ("/api/v1/apikeys", Scoped(Admin)),

@@ -10,18 +10,17 @@ use crate::{
     http::{ApiError, ApiResult},
     state::AppState,
     store::{StoreExt, TenantScope},
-    tenant::TenantRecord,
 };
 
-/// Effective limits: the tenant's, lowered by the source's timeout and the request's limit.
+/// Effective limits: the tenant's query settings (already within the Tenant's limits),
+/// lowered by the source's timeout and the request's limit.
 pub fn limits_for(
-    tenant: &TenantRecord,
+    q: &nexbii_crds::settings::QuerySettings,
     source_timeout: Option<u32>,
     requested: Option<u32>,
 ) -> QueryLimits {
-    let l = &tenant.spec.limits;
-    let secs = source_timeout.map_or(l.query_timeout_seconds, |s| s.min(l.query_timeout_seconds));
-    let rows = requested.map_or(l.row_limit, |r| r.clamp(1, l.row_limit));
+    let secs = source_timeout.map_or(q.timeout_seconds, |s| s.min(q.timeout_seconds));
+    let rows = requested.map_or(q.row_limit, |r| r.clamp(1, q.row_limit));
     QueryLimits {
         timeout: Duration::from_secs(secs.max(1) as u64),
         row_limit: rows as usize,
@@ -48,7 +47,8 @@ pub async fn execute(
     access: &Access,
     call: QueryCall<'_>,
 ) -> ApiResult<QueryResult> {
-    let tenant = state.tenant(scope).await?;
+    let settings = crate::admin::settings::effective(state, scope).await?;
+    let query = &settings.settings.query;
     let rec = state
         .store
         .cached::<DataSourceRecord>(scope, call.data_source)
@@ -59,9 +59,10 @@ pub async fn execute(
         source: &source,
         text: call.sql,
         params: call.params,
-        limits: limits_for(&tenant, rec.spec.query_timeout_seconds, call.limit),
+        limits: limits_for(query, rec.spec.query_timeout_seconds, call.limit),
         access,
         use_cache: call.use_cache,
+        cache_max_age: Some(Duration::from_secs(query.cache_ttl_seconds.into())),
     };
     state
         .engine

@@ -272,6 +272,15 @@ async fn resolve(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(missing)?;
+    // The guard cannot tell a public link's tenant: the sharing feature is checked here, as
+    // it stands for the sharer.
+    crate::admin::features::domain::gate(
+        state,
+        &scope,
+        "/api/v1/shared",
+        Some((&owner.username, owner.role)),
+    )
+    .await?;
     let caller = Caller {
         scope,
         username: owner.username,
@@ -287,6 +296,7 @@ async fn resolve(
     params(("token" = String, Path), ("x-share-password" = Option<String>, Header, description = "the link's password, when it has one")),
     responses((status = 200, body = SharedView, description = "what the link shows (layout and variables; never the statements)"),
         (status = 401, body = Problem, description = "the link has a password and it was not given or is wrong"),
+        (status = 403, body = Problem, description = "the sharing feature is turned off for the sharer"),
         (status = 404, body = Problem, description = "unknown or revoked link"),
         (status = 410, body = Problem, description = "the link has expired")))]
 pub async fn open(
@@ -353,7 +363,8 @@ pub async fn open(
     responses(
         (status = 200, description = "a dashboard's widgets (variables from the query string, locked ones fixed) or a saved query's result, with the sharer's row filters and masking",
             content((dashboards::domain::DashboardData = "application/json"))),
-        (status = 401, body = Problem), (status = 404, body = Problem), (status = 410, body = Problem),
+        (status = 401, body = Problem), (status = 403, body = Problem, description = "the sharing feature is turned off for the sharer"),
+        (status = 404, body = Problem), (status = 410, body = Problem),
         (status = 422, body = Problem, description = "a variable value not allowed, or a locked variable asked with another value"),
         (status = 502, body = Problem), (status = 504, body = Problem)))]
 pub async fn data(

@@ -167,10 +167,13 @@ pub async fn crawl(
     let src = sources::resolve(state, scope, rec)?;
     let engine_err = sources::engine_error(&rec.name);
     let schema = state.engine.schema(&src).await.map_err(&engine_err)?;
-    let tenant = state.tenant(scope).await?;
-    let timeout =
-        crate::bi::queries::domain::limits_for(&tenant, rec.spec.query_timeout_seconds, None)
-            .timeout;
+    let settings = crate::admin::settings::effective(state, scope).await?;
+    let timeout = crate::bi::queries::domain::limits_for(
+        &settings.settings.query,
+        rec.spec.query_timeout_seconds,
+        None,
+    )
+    .timeout;
     let details = state
         .engine
         .table_details(&src, timeout)
