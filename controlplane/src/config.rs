@@ -27,6 +27,9 @@ pub struct Settings {
     pub backup_retention: Option<nexbii_crds::backup::Retention>,
     /// How often API keys' last-used times and request counts are written to the store.
     pub apikey_usage_flush: Duration,
+    /// A session's last-seen time is written at most this often (idle timeouts are checked
+    /// against it, so they may be late by this much).
+    pub session_seen_every: Duration,
     /// Peers whose `X-Forwarded-For` is believed for the client address (rate limits, key
     /// usage); every other peer is the client itself.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -52,6 +55,7 @@ impl Default for Settings {
             backup_s3: None,
             backup_retention: None,
             apikey_usage_flush: Duration::from_secs(10),
+            session_seen_every: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
             alert_interval: Duration::from_secs(60),
             started_at: chrono::Utc::now(),

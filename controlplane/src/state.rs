@@ -37,6 +37,9 @@ pub struct AppState {
     pub domains: crate::branding::Domains,
     /// The tenants' settings in force, resolved once per change.
     pub tenant_settings: crate::admin::settings::domain::Cache,
+    /// Sessions whose last-seen time was written lately (at most one write per
+    /// `settings.session_seen_every` per session and instance).
+    pub session_seen: moka::sync::Cache<(TenantScope, String), ()>,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -44,6 +47,7 @@ pub type SharedState = Arc<AppState>;
 impl AppState {
     pub fn new(store: DynStore, keys: Keys, settings: Settings) -> SharedState {
         let metrics = Metrics::new();
+        let settings_seen_every = settings.session_seen_every.max(Duration::from_millis(1));
         let store = Arc::new(CachedStore::new(store, settings.store_cache_ttl));
         // Catalog views are rebuilt from every table record of a tenant: kept longer than
         // single records (changes made here are seen at once; other replicas' within 10 s).
@@ -91,6 +95,10 @@ impl AppState {
             audit,
             domains: Default::default(),
             tenant_settings: crate::admin::settings::domain::new_cache(),
+            session_seen: moka::sync::Cache::builder()
+                .time_to_live(settings_seen_every)
+                .max_capacity(1_000_000)
+                .build(),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The admin area: the tenant's configuration as this instance serves it, backups, restores
-//! and backup schedules, system monitoring and performance analysis, system settings.
+//! and backup schedules, system monitoring and performance analysis, system settings, advanced user management.
 use axum::{routing::get, Router};
 
 use crate::state::SharedState;
@@ -13,6 +13,7 @@ pub mod performance;
 pub mod runtime;
 pub mod settings;
 pub mod tenant;
+pub mod users;
 
 pub use backups::schedules::ScheduleRecord;
 
@@ -27,4 +28,5 @@ pub fn routes() -> Router<SharedState> {
         .merge(history::routes())
         .merge(runtime::routes())
         .merge(alerts::routes())
+        .merge(users::routes())
 }

@@ -46,6 +46,8 @@ struct Who {
 #[derive(Default)]
 struct Captured {
     who: Option<Who>,
+    /// The admin acting as the actor (an impersonation session).
+    impersonator: Option<String>,
     queries: Vec<QueryNote>,
     left_out: usize,
 }
@@ -73,6 +75,17 @@ pub fn actor(tenant: &TenantScope, actor: &str, via: &str) {
                 actor: actor.chars().take(200).collect(),
                 via: via.to_string(),
             });
+        })
+    });
+}
+
+/// Names the admin acting as the request's actor (an impersonation session): the entry then
+/// records both identities. The first call wins, as for [`actor`].
+pub fn impersonator(by: &str) {
+    let _ = CURRENT.try_with(|c| {
+        c.with(|c| {
+            c.impersonator
+                .get_or_insert_with(|| by.chars().take(200).collect());
         })
     });
 }
@@ -116,7 +129,7 @@ pub fn action_of(method: &Method, template: &str) -> String {
     const VERBS: &[&str] = &[
         "login", "logout", "run", "export", "test", "sync", "verify", "approve", "reject",
         "cancel", "rotate", "read", "read-all", "classify", "analyze", "revoke", "publish",
-        "enroll", "confirm", "disable", "unlock", "erase",
+        "enroll", "confirm", "disable", "unlock", "erase", "import", "bulk",
     ];
     let verb = match *method {
         Method::POST if !last_is_param && literal.len() > 1 => {
@@ -227,7 +240,7 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
         actor: who.actor,
         actor_ref: String::new(),
         via: who.via,
-        impersonator: None,
+        impersonator: captured.impersonator,
         impersonator_ref: None,
         action: action_of(&method, &template),
         target: crate::auth::privacy::erase_target(&state, &who.tenant, &template, &path)

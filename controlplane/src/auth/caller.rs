@@ -27,6 +27,9 @@ pub(super) struct Claims {
     pub sid: String,
     pub iat: i64,
     pub exp: i64,
+    /// Marks an impersonation token: the admin acting as `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imp: Option<String>,
 }
 
 /// The authenticated user of a request. Handlers get their tenant scope only from here.
@@ -39,6 +42,8 @@ pub struct Caller {
     pub session_id: String,
     /// Set when the request authenticated with an API key: the key, and the scopes it holds.
     pub api_key: Option<KeyPrincipal>,
+    /// Set when an admin acts as this user (an impersonation session): the admin.
+    pub impersonator: Option<String>,
 }
 
 impl Caller {
@@ -56,6 +61,18 @@ impl Caller {
     /// The caller as the query pipeline sees it.
     pub fn access(&self) -> crate::engine::Access {
         crate::engine::Access::new(self.username.clone(), self.role.as_str())
+    }
+
+    /// Refuses what must not be done under someone else's identity: making credentials that
+    /// outlive the impersonation (API keys, share links).
+    pub fn require_own_identity(&self) -> ApiResult<()> {
+        match &self.impersonator {
+            Some(by) => Err(ApiError::Forbidden(format!(
+                "not while {by} is impersonating {}: end the impersonation first",
+                self.username
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Who the write path records as the author of this caller's changes.
@@ -88,6 +105,7 @@ impl FromRequestParts<SharedState> for Caller {
                 role: p.role,
                 session_id: format!("key:{}", p.key_id),
                 api_key: Some(p.clone()),
+                impersonator: None,
             });
         }
         let token = parts
@@ -113,22 +131,41 @@ impl FromRequestParts<SharedState> for Caller {
             .store
             .cached::<SessionRecord>(&scope, &claims.sid)
             .await?
-            .filter(|s| !s.revoked && s.expires_at > Utc::now() && s.username == claims.sub)
+            .filter(|s| s.username == claims.sub && s.impersonator == claims.imp)
             .ok_or_else(unauthorized)?;
+        // Idle and absolute timeouts as the tenant's settings say now.
+        let settings = crate::admin::settings::effective(state, &scope)
+            .await
+            .map_err(|_| unauthorized())?;
+        let now = Utc::now();
+        if !super::sessions::alive(&session, &settings.settings.sessions, now) {
+            return Err(unauthorized());
+        }
         let user = state
             .store
             .cached::<UserRecord>(&scope, &session.username)
             .await?
-            .filter(|u| !u.disabled)
+            // A session older than its user belongs to a deleted namesake.
+            .filter(|u| !u.disabled && u.meta.created_at <= session.meta.created_at)
             .ok_or_else(unauthorized)?;
+        if let Some(by) = &session.impersonator {
+            super::impersonation::still_allowed(state, &scope, by, &user, &settings.settings)
+                .await
+                .map_err(|_| unauthorized())?;
+        }
+        super::sessions::seen(state, &scope, &session, now).await;
         // Monitoring: the request's tenant and user, for the per-tenant request windows.
         crate::http::middleware::identify(parts, &scope, &user.username, "session");
+        if let Some(by) = &session.impersonator {
+            crate::audit::capture::impersonator(by);
+        }
         Ok(Caller {
             scope,
             username: user.username.clone(),
             role: user.role,
             session_id: session.id.clone(),
             api_key: None,
+            impersonator: session.impersonator.clone(),
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::state::SharedState;
 pub mod apikeys;
 pub mod caller;
 pub mod guard;
+pub mod impersonation;
 pub mod lockout;
 pub mod mfa;
 pub mod model;
@@ -47,5 +48,16 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/users/{username}/export", get(privacy::export))
         .route("/api/v1/users/{username}/erase", post(privacy::erase))
         .merge(mfa::routes())
+        .route("/api/v1/admin/sessions", get(sessions::admin_list))
+        .route(
+            "/api/v1/admin/sessions/revoke",
+            post(sessions::admin_revoke_many),
+        )
+        .route(
+            "/api/v1/admin/sessions/{id}",
+            delete(sessions::admin_revoke_one),
+        )
+        .route("/api/v1/admin/impersonations", post(impersonation::start))
+        .route("/api/v1/auth/impersonation", delete(impersonation::end))
         .merge(apikeys::routes())
 }

@@ -81,6 +81,17 @@ pub struct SessionRecord {
     pub revoked: bool,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// The client's address at login (the socket's peer, or behind a trusted proxy the
+    /// forwarded address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The last request seen on this session, written at most once per
+    /// `Settings::session_seen_every` (a minute by default), so it may lag by that much.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen_at: Option<DateTime<Utc>>,
+    /// For an impersonation session: the admin acting as `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impersonator: Option<String>,
     #[serde(flatten)]
     pub meta: Meta,
 }

@@ -90,7 +90,7 @@ pub struct UpdateUser {
 }
 
 /// Attribute keys are identifiers (they appear in filter placeholders); values are short text.
-fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
+pub(crate) fn check_attributes(a: &BTreeMap<String, String>) -> ApiResult<()> {
     if a.len() > 50 {
         return Err(ApiError::invalid("attributes", "at most 50 attributes"));
     }
@@ -125,7 +125,7 @@ async fn check_password(
     super::password::check(&settings.settings.password, pw, username, scope.tenant())
 }
 
-fn check_username(u: &str) -> ApiResult<()> {
+pub(crate) fn check_username(u: &str) -> ApiResult<()> {
     let ok = !u.is_empty()
         && u.len() <= 128
         && u.chars()
@@ -141,7 +141,7 @@ fn check_username(u: &str) -> ApiResult<()> {
     }
 }
 
-async fn hashed(password: String) -> ApiResult<String> {
+pub(crate) async fn hashed(password: String) -> ApiResult<String> {
     // argon2 is deliberately slow: keep it off the async workers.
     tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -301,6 +301,11 @@ pub async fn update_user(
         .writer
         .save(&caller.scope, &caller.actor(), user, Expect::Revision(base))
         .await?;
+    // A disabled user's sessions end for good (enabling again does not bring them back).
+    if req.disabled == Some(true) {
+        let q = ListQuery::default().filter("username", username.as_str());
+        super::sessions::revoke_where(&state, &caller.scope, &caller.actor(), q, None).await?;
+    }
     Ok(Json(user.into()))
 }
 

@@ -97,12 +97,23 @@ impl SourceView {
         }
     }
 
+    /// The classification of a column (level and why), when it has one.
+    pub fn column_level(&self, c: &ColumnRef) -> Option<&(SensitivityLevel, String)> {
+        self.level(c)
+    }
+
     fn level(&self, c: &ColumnRef) -> Option<&(SensitivityLevel, String)> {
         self.find(&c.table)?.levels.get(&c.column.to_lowercase())
     }
 
     /// The highest level of any column of the table; `None` for a table without classified
     /// columns, `Err` for a table the catalog does not know.
+    /// The highest level of a table's columns; `None` when none is classified or the table is
+    /// unknown.
+    pub fn level_of_table(&self, t: &TableRef) -> Option<SensitivityLevel> {
+        self.table_level(t).ok().flatten()
+    }
+
     fn table_level(&self, t: &TableRef) -> Result<Option<SensitivityLevel>, ()> {
         let v = self.find(t).ok_or(())?;
         Ok(v.levels.values().map(|(l, _)| *l).max())

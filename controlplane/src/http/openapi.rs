@@ -205,6 +205,9 @@ impl Modify for KeysAndLimits {
         back as `If-Match` are refused with 409 when the object changed since."),
     paths(
         sessions::login, sessions::logout, sessions::me, sessions::list_sessions, sessions::revoke_session,
+        sessions::admin_list, sessions::admin_revoke_one, sessions::admin_revoke_many,
+        crate::auth::impersonation::start, crate::auth::impersonation::end,
+        admin::users::import, admin::users::bulk_action, admin::users::activity_report, admin::users::access_report,
         apikeys::create, apikeys::list, apikeys::get_one, apikeys::rotate, apikeys::revoke,
         users::list_users, users::create_user, users::update_user, users::delete_user, users::unlock_user, users::change_own_password,
         mfa::login_mfa, mfa::login_enroll, mfa::status, mfa::enroll, mfa::confirm, mfa::disable,

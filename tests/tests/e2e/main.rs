@@ -22,5 +22,6 @@ mod sharing;
 mod source_status;
 mod sql_sources;
 mod store_conformance;
+mod users;
 mod value_types;
 mod write_path;

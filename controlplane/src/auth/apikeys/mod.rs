@@ -68,6 +68,7 @@ pub async fn create(
     caller: Caller,
     ApiJson(input): ApiJson<ApiKeyInput>,
 ) -> ApiResult<Response> {
+    caller.require_own_identity()?;
     let now = Utc::now();
     let by_key = caller.api_key.as_ref().map(|k| k.scopes.as_slice());
     domain::check_input(&input, caller.role, by_key, now)?;
@@ -208,6 +209,7 @@ pub async fn rotate(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ApiKeyWithSecret>> {
+    caller.require_own_identity()?;
     let input: RotateInput = crate::http::body::optional_json(&headers, &body)?;
     if input.grace_period_seconds > 604_800 {
         return Err(ApiError::invalid(

@@ -378,7 +378,7 @@ async fn challenged(
 pub async fn login_mfa(
     State(state): State<SharedState>,
     super::guard::ClientAddr(addr): super::guard::ClientAddr,
-    headers: axum::http::HeaderMap,
+    client: super::sessions::ClientInfo,
     ApiJson(req): ApiJson<MfaLogin>,
 ) -> ApiResult<Json<LoginResponse>> {
     let (scope, claims, user) = challenged(&state, &req.challenge, None).await?;
@@ -403,8 +403,7 @@ pub async fn login_mfa(
     } else {
         None
     };
-    let tenant = state.tenant(&scope).await?;
-    let mut session = open_session(&state, &scope, &tenant, user, &headers).await?;
+    let mut session = open_session(&state, &scope, user, client).await?;
     session.recovery_codes = codes;
     Ok(Json(session))
 }

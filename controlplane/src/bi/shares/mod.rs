@@ -100,6 +100,7 @@ pub async fn create(
     ApiJson(req): ApiJson<ShareInput>,
 ) -> ApiResult<Response> {
     caller.require(Role::Editor)?;
+    caller.require_own_identity()?;
     if let Some(h) = req.expires_in_hours {
         if !(1..=8760).contains(&h) {
             return Err(ApiError::invalid("expiresInHours", "1 to 8760"));
@@ -286,6 +287,7 @@ async fn resolve(
         role: owner.role,
         session_id: format!("share:{}", link.id),
         api_key: None,
+        impersonator: None,
     };
     Ok((link, caller))
 }
