@@ -513,7 +513,7 @@ mod tests {
         p.require_uppercase = true;
         assert_eq!(
             password_problem(&p, "long-enough-pw", "x").as_deref(),
-            Some("must contain an uppercase letter")
+            Some("must contain an uppercase letter; must contain a digit")
         );
         assert_eq!(
             password_problem(&p, "Long-enough-pw", "x").as_deref(),
