@@ -25,6 +25,19 @@ use crate::{
     store::{write::Actor, Expect, ListQuery, Meta, Store, StoreExt, TenantScope},
 };
 
+/// The usernames of the tenant's enabled admins: who hears of what concerns the tenant as a
+/// whole (classification changes, health alerts).
+pub async fn admin_usernames(state: &AppState, scope: &TenantScope) -> ApiResult<Vec<String>> {
+    Ok(state
+        .store
+        .list_as::<UserRecord>(scope)
+        .await?
+        .into_iter()
+        .filter(|u| u.role == Role::Admin && !u.disabled)
+        .map(|u| u.username)
+        .collect())
+}
+
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {

@@ -11,7 +11,6 @@ use serde_json::json;
 
 use super::model::{ActiveAlert, AlertEvent, AlertKind, AlertsRecord, Firing, Transition};
 use crate::{
-    auth::{Role, UserRecord},
     bi::datasources::status::SourceStatus,
     events::{emit, Notice},
     state::AppState,
@@ -258,12 +257,8 @@ async fn announce(state: &AppState, scope: &TenantScope, events: &[AlertEvent], 
         return;
     }
     let admins: Vec<String> = if inbox {
-        match state.store.list_as::<UserRecord>(scope).await {
-            Ok(users) => users
-                .into_iter()
-                .filter(|u| u.role == Role::Admin && !u.disabled)
-                .map(|u| u.username)
-                .collect(),
+        match crate::auth::users::admin_usernames(state, scope).await {
+            Ok(admins) => admins,
             Err(e) => {
                 tracing::warn!(tenant = scope.tenant(), error = %e, "alert recipients unknown");
                 Vec::new()

@@ -560,18 +560,8 @@ async fn mark_dropped(
 /// Admins hear of classification changes; the owners of what a dropped table or column breaks
 /// (and admins) hear of the breakage, with the impacted queries, widgets and dashboards.
 async fn tell(state: &AppState, scope: &TenantScope, report: &CrawlReport) -> ApiResult<()> {
-    use crate::{
-        auth::{Role, UserRecord},
-        events::{emit, Notice},
-    };
-    let admins: Vec<String> = state
-        .store
-        .list_as::<UserRecord>(scope)
-        .await?
-        .into_iter()
-        .filter(|u| u.role == Role::Admin && !u.disabled)
-        .map(|u| u.username)
-        .collect();
+    use crate::events::{emit, Notice};
+    let admins = crate::auth::users::admin_usernames(state, scope).await?;
     let source = &report.data_source;
     if !report.classification_changes.is_empty() {
         let notice = Notice {
