@@ -413,14 +413,20 @@ async fn check_input(state: &AppState, w: &WebhookInput) -> ApiResult<()> {
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks",
-    responses((status = 200, body = Vec<WebhookRecord>), (status = 403, body = Problem)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<WebhookView>), (status = 403, body = Problem)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-) -> ApiResult<Json<Vec<WebhookRecord>>> {
+) -> ApiResult<Json<Vec<WebhookView>>> {
     caller.require(Role::Admin)?;
     Ok(Json(
-        state.store.list_as::<WebhookRecord>(&caller.scope).await?,
+        state
+            .store
+            .list_as::<WebhookRecord>(&caller.scope)
+            .await?
+            .into_iter()
+            .map(WebhookView::from)
+            .collect(),
     ))
 }
 
@@ -469,14 +475,14 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> ApiResult<WebhookR
 }
 
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
-    responses((status = 200, body = WebhookRecord), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 200, body = WebhookView), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("bearer" = [])))]
 pub async fn get_one(
     State(state): State<SharedState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> ApiResult<Json<WebhookRecord>> {
-    Ok(Json(load(&state, &caller, &id).await?))
+) -> ApiResult<Json<WebhookView>> {
+    Ok(Json(load(&state, &caller, &id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

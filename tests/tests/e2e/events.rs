@@ -120,10 +120,18 @@ async fn approval_events_reach_signed_webhooks_with_retries() {
     let secret = hook["secret"].as_str().unwrap().to_string();
     let id = hook["id"].as_str().unwrap().to_string();
     let (_, listed) = admin.get("/api/v1/webhooks").await;
-    assert!(
-        !listed.to_string().contains(&secret),
-        "the secret is shown once only"
-    );
+    let (_, one) = admin.get(&format!("/api/v1/webhooks/{id}")).await;
+    for shown in [&listed, &one] {
+        assert!(
+            !shown.to_string().contains(&secret),
+            "the secret is shown once only"
+        );
+        assert!(
+            !shown.to_string().contains("secretSealed"),
+            "not even sealed: {shown}"
+        );
+    }
+    assert_eq!(one["id"], id.as_str());
     let (s, b) = admin
         .post(
             "/api/v1/webhooks",
