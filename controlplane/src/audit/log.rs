@@ -207,6 +207,7 @@ async fn load_head(state: &AppState, scope: &TenantScope) -> Result<Head, AuditE
 /// What `GET /api/v1/audit/verify` answers.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = AuditVerifyReport)]
 pub struct VerifyReport {
     /// True when every entry links to the one before and matches every signed checkpoint.
     pub valid: bool,

@@ -54,6 +54,22 @@ async fn health_ready_metrics_and_openapi() {
         doc["components"]["schemas"].get("DashboardSpec").is_some(),
         "CRD spec types are in the document"
     );
+    // Two answers that share a type name must not share a schema (one would replace the other).
+    let answer = |path: &str, method: &str| -> Value {
+        let r = doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+            ["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} answers a named schema"))
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        doc["components"]["schemas"][r]["properties"].clone()
+    };
+    assert!(answer("/api/v1/admin/backups/{id}/verify", "post")
+        .get("checksum")
+        .is_some());
+    assert!(answer("/api/v1/audit/verify", "get").get("valid").is_some());
     // Unknown API paths are problem+json 404s; every other path is the web console's.
     let (s, _) = server.call(None, Method::GET, "/api/v1/nope", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

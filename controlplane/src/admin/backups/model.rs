@@ -184,6 +184,7 @@ pub struct RestoreReport {
 /// Answer of `POST /api/v1/admin/backups/{id}/verify` when every check passed.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = BackupVerifyReport)]
 pub struct VerifyReport {
     pub id: String,
     pub ok: bool,
