@@ -5,7 +5,7 @@
 //! behind a signed anchor.
 use axum::{
     body::Body,
-    extract::{Query, State},
+    extract::State,
     http::header,
     response::{IntoResponse, Response},
     routing::get,
@@ -113,7 +113,7 @@ impl AuditParams {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<AuditParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<AuditParams>,
 ) -> ApiResult<Paged<AuditEntry>> {
     caller.require(Role::Admin)?;
     let limit = p
@@ -197,7 +197,7 @@ fn csv_row(e: &AuditEntry) -> String {
 pub async fn export(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<AuditParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<AuditParams>,
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let csv = match p.format.as_deref().unwrap_or("jsonl") {

@@ -1,6 +1,6 @@
 //! Login, logout, the current user, and login sessions.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, StatusCode},
     Json,
 };
@@ -297,8 +297,8 @@ pub struct SessionFilter {
 pub async fn list_sessions(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(f): Query<SessionFilter>,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(f): crate::http::ApiQuery<SessionFilter>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<SessionRecord>> {
     if f.all {
         caller.require(Role::Admin)?;
@@ -489,8 +489,8 @@ pub struct AdminSessionFilter {
 pub async fn admin_list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(f): Query<AdminSessionFilter>,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(f): crate::http::ApiQuery<AdminSessionFilter>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<SessionView>> {
     caller.require(Role::Admin)?;
     let mut q = page.query()?.filter("revoked", false);

@@ -2,7 +2,7 @@
 use std::collections::BTreeMap;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     Json,
 };
@@ -205,7 +205,7 @@ pub async fn create_user_record(
 pub async fn list_users(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<UserView>> {
     caller.require(Role::Admin)?;
     let page: Paged<UserRecord> = state

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderMap},
     response::{IntoResponse, Response},
     routing::get,
@@ -169,7 +169,7 @@ pub fn view(tenant: &str, display_name: &str, b: Option<&nexbii_crds::Branding>)
 pub async fn branding(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    Query(p): Query<BrandingParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<BrandingParams>,
 ) -> ApiResult<Response> {
     let unknown = || ApiError::NotFound("tenant".into());
     let scope = match p.tenant.as_deref() {

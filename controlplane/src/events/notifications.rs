@@ -1,7 +1,7 @@
 //! The in-app inbox: one record per notice and recipient, listed newest first by the
 //! recipient only, marked read one by one or all at once.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -182,7 +182,7 @@ async fn mine(
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<InboxParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<InboxParams>,
 ) -> ApiResult<Json<Vec<NotificationRecord>>> {
     Ok(Json(mine(&state, &caller, p.unread).await?))
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use axum::{
-    extract::{Query, State},
+    extract::State,
     http::header,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -281,7 +281,7 @@ pub struct GraphParams {
 pub async fn graph(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<GraphParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<GraphParams>,
 ) -> ApiResult<Response> {
     caller.require(Role::Editor)?;
     let direction = p.direction.as_deref().unwrap_or("downstream");
@@ -423,7 +423,7 @@ pub struct Impact {
 pub async fn impact(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ImpactParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ImpactParams>,
 ) -> ApiResult<Json<Impact>> {
     caller.require(Role::Editor)?;
     sources::load(&state, &caller.scope, &p.data_source).await?;

@@ -1,5 +1,5 @@
 //! Governance policies as stored, and their listing.
-use axum::extract::{Query, State};
+use axum::extract::State;
 use nexbii_crds::{GovernancePolicySpec, MaskAction, PolicyEnforcement, Validate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,7 +41,7 @@ crate::entity! {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<PolicyRecord>> {
     caller.require(Role::Admin)?;
     Ok(state

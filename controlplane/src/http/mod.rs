@@ -9,4 +9,4 @@ pub mod ops;
 pub mod paging;
 pub mod precondition;
 
-pub use error::{parse_json, ApiError, ApiJson, ApiResult, Problem};
+pub use error::{parse_json, ApiError, ApiJson, ApiQuery, ApiResult, Problem};

@@ -70,6 +70,17 @@ async fn health_ready_metrics_and_openapi() {
         .get("checksum")
         .is_some());
     assert!(answer("/api/v1/audit/verify", "get").get("valid").is_some());
+    // A query parameter of the wrong type is a problem naming it (not axum's plain text).
+    let admin = server.tenant("qp", "admin-password-123").await;
+    for (path, field) in [
+        ("/api/v1/catalog/search", "q"),
+        ("/api/v1/dashboards?limit=many", "limit"),
+        ("/api/v1/notifications?unread=perhaps", "unread"),
+    ] {
+        let (s, b) = admin.get(path).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{path}: {b}");
+        assert_eq!(b["field"], field, "{path}: {b}");
+    }
     // Unknown API paths are problem+json 404s; every other path is the web console's.
     let (s, _) = server.call(None, Method::GET, "/api/v1/nope", None).await;
     assert_eq!(s, StatusCode::NOT_FOUND);

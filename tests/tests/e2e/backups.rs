@@ -1093,20 +1093,28 @@ async fn retention_prunes(server: &TestServer) {
     );
     let last = completed(&admin, Some(json!({"retention": {"keepLast": 2}}))).await;
     assert_eq!(last["retention"]["keepLast"], 2, "{last}");
-    let (_, b) = admin.get(BACKUPS).await;
-    let mut left: Vec<&str> = b
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    left.sort();
     let mut want = vec![
         pinned["id"].as_str().unwrap(),
         ids[2].as_str(),
         last["id"].as_str().unwrap(),
     ];
     want.sort();
+    // Retention runs right after the run is recorded as completed: wait for it (at most 10 s).
+    let mut left: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let (_, b) = admin.get(BACKUPS).await;
+        left = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect();
+        left.sort();
+        if left == want {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert_eq!(left, want, "the pinned one and the newest two");
     let mut files: Vec<String> = want.iter().map(|id| format!("{id}.nxbk")).collect();
     files.sort();

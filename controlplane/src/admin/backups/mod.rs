@@ -3,7 +3,7 @@
 //! what a backup holds.
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -97,7 +97,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<BackupRecord>> {
     caller.require(Role::Admin)?;
     Ok(state
@@ -149,7 +149,7 @@ pub async fn delete(
     State(state): State<SharedState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(params): Query<DeleteParams>,
+    crate::http::ApiQuery(params): crate::http::ApiQuery<DeleteParams>,
 ) -> ApiResult<StatusCode> {
     caller.require(Role::Admin)?;
     domain::delete(&state, &caller, &id, params.force)

@@ -1,5 +1,5 @@
 //! Backup schedules as stored, and their listing.
-use axum::extract::{Query, State};
+use axum::extract::State;
 use nexbii_crds::{BackupScheduleSpec, Validate};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,7 +41,7 @@ crate::entity! {
 pub async fn schedules(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<ScheduleRecord>> {
     caller.require(Role::Admin)?;
     Ok(state

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::{
     body::Bytes,
-    extract::{Query, State},
+    extract::State,
     http::{header, HeaderMap},
     routing::{get, post},
     Json, Router,
@@ -144,7 +144,7 @@ async fn all_users(state: &AppState, scope: &TenantScope) -> ApiResult<Vec<UserR
 pub async fn import(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ImportParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ImportParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportReport>> {
@@ -636,7 +636,7 @@ async fn scan(
 pub async fn activity_report(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ActivityParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ActivityParams>,
 ) -> ApiResult<Json<activity::ActivityReport>> {
     caller.require(Role::Admin)?;
     let (from, to) = period(p.from.as_ref(), p.to.as_ref(), Utc::now())?;
@@ -797,7 +797,7 @@ impl Resolver<'_> {
 pub async fn access_report(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<AccessParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<AccessParams>,
 ) -> ApiResult<Json<AccessReport>> {
     caller.require(Role::Admin)?;
     let c = check_access(&p, Utc::now())?;

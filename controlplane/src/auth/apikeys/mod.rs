@@ -4,7 +4,7 @@
 //! the owner's role as it is now, within its scopes; the request guard (`auth::guard`)
 //! authenticates keys, checks their scopes and counts their use.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -144,7 +144,7 @@ pub struct ListParams {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ListParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ListParams>,
 ) -> ApiResult<Paged<ApiKeyView>> {
     let mut q = PageParams {
         limit: p.limit,

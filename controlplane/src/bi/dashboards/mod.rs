@@ -62,7 +62,7 @@ pub struct DashboardInput {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<DashboardRecord>> {
     let mut q = page.query()?;
     if caller.role < Role::Editor {

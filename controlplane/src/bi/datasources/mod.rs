@@ -1,6 +1,6 @@
 //! Data sources: CRUD (credentials write-only), connection test, schema discovery.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -49,7 +49,7 @@ pub fn routes() -> Router<SharedState> {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<DataSourceView>> {
     let page = state
         .store

@@ -1,7 +1,7 @@
 //! Exports: a query's result as a CSV or JSON-lines download. The same pipeline as a run
 //! (row filters and masking for the caller), and the policy may hold exports for approval.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -228,7 +228,7 @@ pub async fn saved(
     State(state): State<SharedState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(p): Query<std::collections::HashMap<String, String>>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Response> {
     // Parsed here rather than by the extractor, so a bad value is a 422 naming the field.
     let format = match p.get("format").map(String::as_str) {

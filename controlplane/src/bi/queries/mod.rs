@@ -1,6 +1,6 @@
 //! Ad-hoc and saved queries.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -133,7 +133,7 @@ pub struct SavedQueryInput {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<SavedQuery>> {
     Ok(state
         .store

@@ -185,7 +185,7 @@ pub struct ListParams {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ListParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ListParams>,
 ) -> ApiResult<Paged<ShareView>> {
     let mut q = PageParams {
         limit: p.limit,

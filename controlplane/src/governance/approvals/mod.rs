@@ -2,7 +2,7 @@
 //! publication wait for ordered levels of approvers; every decision carries a comment and is
 //! kept; requesters never decide their own requests; undecided requests expire.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
     routing::{get, post},
     Json, Router,
@@ -313,7 +313,7 @@ pub struct ListParams {
 pub async fn list(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<ListParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<ListParams>,
 ) -> ApiResult<Paged<ApprovalRecord>> {
     let mut q = PageParams {
         limit: p.limit,

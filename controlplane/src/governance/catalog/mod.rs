@@ -1,7 +1,7 @@
 //! The catalog: what every data source holds (tables, columns, keys, profiles,
 //! classifications), what people wrote about it, a data dictionary and search.
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::{header, StatusCode},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -72,7 +72,7 @@ pub async fn sync(
     State(state): State<SharedState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(p): Query<SyncParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<SyncParams>,
 ) -> ApiResult<Json<CrawlReport>> {
     caller.require(Role::Editor)?;
     let max_tables = p.max_tables.unwrap_or(500);
@@ -176,7 +176,7 @@ pub async fn list_tables(
     State(state): State<SharedState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(page): Query<PageParams>,
+    crate::http::ApiQuery(page): crate::http::ApiQuery<PageParams>,
 ) -> ApiResult<Paged<TableSummary>> {
     sources::load(&state, &caller.scope, &name).await?;
     let q: ListQuery = page.query()?.filter("dataSource", name.as_str());
@@ -317,7 +317,7 @@ pub struct DictionaryParams {
 pub async fn dictionary(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<DictionaryParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<DictionaryParams>,
 ) -> ApiResult<Response> {
     let format = p.format.as_deref().unwrap_or("json");
     if !["json", "csv", "markdown"].contains(&format) {
@@ -380,7 +380,7 @@ pub struct SearchParams {
 pub async fn search(
     State(state): State<SharedState>,
     caller: Caller,
-    Query(p): Query<SearchParams>,
+    crate::http::ApiQuery(p): crate::http::ApiQuery<SearchParams>,
 ) -> ApiResult<Json<search::SearchResult>> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
