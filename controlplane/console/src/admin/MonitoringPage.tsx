@@ -3,7 +3,7 @@ import { formatBytes, formatCount, formatDuration, formatMs, formatPercent, form
 import { useAsync } from '../app/useAsync';
 import { EChart } from '../dashboards/EChart';
 import { monitoring, series, WINDOWS, type ByWindow, type MonitoringReport, type WindowName } from './api';
-import { formatSeriesValue, SERIES_METRICS, seriesOption, seriesSummary } from './seriesChart';
+import { formatSeriesValue, unitCaption, SERIES_METRICS, seriesOption, seriesSummary } from './seriesChart';
 
 const REFRESH_MS = 15_000;
 
@@ -290,7 +290,10 @@ function SeriesChart({ initial, win, tick, index }: { initial: string; win: Wind
       </div>
       {summary && s.state === 'done' && (
         <div className="muted">
-          now {formatSeriesValue(summary.last, s.value.unit)}, max {formatSeriesValue(summary.max, s.value.unit)}
+          {summary.measured === 0
+            ? // A fresh instance has no sample of some figures yet (host CPU needs two readings).
+              `nothing measured yet (${unitCaption(s.value.unit)})`
+            : `now ${formatSeriesValue(summary.last, s.value.unit)}, max ${formatSeriesValue(summary.max, s.value.unit)}`}
         </div>
       )}
     </div>

@@ -30,7 +30,7 @@ describe('monitoring series', () => {
   });
 });
 
-import { formatSeriesValue } from './seriesChart';
+import { formatSeriesValue, unitCaption } from './seriesChart';
 describe('series values', () => {
   it('are formatted by unit', () => {
     expect(formatSeriesValue(12.345, 'ms')).toBe('12.3 ms');
@@ -38,5 +38,13 @@ describe('series values', () => {
     expect(formatSeriesValue(0.25, 'ratio')).toBe('25.0 %');
     expect(formatSeriesValue(7, 'requests/min')).toBe('7 requests/min');
     expect(formatSeriesValue(null, 'ms')).toBe('–');
+  });
+});
+
+describe('unit captions', () => {
+  it('name the unit of a chart without a value yet', () => {
+    expect(unitCaption('percent')).toBe('in %');
+    expect(unitCaption('percent of a core')).toBe('in % of a core');
+    expect(unitCaption('bytes')).toBe('in bytes');
   });
 });

@@ -56,6 +56,20 @@ export function seriesOption(s: Series): ChartOption {
   };
 }
 
+/** The unit a series is measured in, for the line under a chart that has no value yet. */
+export function unitCaption(unit: string): string {
+  switch (unit) {
+    case 'percent':
+      return 'in %';
+    case 'percent of a core':
+      return 'in % of a core';
+    case 'ratio':
+      return 'in % (ratio)';
+    default:
+      return `in ${unit}`;
+  }
+}
+
 /** A series value in its unit, as people read it. */
 export function formatSeriesValue(v: number | null, unit: string): string {
   if (v === null || !Number.isFinite(v)) return '–';
