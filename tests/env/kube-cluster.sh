@@ -25,8 +25,37 @@ api_ready() {
 stop_all() { local p; for p in kcm apiserver etcd; do stop_pid "$KT_DIR/$p.pid"; done; }
 any_ours() { local p; for p in kcm apiserver etcd; do kill -0 "$(cat "$KT_DIR/$p.pid" 2>/dev/null)" 2>/dev/null && return 0; done; return 1; }
 
+# kube-controller-manager (garbage collector, namespace deletion, ...) is started only once the
+# apiserver answers: started earlier it can give up on its first informer syncs and exit, and the
+# tests that wait for garbage collection then hang. Up to three tries; each must still run 5 s on.
+start_kcm() {
+  [ "${KT_KCM:-1}" = 1 ] || return 0
+  local try
+  for try in 1 2 3; do
+    nohup "$BIN/kube-controller-manager" --kubeconfig="$KT_DIR/kubeconfig" \
+      --authentication-kubeconfig="$KT_DIR/kubeconfig" --authorization-kubeconfig="$KT_DIR/kubeconfig" \
+      --leader-elect=false --port=0 --bind-address=127.0.0.1 --secure-port=$((APORT + 3814)) \
+      --cert-dir="$KT_DIR/kcm-certs" --service-account-private-key-file="$KT_DIR/sa.key" \
+      --controllers='*,-nodeipam,-nodelifecycle,-ttl,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-csrsigning,-bootstrapsigner,-tokencleaner,-route,-service,-cloud-node-lifecycle' \
+      >>"$KT_DIR/kcm.log" 2>&1 </dev/null &
+    echo $! >"$KT_DIR/kcm.pid"
+    sleep 5
+    if kill -0 "$(cat "$KT_DIR/kcm.pid")" 2>/dev/null; then return 0; fi
+    log "kube-controller-manager exited (try $try); last log lines:"; tail -5 "$KT_DIR/kcm.log" >&2
+  done
+  return 1
+}
+kcm_running() { kill -0 "$(cat "$KT_DIR/kcm.pid" 2>/dev/null)" 2>/dev/null; }
+
 start() {
-  if api_ready; then log "kube test cluster already running (KUBECONFIG=$KT_DIR/kubeconfig)"; return 0; fi
+  if api_ready; then
+    # a cluster of ours whose controller manager died is mended rather than reported as running
+    if [ "${KT_KCM:-1}" = 1 ] && [ -f "$KT_DIR/kcm.pid" ] && ! kcm_running; then
+      log "kube-controller-manager of the running test cluster is gone: starting it again"
+      start_kcm || { log "kube-controller-manager does not stay up"; exit 1; }
+    fi
+    log "kube test cluster already running (KUBECONFIG=$KT_DIR/kubeconfig)"; return 0
+  fi
   any_ours && { log "a half-running test cluster in $KT_DIR: stopping it first"; stop_all; }
   local port
   for port in "$APORT" "$EPORT" "$PPORT"; do
@@ -62,16 +91,8 @@ users: [{name: admin, user: {token: "$TOKEN"}}]
 contexts: [{name: kt, context: {cluster: kt, user: admin, namespace: default}}]
 current-context: kt
 KC
-  if [ "${KT_KCM:-1}" = 1 ]; then
-    nohup "$BIN/kube-controller-manager" --kubeconfig="$KT_DIR/kubeconfig" \
-      --authentication-kubeconfig="$KT_DIR/kubeconfig" --authorization-kubeconfig="$KT_DIR/kubeconfig" \
-      --leader-elect=false --port=0 --bind-address=127.0.0.1 --secure-port=$((APORT + 3814)) \
-      --cert-dir="$KT_DIR/kcm-certs" --service-account-private-key-file="$KT_DIR/sa.key" \
-      --controllers='*,-nodeipam,-nodelifecycle,-ttl,-attachdetach,-persistentvolume-binder,-persistentvolume-expander,-csrsigning,-bootstrapsigner,-tokencleaner,-route,-service,-cloud-node-lifecycle' \
-      >"$KT_DIR/kcm.log" 2>&1 </dev/null &
-    echo $! >"$KT_DIR/kcm.pid"
-  fi
   if wait_for 90 api_ready; then
+    if ! start_kcm; then log "kube-controller-manager does not stay up"; stop_all; exit 1; fi
     log "kube test cluster ready (KUBECONFIG=$KT_DIR/kubeconfig)"; return 0
   fi
   log "kube-apiserver not ready after 90 s; last log lines:"; tail -30 "$KT_DIR/apiserver.log" >&2

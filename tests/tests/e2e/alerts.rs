@@ -41,6 +41,20 @@ async fn wait_for(admin: &Client2, done: impl Fn(&Value) -> bool) -> Value {
     panic!("alerts never reached the expected state");
 }
 
+/// Polls the inbox until it holds a notification of `kind` (at most 15 s): notifications are
+/// delivered by the event stream, after the transition the alerts endpoint already shows.
+async fn wait_inbox(admin: &Client2, kind: &str) -> Value {
+    for _ in 0..75 {
+        let (s, inbox) = admin.get("/api/v1/notifications").await;
+        assert_eq!(s, StatusCode::OK, "{inbox}");
+        if inbox.as_array().unwrap().iter().any(|n| n["kind"] == kind) {
+            return inbox;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no {kind} notification arrived");
+}
+
 async fn scenario(server: &TestServer) {
     let t = unique("al");
     let admin = server.tenant(&t, PW).await;
@@ -85,7 +99,7 @@ async fn scenario(server: &TestServer) {
     );
 
     // Told once, in the admins' inbox, and in /metrics.
-    let (_, inbox) = admin.get("/api/v1/notifications").await;
+    let inbox = wait_inbox(&admin, "alert.fired").await;
     let fired: Vec<&Value> = inbox
         .as_array()
         .unwrap()
@@ -122,7 +136,7 @@ async fn scenario(server: &TestServer) {
     assert!(s.is_success() || s == StatusCode::BAD_GATEWAY, "{s}");
     let b = wait_for(&admin, |b| b["active"].get("dataSourceDown:dead").is_some()).await;
     assert_eq!(b["active"]["dataSourceDown:dead"]["subject"], "dead");
-    let (_, inbox) = admin.get("/api/v1/notifications").await;
+    let inbox = wait_inbox(&admin, "alert.cleared").await;
     let kinds: Vec<&str> = inbox
         .as_array()
         .unwrap()
