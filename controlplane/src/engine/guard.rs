@@ -52,7 +52,7 @@ const DENIED_FUNCTIONS: &[&str] = &[
     "release_lock",
 ];
 
-pub(super) fn dialect_for(t: DataSourceType) -> Box<dyn Dialect> {
+pub fn dialect_for(t: DataSourceType) -> Box<dyn Dialect> {
     match t {
         DataSourceType::Postgresql => Box::new(PostgreSqlDialect {}),
         DataSourceType::Mysql => Box::new(MySqlDialect {}),

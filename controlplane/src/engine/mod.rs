@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use crate::{metrics::Metrics, store::TenantScope};
 
 pub mod convert;
+pub mod explain;
 pub mod guard;
 pub mod introspect;
 mod invalidate;

@@ -48,7 +48,8 @@ pub(super) struct MysqlPool {
     pool: Mutex<Option<(u128, MySqlPool)>>,
 }
 
-pub(super) fn pool(src: &ResolvedSource) -> Result<MysqlPool, EngineError> {
+/// Connection options of a source (also used for one-off connections, e.g. `EXPLAIN`).
+pub(crate) fn connect_options(src: &ResolvedSource) -> MySqlConnectOptions {
     let s = &src.spec;
     let mut opts = MySqlConnectOptions::new()
         .host(s.host.as_deref().unwrap_or("localhost"))
@@ -64,6 +65,12 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<MysqlPool, EngineError> {
     if let Some(p) = &src.password {
         opts = opts.password(p);
     }
+    opts
+}
+
+pub(super) fn pool(src: &ResolvedSource) -> Result<MysqlPool, EngineError> {
+    let s = &src.spec;
+    let opts = connect_options(src);
     Ok(MysqlPool {
         opts,
         max_connections: s.pool.max_connections,
@@ -91,7 +98,7 @@ fn time_limit(mariadb: bool, ms: u128) -> String {
 }
 
 /// Read-only access mode and the time limit: one round trip (sqlx enables multi-statements).
-fn session_setup(mariadb: bool, ms: u128) -> String {
+pub(crate) fn session_setup(mariadb: bool, ms: u128) -> String {
     format!(
         "SET SESSION TRANSACTION READ ONLY; {}",
         time_limit(mariadb, ms)

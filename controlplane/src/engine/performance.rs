@@ -9,6 +9,9 @@ use crate::{
     },
 };
 
+/// Results up to this size (JSON bytes) are digested for the result trace.
+const MAX_DIGESTED_BYTES: u64 = 256 * 1024;
+
 /// The result cache's use.
 #[derive(Clone, Copy, Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -40,6 +43,14 @@ impl Engine {
         let (rows, bytes) = match res {
             Ok(r) => (r.row_count as u64, r.rows.0.get().len() as u64),
             Err(_) => (0, 0),
+        };
+        // Results are compared by digest for the cache TTL suggestions; large ones are not
+        // hashed (their runs are rare and costly anyway, and the hash would be too).
+        let digest = match res {
+            Ok(r) if executed && bytes <= MAX_DIGESTED_BYTES => {
+                Some(crate::telemetry::queries::statement_hash(r.rows.0.get()))
+            }
+            _ => None,
         };
         let run_plan = plan.map(|p| RunPlan {
             rewritten: p.sql.is_some(),
@@ -73,6 +84,7 @@ impl Engine {
                 ms,
                 rows,
                 bytes,
+                digest,
             },
         );
     }

@@ -63,7 +63,8 @@ pub(super) struct PgSource {
     pool: Mutex<Option<(u128, PgPool)>>,
 }
 
-pub(super) fn pool(src: &ResolvedSource) -> Result<PgSource, EngineError> {
+/// Connection options of a source (also used for one-off connections, e.g. `EXPLAIN`).
+pub(crate) fn connect_options(src: &ResolvedSource) -> PgConnectOptions {
     let s = &src.spec;
     let mut opts = PgConnectOptions::new()
         .host(s.host.as_deref().unwrap_or("localhost"))
@@ -80,6 +81,12 @@ pub(super) fn pool(src: &ResolvedSource) -> Result<PgSource, EngineError> {
     if let Some(p) = &src.password {
         opts = opts.password(p);
     }
+    opts
+}
+
+pub(super) fn pool(src: &ResolvedSource) -> Result<PgSource, EngineError> {
+    let s = &src.spec;
+    let opts = connect_options(src);
     Ok(PgSource {
         opts,
         max_connections: s.pool.max_connections,

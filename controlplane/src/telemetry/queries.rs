@@ -95,6 +95,56 @@ pub struct FingerprintStats {
     /// The latest statement of this fingerprint that ran without bound parameters, as sent
     /// to the database (what optimization suggestions `EXPLAIN`); cut at [`MAX_STATEMENT`].
     pub sample: Option<Box<str>>,
+    /// How the results of repeated runs of one statement compared (cache TTL suggestions).
+    pub trace: ResultTrace,
+}
+
+/// Repeated executions of one statement (same text, no bound parameters) and whether their
+/// results changed: evidence of how fast the data behind a fingerprint changes. Only runs
+/// that reached the database count (cache hits say nothing about the data).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ResultTrace {
+    /// Hash of the statement the trace follows; another statement starts a new trace.
+    pub statement: u64,
+    /// Digest of the latest result.
+    pub digest: u64,
+    /// Executions after the first one of this statement.
+    pub reruns: u32,
+    /// Of those, how many returned the same result as the run before.
+    pub unchanged: u32,
+    /// When the current result was first seen (unix seconds).
+    pub since: u64,
+    /// The latest execution (unix seconds).
+    pub last_at: u64,
+}
+
+impl ResultTrace {
+    pub fn observe(&mut self, now_s: u64, statement: u64, digest: u64) {
+        if self.since == 0 || self.statement != statement {
+            *self = Self {
+                statement,
+                digest,
+                reruns: 0,
+                unchanged: 0,
+                since: now_s,
+                last_at: now_s,
+            };
+            return;
+        }
+        self.reruns += 1;
+        if self.digest == digest {
+            self.unchanged += 1;
+        } else {
+            self.digest = digest;
+            self.since = now_s;
+        }
+        self.last_at = now_s;
+    }
+
+    /// Seconds the current result has stayed the same across executions.
+    pub fn stable_seconds(&self) -> u64 {
+        self.last_at.saturating_sub(self.since)
+    }
 }
 
 /// A run kept among the slowest.
@@ -148,6 +198,9 @@ pub struct QueryEvent<'a> {
     pub ms: f64,
     pub rows: u64,
     pub bytes: u64,
+    /// Digest of the result of an executed run (`None`: not executed, failed, or too large
+    /// to be worth hashing).
+    pub digest: Option<u64>,
 }
 
 #[derive(Default)]
@@ -208,6 +261,7 @@ impl QueryStats {
                         agg: Agg::default(),
                         users: Vec::new(),
                         sample: None,
+                        trace: ResultTrace::default(),
                     },
                 );
             }
@@ -219,6 +273,10 @@ impl QueryStats {
                         f.sample = Some(s.into());
                     }
                 }
+            }
+            if let (true, true, Some(d), Some(st)) = (e.executed, e.literal, e.digest, e.statement)
+            {
+                f.trace.observe(now_s, statement_hash(st), d);
             }
             let user = if f.users.iter().any(|(u, _)| &**u == e.user)
                 || f.users.len() < MAX_USERS_PER_FINGERPRINT
@@ -342,6 +400,14 @@ impl TenantQueries {
     }
 }
 
+/// Stable hash of a statement's text (SipHash-1-3, fixed keys, like fingerprints).
+pub fn statement_hash(s: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = siphasher::sip::SipHasher13::new_with_keys(0x7374_6d74, 0x7472_6163);
+    h.write(s.as_bytes());
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use sqlparser::dialect::PostgreSqlDialect;
@@ -365,7 +431,22 @@ mod tests {
             ms,
             rows: 1,
             bytes: 10,
+            digest: None,
         }
+    }
+
+    #[test]
+    fn result_traces_follow_one_statement() {
+        let mut t = ResultTrace::default();
+        t.observe(100, 1, 7);
+        t.observe(160, 1, 7);
+        t.observe(220, 1, 7);
+        assert_eq!((t.reruns, t.unchanged, t.stable_seconds()), (2, 2, 120));
+        // A changed result restarts the stable span; another statement restarts the trace.
+        t.observe(280, 1, 8);
+        assert_eq!((t.reruns, t.unchanged, t.stable_seconds()), (3, 2, 0));
+        t.observe(300, 2, 8);
+        assert_eq!((t.reruns, t.unchanged, t.since), (0, 0, 300));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! fingerprint with per-user and per-source splits and cache hits, dashboard load times per
 //! widget, series, `/metrics`, admin-only access and tenant isolation. Queries run on real
 //! PostgreSQL (a `pg_sleep` gives a known duration).
-use nexbii_tests::{admin_postgres, postgres_url, tenant_yaml, unique, Client2, TestServer};
+use nexbii_tests::{
+    admin_mariadb, admin_postgres, mariadb_url, postgres_url, tenant_yaml, unique, Client2,
+    TestServer,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -551,6 +554,238 @@ async fn index_suggestion(server: &TestServer) {
     assert_eq!(sug["explained"], 2);
     sqlx::raw_sql(&format!("DROP TABLE {big}"))
         .execute(&mut pgc)
+        .await
+        .unwrap();
+}
+
+fn of_kind<'a>(sug: &'a Value, kind: &str) -> Vec<&'a Value> {
+    sug["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["kind"] == kind)
+        .collect()
+}
+
+/// The other suggestion kinds, and index suggestions from MariaDB's and SQLite's plans: each
+/// appears from its evidence and goes away once the cause is fixed.
+#[tokio::test(flavor = "multi_thread")]
+async fn more_suggestions() {
+    let server = TestServer::start().await;
+    let t = unique("sg");
+    let admin = server.tenant(&t, PW).await;
+    // MariaDB: a large table without an index, and a wide one.
+    let big = unique("sg_big_");
+    let wide = unique("sg_wide_");
+    let mut my = admin_mariadb().await;
+    let wide_cols: Vec<String> = (1..=24).map(|i| format!("c{i} INT")).collect();
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE {big} (id INT NOT NULL, name VARCHAR(40)); \
+         INSERT INTO {big} SELECT seq, md5(seq) FROM seq_1_to_20000; \
+         ANALYZE TABLE {big}; \
+         CREATE TABLE {wide} (id INT, {}); INSERT INTO {wide} (id) VALUES (1), (2)",
+        wide_cols.join(", ")
+    ))
+    .execute(&mut my)
+    .await
+    .unwrap();
+    let url: sqlx::mysql::MySqlConnectOptions = mariadb_url().parse().unwrap();
+    let (s, b) = admin
+        .post(
+            "/api/v1/datasources",
+            json!({"name": "maria", "spec": {"type": "mysql", "host": url.get_host(),
+                "port": url.get_port(), "database": "test", "username": "root"}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // SQLite: the same large table in a file under the instance's SQLite root.
+    let root = server.state.settings.sqlite_root.clone();
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join(format!("{t}.db"));
+    {
+        use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions};
+        let mut c = SqliteConnectOptions::new()
+            .filename(&file)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE big (id INTEGER NOT NULL, name TEXT); \
+             WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < 20000) \
+             INSERT INTO big SELECT i, hex(randomblob(8)) FROM g",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+    }
+    let (s, b) = admin
+        .post(
+            "/api/v1/datasources",
+            json!({"name": "lite", "spec": {"type": "sqlite", "path": format!("{t}.db")}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, b) = admin
+        .post("/api/v1/catalog/datasources/maria/sync", json!({}))
+        .await;
+    assert!(s.is_success(), "{b}");
+
+    for id in [42, 4242, 42] {
+        for source in ["maria", "lite"] {
+            let sql = format!(
+                "SELECT name FROM {} WHERE id = {id}",
+                if source == "maria" {
+                    big.as_str()
+                } else {
+                    "big"
+                }
+            );
+            let (s, b) = admin.run(source, &sql, json!([])).await;
+            assert_eq!(s, StatusCode::OK, "{b}");
+        }
+    }
+    // Many rows without a cap; `*` over a wide table.
+    let (s, b) = admin
+        .run(
+            "maria",
+            &format!("SELECT id, name FROM {big} WHERE id > 0"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = admin
+        .run("maria", &format!("SELECT * FROM {wide}"), json!([]))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The same widget query (other literals) on two dashboards.
+    for (name, limit) in [("one", 5), ("two", 7)] {
+        let spec = json!({"title": name, "widgets": [{"id": format!("w-{name}"), "chart": "table",
+            "query": {"dataSource": "lite", "sql": format!("SELECT name FROM big ORDER BY id LIMIT {limit}")}}]});
+        let (s, b) = admin
+            .post("/api/v1/dashboards", json!({"name": name, "spec": spec}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+
+    let (s, sug) = admin.get("/api/v1/admin/performance/suggestions").await;
+    assert_eq!(s, StatusCode::OK, "{sug}");
+    let index = of_kind(&sug, "index");
+    let on = |source: &str| {
+        index
+            .iter()
+            .find(|x| x["dataSource"] == source)
+            .unwrap_or_else(|| panic!("no index suggestion on {source}: {sug}"))
+    };
+    let m = on("maria");
+    assert_eq!(m["table"], big.as_str());
+    assert_eq!(m["columns"], json!(["id"]));
+    assert_eq!(
+        m["sql"],
+        format!("CREATE INDEX `{big}_id_idx` ON `{big}` (`id`)")
+    );
+    assert!(
+        m["evidence"]["tableRows"].as_f64().unwrap() >= 10_000.0,
+        "{m}"
+    );
+    assert_eq!(m["evidence"]["runs"], 3);
+    let l = on("lite");
+    assert_eq!(l["sql"], r#"CREATE INDEX "big_id_idx" ON "big" ("id")"#);
+    assert_eq!(l["evidence"]["planNode"], "SCAN big");
+    assert_eq!(l["evidence"]["selectivityFrom"], "runs");
+    assert_eq!(l["evidence"]["tableRows"], 20000.0);
+
+    let unbounded = of_kind(&sug, "unboundedResult");
+    assert_eq!(unbounded.len(), 1, "{sug}");
+    assert_eq!(
+        unbounded[0]["evidence"]["fingerprint"],
+        format!("SELECT id, name FROM {big} WHERE id > ?")
+    );
+    assert!(unbounded[0]["evidence"]["rowsPerRun"].as_f64().unwrap() >= 1000.0);
+    let star = of_kind(&sug, "selectStar");
+    assert_eq!(star.len(), 1, "{sug}");
+    assert_eq!(star[0]["table"], wide.as_str());
+    assert_eq!(star[0]["evidence"]["tableColumns"], 25);
+    let shared = of_kind(&sug, "sharedWidgetQuery");
+    assert_eq!(shared.len(), 1, "{sug}");
+    assert_eq!(shared[0]["dataSource"], "lite");
+    let widgets: Vec<&str> = shared[0]["evidence"]["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["widget"].as_str().unwrap())
+        .collect();
+    assert_eq!(widgets, vec!["w-one", "w-two"]);
+    assert!(
+        of_kind(&sug, "cacheTtl").is_empty(),
+        "no repeated executions yet: {sug}"
+    );
+
+    // Cache TTL: with a 1 s TTL, the same count keeps coming back unchanged for seconds.
+    let (s, b) = admin
+        .put(
+            "/api/v1/admin/settings",
+            json!({"query": {"cacheTtlSeconds": 1}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let count = format!("SELECT count(*) AS n FROM {big}");
+    for _ in 0..6 {
+        let (s, b) = admin.run("maria", &count, json!([])).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    }
+    let (_, sug) = admin.get("/api/v1/admin/performance/suggestions").await;
+    let ttl = of_kind(&sug, "cacheTtl");
+    assert_eq!(ttl.len(), 1, "{sug}");
+    assert_eq!(ttl[0]["evidence"]["cacheTtlSeconds"], 1);
+    assert_eq!(
+        ttl[0]["evidence"]["fingerprint"],
+        format!("SELECT count(*) AS n FROM {big}")
+    );
+    assert!(
+        ttl[0]["evidence"]["unchanged"].as_u64().unwrap() >= 4,
+        "{sug}"
+    );
+    assert!(
+        ttl[0]["suggestedTtlSeconds"].as_u64().unwrap() >= 2,
+        "{sug}"
+    );
+
+    // Fixed: indexes on both sources, a LIMIT, named columns, one dashboard gone, a longer TTL.
+    sqlx::raw_sql(&format!(
+        "CREATE INDEX {big}_id ON {big} (id); ANALYZE TABLE {big}"
+    ))
+    .execute(&mut my)
+    .await
+    .unwrap();
+    {
+        use sqlx::{sqlite::SqliteConnectOptions, ConnectOptions};
+        let mut c = SqliteConnectOptions::new()
+            .filename(&file)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE INDEX big_id ON big (id)")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    let (s, _) = admin.delete("/api/v1/dashboards/two").await;
+    assert!(s.is_success());
+    let (s, b) = admin
+        .put(
+            "/api/v1/admin/settings",
+            json!({"query": {"cacheTtlSeconds": 60}}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (_, sug) = admin.get("/api/v1/admin/performance/suggestions").await;
+    assert!(of_kind(&sug, "index").is_empty(), "{sug}");
+    assert!(of_kind(&sug, "sharedWidgetQuery").is_empty(), "{sug}");
+    assert!(of_kind(&sug, "cacheTtl").is_empty(), "{sug}");
+    sqlx::raw_sql(&format!("DROP TABLE {big}; DROP TABLE {wide}"))
+        .execute(&mut my)
         .await
         .unwrap();
 }

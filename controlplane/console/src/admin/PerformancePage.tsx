@@ -1,8 +1,8 @@
-import { useMemo, useState } from 'react';
+import { Fragment, useMemo, useState } from 'react';
 import { formatBytes, formatCount, formatMs, formatRatio, formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
 import { cachePerformance, dashboardPerformance, endpointPerformance, queryPerformance, slowestRuns, suggestions, WINDOWS, type Fingerprint, type PerfSort, type RunStats, type WindowName } from './api';
-import { sortFingerprints, type FingerprintKey } from './logic';
+import { evidenceLines, sortFingerprints, SUGGESTION_KINDS, type FingerprintKey } from './logic';
 
 const COLUMNS: { key: FingerprintKey; label: string; server?: PerfSort; format: (f: RunStats) => string }[] = [
   { key: 'count', label: 'Runs', server: 'count', format: (f) => formatCount(f.count) },
@@ -206,7 +206,7 @@ function SuggestionsView() {
   const [s] = useAsync((signal) => suggestions(signal), []);
   return (
     <>
-      <h2>Index suggestions</h2>
+      <h2>Optimization suggestions</h2>
       {s.state === 'loading' && <p role="status">Reading query plans…</p>}
       {s.state === 'error' && (
         <p className="error" role="alert">
@@ -217,33 +217,25 @@ function SuggestionsView() {
         <>
           <p className="muted" data-testid="suggestions-summary">
             {s.value.explained} fingerprints explained, {s.value.suggestions.length} suggestions
-            {s.value.unexplained.length > 0 && `, ${s.value.unexplained.length} not explained`}. Plans are read with EXPLAIN on PostgreSQL sources.
+            {s.value.unexplained.length > 0 && `, ${s.value.unexplained.length} not explained`}. Plans are read with EXPLAIN on PostgreSQL and MySQL/MariaDB, EXPLAIN QUERY PLAN on SQLite.
           </p>
           {s.value.suggestions.map((x, i) => (
-            <article key={i} className="card suggestion" aria-label={`Index on ${x.table} (${x.columns.join(', ')})`}>
+            <article key={i} className="card suggestion" data-testid="suggestion" data-kind={x.kind} aria-label={`${SUGGESTION_KINDS[x.kind]}: ${x.title}`}>
               <h3>
-                Index on {x.table} ({x.columns.join(', ')}) <span className="muted">in {x.dataSource}</span>
+                <span className="badge">{SUGGESTION_KINDS[x.kind]}</span> {x.title} <span className="muted">in {x.dataSource}</span>
               </h3>
-              <pre>
-                <code>{x.sql}</code>
-              </pre>
+              {x.sql && (
+                <pre>
+                  <code>{x.sql}</code>
+                </pre>
+              )}
               <dl className="details">
-                <dt>Plan</dt>
-                <dd>
-                  <code>{x.evidence.planNode}</code> filtering <code>{x.evidence.filter}</code>
-                </dd>
-                <dt>Selectivity</dt>
-                <dd>
-                  keeps about {formatCount(Math.round(x.evidence.estimatedRows))} of {formatCount(Math.round(x.evidence.tableRows))} rows
-                </dd>
-                <dt>Runs</dt>
-                <dd>
-                  {formatCount(x.evidence.runs)}, p95 {formatMs(x.evidence.p95Ms)}
-                </dd>
-                <dt>Statement</dt>
-                <dd>
-                  <code>{x.evidence.statement}</code>
-                </dd>
+                {evidenceLines(x).map(([label, value]) => (
+                  <Fragment key={label}>
+                    <dt>{label}</dt>
+                    <dd>{label === 'Statement' || label === 'Plan' ? <code>{value}</code> : value}</dd>
+                  </Fragment>
+                ))}
               </dl>
             </article>
           ))}

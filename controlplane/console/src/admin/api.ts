@@ -250,22 +250,34 @@ export interface SlowRun {
   plan: { rewritten: boolean; maskedColumns: string[]; cachePartition: string };
 }
 
+export type SuggestionKind = 'index' | 'unboundedResult' | 'selectStar' | 'sharedWidgetQuery' | 'cacheTtl';
+
 export interface Suggestion {
-  kind: string;
+  kind: SuggestionKind;
   dataSource: string;
-  table: string;
-  columns: string[];
-  sql: string;
+  title: string;
+  table?: string;
+  columns?: string[];
+  sql?: string;
+  suggestedTtlSeconds?: number;
   evidence: {
-    fingerprintId: string;
-    fingerprint: string;
-    statement: string;
-    planNode: string;
-    filter: string;
-    estimatedRows: number;
-    tableRows: number;
-    runs: number;
+    fingerprintId?: string;
+    fingerprint?: string;
+    statement?: string;
+    runs?: number;
     p95Ms?: number | null;
+    planNode?: string;
+    filter?: string;
+    estimatedRows?: number;
+    selectivityFrom?: 'planner' | 'runs';
+    tableRows?: number;
+    rowsPerRun?: number;
+    tableColumns?: number;
+    widgets?: { dashboard: string; widget: string }[];
+    cacheTtlSeconds?: number;
+    reruns?: number;
+    unchanged?: number;
+    stableSeconds?: number;
   };
 }
 

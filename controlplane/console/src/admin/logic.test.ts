@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Backup, Fingerprint, RestoreReport } from './api';
-import { auditQuery, checkNewUser, checkWebhookUrl, NO_FILTERS, newestFirst, parseEvents, parseScopes, restoreSummary, running, sortFingerprints } from './logic';
+import type { Backup, Fingerprint, RestoreReport, Suggestion } from './api';
+import { auditQuery, checkNewUser, checkWebhookUrl, NO_FILTERS, newestFirst, parseEvents, parseScopes, restoreSummary, running, sortFingerprints, evidenceLines, SUGGESTION_KINDS } from './logic';
 
 describe('users', () => {
   it('checks a new user before sending it', () => {
@@ -172,5 +172,38 @@ describe('configuration history', () => {
         { op: 'move', path: '/a', from: '/b' },
       ]),
     ).toEqual(['replace /title = "Sales"', 'remove /tags/1', 'add /widgets/0 = {"id":"w1"}', 'move /a from /b']);
+  });
+});
+
+describe('suggestions', () => {
+  it('list the evidence of each kind', () => {
+    const index: Suggestion = {
+      kind: 'index',
+      dataSource: 'lite',
+      title: 'Index big on (id)',
+      table: 'big',
+      columns: ['id'],
+      sql: 'CREATE INDEX "big_id_idx" ON "big" ("id")',
+      evidence: { planNode: 'SCAN big', estimatedRows: 0.7, tableRows: 20000, selectivityFrom: 'runs', runs: 3, statement: 'SELECT name FROM big WHERE id = 42' },
+    };
+    const lines = evidenceLines(index);
+    expect(lines[0]).toEqual(['Plan', 'SCAN big']);
+    expect(lines[1][1]).toContain('of 20,000 rows (rows the runs returned)');
+    expect(lines.map((l) => l[0])).toEqual(['Plan', 'Selectivity', 'Runs', 'Statement']);
+    const ttl: Suggestion = {
+      kind: 'cacheTtl',
+      dataSource: 'maria',
+      title: 'Raise the cache TTL',
+      suggestedTtlSeconds: 6,
+      evidence: { cacheTtlSeconds: 1, reruns: 5, unchanged: 5, stableSeconds: 6, fingerprint: 'SELECT count(*) FROM t' },
+    };
+    expect(evidenceLines(ttl)).toEqual([
+      ['Unchanged', '5 of 5 reruns, stable for 6 s'],
+      ['Cache TTL', '1 s now, 6 s suggested'],
+      ['Statement', 'SELECT count(*) FROM t'],
+    ]);
+    const shared: Suggestion = { kind: 'sharedWidgetQuery', dataSource: 'lite', title: 't', evidence: { widgets: [{ dashboard: 'one', widget: 'w1' }, { dashboard: 'two', widget: 'w2' }] } };
+    expect(evidenceLines(shared)).toEqual([['Widgets', 'one / w1, two / w2']]);
+    expect(SUGGESTION_KINDS.selectStar).toContain('SELECT *');
   });
 });

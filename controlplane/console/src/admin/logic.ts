@@ -1,6 +1,7 @@
 // The admin pages' pure logic: query strings, input checks, sorting and summaries.
 import type { Role } from '../api/types';
-import type { Backup, Fingerprint, RestoreReport, RunStats } from './api';
+import type { Backup, Fingerprint, RestoreReport, RunStats, Suggestion, SuggestionKind } from './api';
+import { formatCount, formatMs } from '../app/format';
 
 // --- users ----------------------------------------------------------------------------------
 
@@ -221,4 +222,45 @@ export function patchLines(patch: { op: string; path: string; value?: unknown; f
     const from = p.from ? ` from ${p.from}` : '';
     return `${p.op} ${p.path || '/'}${from}${p.op === 'remove' ? '' : v}`;
   });
+}
+
+// --- optimization suggestions -----------------------------------------------------------------
+
+export const SUGGESTION_KINDS: Record<SuggestionKind, string> = {
+  index: 'Index',
+  unboundedResult: 'Unbounded result',
+  selectStar: 'SELECT * on a wide table',
+  sharedWidgetQuery: 'Shared widget query',
+  cacheTtl: 'Cache TTL',
+};
+
+/** The evidence a suggestion rests on, as label/value lines, in reading order. */
+export function evidenceLines(s: Suggestion): [string, string][] {
+  const e = s.evidence;
+  const out: [string, string][] = [];
+  switch (s.kind) {
+    case 'index':
+      out.push(['Plan', e.filter ? `${e.planNode} filtering ${e.filter}` : `${e.planNode}`]);
+      out.push([
+        'Selectivity',
+        `keeps about ${formatCount(Math.round(e.estimatedRows ?? 0))} of ${formatCount(Math.round(e.tableRows ?? 0))} rows (${e.selectivityFrom === 'runs' ? 'rows the runs returned' : "planner's estimate"})`,
+      ]);
+      break;
+    case 'unboundedResult':
+      out.push(['Rows per run', formatCount(Math.round(e.rowsPerRun ?? 0))]);
+      break;
+    case 'selectStar':
+      out.push(['Table width', `${e.tableColumns} columns in the catalog`]);
+      break;
+    case 'sharedWidgetQuery':
+      out.push(['Widgets', (e.widgets ?? []).map((w) => `${w.dashboard} / ${w.widget}`).join(', ')]);
+      break;
+    case 'cacheTtl':
+      out.push(['Unchanged', `${e.unchanged} of ${e.reruns} reruns, stable for ${e.stableSeconds} s`]);
+      out.push(['Cache TTL', `${e.cacheTtlSeconds} s now, ${s.suggestedTtlSeconds} s suggested`]);
+      break;
+  }
+  if (e.runs !== undefined) out.push(['Runs', `${formatCount(e.runs)}, p95 ${formatMs(e.p95Ms)}`]);
+  if (e.statement ?? e.fingerprint) out.push(['Statement', (e.statement ?? e.fingerprint) as string]);
+  return out;
 }

@@ -1,6 +1,6 @@
 //! Performance analysis of the tenant (admin only): query runs by fingerprint, data source and
 //! user, the slowest runs, dashboard load times, cache hit rates, API endpoint performance, and
-//! optimization suggestions from the database's own plans.
+//! optimization suggestions from the databases' own plans and the recorded runs.
 use std::collections::HashMap;
 
 use axum::{
@@ -165,7 +165,7 @@ pub async fn endpoints(
 
 #[utoipa::path(get, path = "/api/v1/admin/performance/suggestions", tag = "admin",
     responses(
-        (status = 200, body = suggest::Suggestions, description = "index suggestions from `EXPLAIN` of the costliest fingerprints on PostgreSQL, each with its evidence; fingerprints that could not be explained, with the reason"),
+        (status = 200, body = suggest::Suggestions, description = "suggestions from real evidence, each naming it: `index` (a full scan of a large table under a selective filter in the database's own plan: `EXPLAIN` on PostgreSQL and MySQL/MariaDB, `EXPLAIN QUERY PLAN` on SQLite), `unboundedResult`, `selectStar` (wide tables per the catalog), `sharedWidgetQuery` (the same widget query on several dashboards), `cacheTtl` (results unchanged for longer than twice the cache TTL); fingerprints whose plan could not be read, with the reason"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin")),
     security(("bearer" = [])))]
