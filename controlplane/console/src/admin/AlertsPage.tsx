@@ -70,7 +70,7 @@ export default function AlertsPage() {
           {loaded.error.message}
         </p>
       )}
-      {view && <SettingsForm key={view.revision} view={view} sections={THRESHOLDS} label="Alert thresholds" onSaved={setView} />}
+      {view && <SettingsForm view={view} sections={THRESHOLDS} label="Alert thresholds" onSaved={setView} />}
       <h2>History</h2>
       {alerts.state === 'done' && recent.length === 0 && <p className="muted">No alert has fired yet.</p>}
       {recent.length > 0 && (

@@ -1,4 +1,4 @@
-import { useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client';
 import { problemFields } from '../app/errors';
 import { formatTime } from '../app/format';
@@ -13,6 +13,12 @@ export function SettingsForm({ view, sections, onSaved, label }: { view: Setting
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  // A saved or reloaded document is what the form shows next; a success message stays.
+  useEffect(() => {
+    setValues(initialValues(view, fields));
+    setErrors({});
+    setMessage((m) => (m?.ok ? m : null));
+  }, [view, fields]);
   const groups = useMemo(() => {
     const g = new Map<string, SettingField[]>();
     for (const f of fields) g.set(f.section, [...(g.get(f.section) ?? []), f]);

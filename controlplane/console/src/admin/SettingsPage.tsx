@@ -29,7 +29,7 @@ export default function SettingsPage() {
             Limits from the Tenant and this instance: query timeout up to {view.limits.queryTimeoutSeconds} s, row limit up to {view.limits.rowLimit}, result cache up to{' '}
             {view.limits.cacheTtlSeconds} s. Fields {view.declaredBy} declares are read-only here.
           </p>
-          <SettingsForm key={view.revision} view={view} label="Settings" onSaved={setView} />
+          <SettingsForm view={view} label="Settings" onSaved={setView} />
         </>
       )}
     </section>

@@ -65,7 +65,7 @@ function ShareFormPanel({
 }) {
   const [form, setForm] = useState<ShareForm>({ expiresInHours: '168', password: '', locked: {} });
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [message, setMessage] = useState<string | null>(null);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -76,13 +76,13 @@ function ShareFormPanel({
     setBusy(true);
     try {
       const out = await createShare(r.input);
-      if (out.kind === 'approval') setMessage(`Sharing outside the tenant waits for approval (request ${out.approval.id}); create the link again once it is approved.`);
+      if (out.kind === 'approval') setMessage({ ok: true, text: `Sharing outside the tenant waits for approval (request ${out.approval.id}); create the link again once it is approved.` });
       else onCreated(shareUrl(location.origin, out.share.token));
     } catch (err) {
       const known = [...FIELDS, ...variables.map((v) => `lockedVariables.${v.name}`)];
       const p = problemFields(err, known);
       setErrors(p.fields);
-      setMessage(p.message);
+      setMessage(p.message ? { ok: false, text: p.message } : null);
     } finally {
       setBusy(false);
     }
@@ -160,8 +160,8 @@ function ShareFormPanel({
         </button>
       </div>
       {message && (
-        <p className="error" role="alert">
-          {message}
+        <p className={message.ok ? 'note' : 'error'} role={message.ok ? 'status' : 'alert'}>
+          {message.text}
         </p>
       )}
     </form>
