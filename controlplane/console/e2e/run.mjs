@@ -1144,7 +1144,7 @@ async function accountTests(ctx, base, token) {
     assert((await secret.textContent()).includes('redacted'), 'the bootstrap password is not marked redacted');
     assert(!(await page.content()).includes(PASSWORD), 'a secret is on the page');
     assert((await page.locator('tr[data-env=NEXBII_ALERT_INTERVAL_SECONDS]').textContent()).includes('1'), 'a plain variable is shown');
-    await page.getByLabel(/^Only flags set/).check();
+    await page.getByRole('checkbox', { name: /Only flags set/ }).check();
     assert((await page.locator('tr[data-flag]', { hasText: 'default' }).count()) === 0, 'the filter keeps defaults');
     await noHorizontalOverflow(page);
     await shot(page, '29-admin-runtime');
