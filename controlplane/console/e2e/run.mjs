@@ -1159,6 +1159,7 @@ async function accountTests(ctx, base, token) {
       await api(base, token, 'POST', '/users', { username: 'pat', role: 'viewer', password: first });
       const other = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'pat', password: first })).token;
       await login(page, base, 'pat', first);
+      assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shares' }).count()) === 0, 'a viewer is offered share links');
       await page.getByRole('link', { name: /^My account: pat/ }).click();
       await page.getByRole('heading', { name: 'My account' }).waitFor();
       // A weak new password: every broken rule, listed at the field.
@@ -1243,6 +1244,7 @@ async function accountTests(ctx, base, token) {
       await p.getByRole('heading', { name: 'Customers' }).first().waitFor();
       await p.waitForFunction((w) => document.querySelector('[data-widget=top-customers] tbody tr td')?.textContent === w, want, { timeout: 15_000 });
       await p.waitForFunction(() => [...document.querySelectorAll('[data-widget]')].every((el) => el.getAttribute('data-state') === 'done'), null, { timeout: 15_000 });
+      await p.waitForSelector('[data-widget=by-country] .echart[data-painted=true] canvas', { timeout: 15_000 });
       const segment = p.getByLabel(/^segment/);
       assert((await segment.inputValue()) === 'consumer' && (await segment.isDisabled()), 'the locked variable can be changed');
       await p.waitForFunction(() => document.querySelector('[data-testid=brand]')?.textContent === 'Acme Insights', null, { timeout: 10_000 });
@@ -1306,6 +1308,21 @@ async function accountTests(ctx, base, token) {
     }
     const mine = await api(base, token, 'GET', '/shares');
     assert(mine.some((s) => s.resource.startsWith('query/') && !s.hasPassword), 'the query link is not listed');
+    // With the exports feature off for the caller, the editor offers no export.
+    await api(base, token, 'PUT', '/admin/features/exports', { enabled: false, roles: [], users: [], rolloutPercent: 100 });
+    try {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await login(page, base);
+      await page.goto(`${base}/sql`);
+      await page.waitForSelector('.sql-editor[data-ready=true]');
+      await page.getByRole('button', { name: 'Save as query' }).waitFor();
+      // The Shares link comes from the same answer of GET /features: once it is on screen, the
+      // editor knows the flags too.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shares' }).waitFor();
+      assert((await page.getByRole('button', { name: 'Export CSV' }).count()) === 0, 'export offered with the feature off');
+    } finally {
+      await api(base, token, 'DELETE', '/admin/features/exports');
+    }
   });
 
   await test(ctx, 'forced MFA: a user without a second factor enrols at login (QR, code, recovery codes), then is signed in', async (page) => {

@@ -36,6 +36,7 @@ export function navFor(role: Session['role'], featureOn: (name: string) => boole
 export function Shell({ session, onLogout, children }: { session: Session; onLogout: () => void; children: ReactNode }) {
   const { path } = useLocation();
   const branding = useBranding(session.tenant);
+  // Share links are made by editors and admins (viewers cannot create one).
   const sharing = useFeature('sharing', session.token);
   return (
     <div className="shell">
@@ -46,7 +47,7 @@ export function Shell({ session, onLogout, children }: { session: Session; onLog
         <BrandMark branding={branding} />
         <nav aria-label="Main">
           <ul>
-            {navFor(session.role, (f) => f === 'sharing' && sharing).map((n) => (
+            {navFor(session.role, (f) => f === 'sharing' && sharing && session.role !== 'viewer').map((n) => (
               <li key={n.href}>
                 <Link href={n.href} aria-current={path === n.href || path.startsWith(`${n.href}/`) ? 'page' : undefined}>
                   {n.label}
