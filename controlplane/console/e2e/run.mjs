@@ -79,7 +79,9 @@ async function startServer(bin) {
   cpSync(path.join(root, 'examples/quickstart'), manifests, { recursive: true });
   const tenantYaml = path.join(manifests, 'tenant.yaml');
   const extra = Object.entries(BRANDING).map(([k, v]) => `    ${k}: "${v}"`).join('\n');
-  writeFileSync(tenantYaml, readFileSync(tenantYaml, 'utf8').replace('  branding:\n', `  branding:\n${extra}\n`));
+  // A setting the Tenant declares (read-only in the console's settings page).
+  const declared = '  settings:\n    notifications:\n      retentionDays: 60\n';
+  writeFileSync(tenantYaml, readFileSync(tenantYaml, 'utf8').replace('  branding:\n', `${declared}  branding:\n${extra}\n`));
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = [];
@@ -96,7 +98,8 @@ async function startServer(bin) {
       // The webhook test's receiver listens on the loopback.
       '--webhook-allow', '127.0.0.1/32',
     ],
-    { env: { ...process.env, NEXBII_BOOTSTRAP_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Alerts checked every second, so the alerts test sees one fire and clear at once.
+    { env: { ...process.env, NEXBII_BOOTSTRAP_PASSWORD: PASSWORD, NEXBII_ALERT_INTERVAL_SECONDS: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   proc.stdout.on('data', (d) => log.push(String(d)));
   proc.stderr.on('data', (d) => log.push(String(d)));
@@ -216,6 +219,37 @@ async function login(page, base, username = 'admin', password = PASSWORD) {
   await page.waitForSelector('[data-testid=brand]');
 }
 
+const BROWSER = {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1280, height: 800 },
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+
+/** A browser of its own (no session, no storage shared with the tests' one): someone who
+ * was only sent a link. */
+async function freshBrowser() {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nexbii-chromium-fresh-'));
+  const ctx = await chromium.launchPersistentContext(dir, BROWSER);
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  return {
+    page,
+    close: async () => {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 // --- the tests ------------------------------------------------------------------------------
 
 async function main() {
@@ -225,21 +259,7 @@ async function main() {
   const server = await startServer(bin);
   const { base, token } = server;
   const userData = mkdtempSync(path.join(os.tmpdir(), 'nexbii-chromium-'));
-  const ctx = await chromium.launchPersistentContext(userData, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1280, height: 800 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  const ctx = await chromium.launchPersistentContext(userData, BROWSER);
   // Every CSP refusal becomes a console error naming the element (the browser's own message,
   // dropped by the harness, names none) — except one that is expected: when typed text replaces
   // highlighted tokens, Chromium's editing engine tries to carry the old token's colour as a
@@ -545,6 +565,8 @@ async function run(ctx, base, token, figures) {
   });
 
   await adminTests(ctx, base, token);
+  // Last: alerts notify the admins, and forced MFA changes how everyone logs in.
+  await accountTests(ctx, base, token);
 }
 
 /** A receiver for webhook deliveries on the loopback. */
@@ -1038,6 +1060,305 @@ async function adminTests(ctx, base, token) {
     await shot(page, '25-approvals-mine');
   });
   hooks.close();
+}
+
+/** A request's status alone (for answers that are expected to fail). */
+async function status(base, token, method, p, body) {
+  const res = await fetch(`${base}/api/v1${p}`, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return res.status;
+}
+
+const sidOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).sid;
+
+async function accountTests(ctx, base, token) {
+  await test(
+    ctx,
+    'settings: edit a value; a field error at its field; a conflict; Tenant-declared fields read-only',
+    async (page) => {
+      await login(page, base);
+      await page.goto(`${base}/admin/settings`);
+      const declared = page.locator('[data-setting="notifications.retentionDays"]');
+      await declared.getByText('declared by Tenant/acme: read-only here').waitFor();
+      assert(await declared.locator('input').isDisabled(), 'a Tenant-declared field can be edited');
+      assert((await declared.locator('input').inputValue()) === '60', 'the declared value is shown');
+      await page.getByLabel('Lockout minutes').fill('30');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('status').filter({ hasText: /^Saved \(revision \d+\)\.$/ }).waitFor();
+      const after = await api(base, token, 'GET', '/admin/settings');
+      assert(after.settings.lockout.lockoutMinutes === 30 && after.sources['lockout.lockoutMinutes'] === 'api', `lockout ${JSON.stringify(after.settings.lockout)}`);
+      assert(after.settings.notifications.retentionDays === 60, 'the declared value is unchanged');
+      await page.locator('[data-setting="lockout.lockoutMinutes"]').getByText('set here').waitFor();
+      // Out of range: the server's answer is shown at the field.
+      await page.getByLabel('Idle timeout minutes').fill('2');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.locator('[data-setting="sessions.idleTimeoutMinutes"] .error').filter({ hasText: 'must be 5 to 1440' }).waitFor();
+      assert((await page.getByLabel('Idle timeout minutes').getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
+      await noHorizontalOverflow(page);
+      await shot(page, '26-admin-settings');
+      // Someone else changes the settings meanwhile: saving says so instead of overwriting.
+      await api(base, token, 'PUT', '/admin/settings', { ...after.stored, impersonation: { maxMinutes: 25 } });
+      await page.getByLabel('Idle timeout minutes').fill('45');
+      await page.getByRole('button', { name: 'Save settings' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Reload to see the current settings' }).waitFor();
+      assert((await api(base, token, 'GET', '/admin/settings')).settings.sessions.idleTimeoutMinutes !== 45, 'a stale form overwrote the settings');
+      await page.getByRole('button', { name: 'Reload' }).click();
+      await page.waitForFunction(() => document.querySelector('[data-path="impersonation.maxMinutes"]')?.value === '25');
+    },
+    { allow: [409, 422] },
+  );
+
+  await test(ctx, 'alerts: a crossed threshold fires with its figure, then clears; history', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/alerts`);
+    // Other alerts may fire on a loaded machine: only the disk alert is looked at.
+    await page.getByRole('heading', { name: 'Firing now' }).waitFor();
+    await page.getByLabel('Disk free percent').waitFor();
+    assert((await page.locator('tr[data-alert=diskFree]').count()) === 0, 'the disk alert fires before its threshold changed');
+    // Less than 100% of a disk is always free: the alert fires at the next check.
+    await page.getByLabel('Disk free percent').fill('100');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    const firing = page.locator('tr[data-alert=diskFree]');
+    await firing.waitFor({ timeout: 20_000 });
+    const figure = await firing.getByTestId('alert-figure').textContent();
+    assert(/^\d+(\.\d)?%$/.test(figure) && Number(figure.slice(0, -1)) < 100, `figure ${figure}`);
+    await shot(page, '27-admin-alerts-firing');
+    await page.getByLabel('Disk free percent').fill('0');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await waitFor('the disk alert to clear', async () => (await page.locator('tr[data-alert=diskFree]').count()) === 0, 20_000);
+    await page.locator('[data-testid=alert-event][data-key=diskFree][data-transition=cleared]').waitFor();
+    await page.locator('[data-testid=alert-event][data-key=diskFree][data-transition=fired]').waitFor();
+    const rec = await api(base, token, 'GET', '/admin/alerts');
+    assert(!rec.active.diskFree && rec.recent.some((e) => e.key === 'diskFree' && e.transition === 'cleared'), 'the API has the alert cleared');
+    await noHorizontalOverflow(page);
+    await shot(page, '28-admin-alerts');
+  });
+
+  await test(ctx, 'runtime configuration: flags with their source, versions; secrets redacted', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/runtime`);
+    await page.getByTestId('runtime-versions').filter({ hasText: 'build' }).waitFor();
+    const listen = page.locator('tr[data-flag="--listen"]');
+    assert((await listen.textContent()).includes('command line') && (await listen.textContent()).includes(new URL(base).host), `--listen row: ${await listen.textContent()}`);
+    const secret = page.locator('tr[data-env=NEXBII_BOOTSTRAP_PASSWORD]');
+    assert((await secret.textContent()).includes('redacted'), 'the bootstrap password is not marked redacted');
+    assert(!(await page.content()).includes(PASSWORD), 'a secret is on the page');
+    assert((await page.locator('tr[data-env=NEXBII_ALERT_INTERVAL_SECONDS]').textContent()).includes('1'), 'a plain variable is shown');
+    await page.getByRole('checkbox', { name: /Only flags set/ }).check();
+    assert((await page.locator('tr[data-flag]', { hasText: 'default' }).count()) === 0, 'the filter keeps defaults');
+    await noHorizontalOverflow(page);
+    await shot(page, '29-admin-runtime');
+  });
+
+  await test(
+    ctx,
+    'my account: password rules at the field, change; sessions; MFA on with a computed code and off; my data',
+    async (page) => {
+      const first = 'Account-pass-5521q';
+      const second = 'Account-pass-9934z';
+      await api(base, token, 'POST', '/users', { username: 'pat', role: 'viewer', password: first });
+      const other = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'pat', password: first })).token;
+      await login(page, base, 'pat', first);
+      assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shares' }).count()) === 0, 'a viewer is offered share links');
+      await page.getByRole('link', { name: /^My account: pat/ }).click();
+      await page.getByRole('heading', { name: 'My account' }).waitFor();
+      // A weak new password: every broken rule, listed at the field.
+      await page.getByLabel('Current password').fill(first);
+      await page.getByLabel('New password', { exact: true }).fill('short');
+      await page.getByLabel('Repeat the new password').fill('short');
+      await page.getByRole('button', { name: 'Change password' }).click();
+      const rules = page.getByTestId('password-rules');
+      await rules.locator('li', { hasText: 'at least 12 characters' }).waitFor();
+      assert((await page.getByLabel('New password', { exact: true }).getAttribute('aria-describedby')) === 'pw-err-new', 'the rules describe the field');
+      await page.getByLabel('New password', { exact: true }).fill(second);
+      await page.getByLabel('Repeat the new password').fill(second);
+      await page.getByRole('button', { name: 'Change password' }).click();
+      await page.getByText('Your password is changed.').waitFor();
+      assert((await status(base, other, 'GET', '/auth/me')) === 401, 'the other session outlived the password change');
+      // Another session, revoked from here.
+      const extra = (await api(base, null, 'POST', '/auth/login', { tenant: TENANT, username: 'pat', password: second })).token;
+      const sid = sidOf(extra);
+      await page.reload();
+      const row = page.locator(`tr[data-session="${sid}"]`);
+      await row.waitFor();
+      assert((await page.getByText('this session').count()) === 1, 'the current session is marked');
+      await row.getByRole('button', { name: `Revoke session ${sid}` }).click();
+      await row.getByRole('button', { name: `Confirm revoking session ${sid}` }).click();
+      await waitFor('the session to go', async () => (await page.locator(`tr[data-session="${sid}"]`).count()) === 0);
+      assert((await status(base, extra, 'GET', '/auth/me')) === 401, 'the revoked session still works');
+      // A second factor: the QR code and key, a code computed as an app would, recovery codes.
+      const mfa = page.getByTestId('mfa-card');
+      await mfa.getByRole('button', { name: 'Set up an authenticator' }).click();
+      const qr = mfa.getByRole('img', { name: /^QR code of the authenticator key/ });
+      await qr.waitFor();
+      assert(Number(await qr.getAttribute('data-modules')) >= 25 && ((await qr.locator('path').getAttribute('d')) ?? '').length > 100, 'the QR code is drawn');
+      const secret = await mfa.getByTestId('totp-secret').textContent();
+      await mfa.getByLabel('Verification code').fill(totp(secret));
+      await mfa.getByRole('button', { name: 'Turn on' }).click();
+      const codes = (await mfa.getByTestId('recovery-codes').textContent()).split('\n').map((c) => c.trim()).filter(Boolean);
+      assert(codes.length >= 8, `recovery codes: ${codes}`);
+      await shot(page, '30-my-account-mfa');
+      await mfa.getByRole('button', { name: 'I have kept them' }).click();
+      await mfa.getByTestId('mfa-state').filter({ hasText: /^On since .*; \d+ recovery codes left\./ }).waitFor();
+      assert((await page.getByTestId('recovery-codes').count()) === 0, 'the recovery codes stay on screen');
+      // Off again, with a recovery code (the TOTP code just used is good once).
+      await mfa.getByLabel('Code to turn it off').fill(codes[0]);
+      await mfa.getByRole('button', { name: 'Turn off' }).click();
+      await mfa.getByTestId('mfa-state').filter({ hasText: /^Off/ }).waitFor();
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download my data' }).click()]);
+      const data = JSON.parse(readFileSync(await download.path(), 'utf8'));
+      assert(JSON.stringify(data).includes('"pat"'), 'the export is not about pat');
+      await page.getByText(/^Downloaded .+ bytes\)\.$/).waitFor();
+      await noHorizontalOverflow(page);
+      await shot(page, '31-my-account');
+    },
+    { allow: [422] },
+  );
+
+  await test(ctx, 'sharing: a dashboard with a password and a locked variable, opened without login, listed, revoked, then dead', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/dashboards/customers`);
+    await widgetsPainted(page);
+    await page.getByRole('button', { name: 'Share', exact: true }).click();
+    const form = page.getByRole('form', { name: /^Share the dashboard/ });
+    await form.getByLabel('Expires after (hours)').fill('24');
+    await form.getByLabel('Password (optional)').fill('link-pass-123');
+    await form.getByLabel('Lock Segment').check();
+    await form.getByLabel('Locked value of Segment').selectOption('consumer');
+    await shot(page, '32-share-dashboard');
+    await form.getByRole('button', { name: 'Create link' }).click();
+    const url = await page.getByRole('region', { name: 'Share link' }).getByTestId('secret').inputValue();
+    assert(url.startsWith(`${base}/shared/nxs_acme_`), `link ${url}`);
+    const consumer = await api(base, token, 'GET', '/dashboards/customers/data?segment=consumer');
+    const want = consumer.widgets.find((w) => w.id === 'top-customers').result.rows[0][0];
+    const outsider = await freshBrowser();
+    try {
+      const p = outsider.page;
+      await p.goto(url);
+      await p.getByRole('heading', { name: 'This link is protected' }).waitFor();
+      await p.getByLabel('Link password').fill('not-the-password');
+      await p.getByRole('button', { name: 'Open' }).click();
+      await p.getByText('That is not the link’s password.').waitFor();
+      await p.getByLabel('Link password').fill('link-pass-123');
+      await p.getByRole('button', { name: 'Open' }).click();
+      await p.getByRole('heading', { name: 'Customers' }).first().waitFor();
+      await p.waitForFunction((w) => document.querySelector('[data-widget=top-customers] tbody tr td')?.textContent === w, want, { timeout: 15_000 });
+      await p.waitForFunction(() => [...document.querySelectorAll('[data-widget]')].every((el) => el.getAttribute('data-state') === 'done'), null, { timeout: 15_000 });
+      await p.waitForSelector('[data-widget=by-country] .echart[data-painted=true] canvas', { timeout: 15_000 });
+      const segment = p.getByLabel(/^segment/);
+      assert((await segment.inputValue()) === 'consumer' && (await segment.isDisabled()), 'the locked variable can be changed');
+      await p.waitForFunction(() => document.querySelector('[data-testid=brand]')?.textContent === 'Acme Insights', null, { timeout: 10_000 });
+      assert((await p.getByRole('navigation', { name: 'Main' }).count()) === 0, 'the public page shows the shell');
+      await noHorizontalOverflow(p);
+      await shot(p, '33-shared-dashboard');
+      // Listed among the admin's links, revoked: the link is dead.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shares' }).click();
+      const row = page.locator('tr[data-resource="dashboard/customers"]');
+      await row.waitFor();
+      assert((await row.textContent()).includes('locked: segment=consumer') && (await row.textContent()).includes('password'), `row ${await row.textContent()}`);
+      await noHorizontalOverflow(page);
+      await shot(page, '34-my-shares');
+      await row.getByRole('button', { name: /^Revoke / }).click();
+      await row.getByRole('button', { name: /^Confirm revoking/ }).click();
+      await waitFor('the link to go', async () => (await page.locator('tr[data-resource="dashboard/customers"]').count()) === 0);
+      await p.reload();
+      await p.getByTestId('shared-error').filter({ hasText: 'does not exist, or it was revoked' }).waitFor();
+    } finally {
+      await outsider.close();
+    }
+  });
+
+  await test(ctx, 'SQL editor: export the result as CSV and JSON lines; share the saved query', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/sql`);
+    await page.waitForSelector('.sql-editor[data-ready=true]');
+    const sql = 'SELECT country, count(*) AS n FROM customers GROUP BY country ORDER BY country';
+    await page.locator('.cm-content').click();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.type(sql);
+    await page.keyboard.press('Control+Enter');
+    const want = await api(base, token, 'POST', '/queries/run', { dataSource: 'sales', sql });
+    await page.getByTestId('result-meta').filter({ hasText: `${want.rowCount} rows` }).waitFor();
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
+    const lines = readFileSync(await csv.path(), 'utf8').trim().split(/\r?\n/);
+    assert(lines[0] === 'country,n' && lines.length === want.rowCount + 1, `CSV ${csv.suggestedFilename()}: ${lines.slice(0, 3)}`);
+    assert(lines[1].startsWith(`${want.rows[0][0]},`), `first row ${lines[1]}`);
+    const [jsonl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export JSON lines' }).click()]);
+    const rows = readFileSync(await jsonl.path(), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert(rows.length === want.rowCount && rows[0].country === want.rows[0][0], `JSON lines: ${JSON.stringify(rows.slice(0, 2))}`);
+    await page.getByTestId('export-message').filter({ hasText: /^Downloaded / }).waitFor();
+    // Saved, then shared: opened by someone without an account.
+    await page.getByPlaceholder('Query name').fill('Countries, shared');
+    await page.getByRole('button', { name: 'Save as query' }).click();
+    await page.getByText(/^Saved as "Countries, shared"/).waitFor();
+    await page.getByRole('button', { name: 'Share', exact: true }).click();
+    await page.getByRole('form', { name: /^Share the saved query/ }).getByRole('button', { name: 'Create link' }).click();
+    const url = await page.getByRole('region', { name: 'Share link' }).getByTestId('secret').inputValue();
+    await noHorizontalOverflow(page);
+    await shot(page, '35-sql-export-share');
+    const outsider = await freshBrowser();
+    try {
+      await outsider.page.goto(url);
+      await outsider.page.getByRole('heading', { name: 'Countries, shared' }).waitFor();
+      await outsider.page.getByTestId('shared-result-meta').filter({ hasText: `${want.rowCount} rows` }).waitFor({ timeout: 15_000 });
+      assert((await outsider.page.locator('tbody tr').count()) === Math.min(want.rowCount, 50), 'the shared result rows');
+      await shot(outsider.page, '36-shared-query');
+    } finally {
+      await outsider.close();
+    }
+    const mine = await api(base, token, 'GET', '/shares');
+    assert(mine.some((s) => s.resource.startsWith('query/') && !s.hasPassword), 'the query link is not listed');
+    // With the exports feature off for the caller, the editor offers no export.
+    await api(base, token, 'PUT', '/admin/features/exports', { enabled: false, roles: [], users: [], rolloutPercent: 100 });
+    try {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await login(page, base);
+      await page.goto(`${base}/sql`);
+      await page.waitForSelector('.sql-editor[data-ready=true]');
+      await page.getByRole('button', { name: 'Save as query' }).waitFor();
+      // The Shares link comes from the same answer of GET /features: once it is on screen, the
+      // editor knows the flags too.
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shares' }).waitFor();
+      assert((await page.getByRole('button', { name: 'Export CSV' }).count()) === 0, 'export offered with the feature off');
+    } finally {
+      await api(base, token, 'DELETE', '/admin/features/exports');
+    }
+  });
+
+  await test(ctx, 'forced MFA: a user without a second factor enrols at login (QR, code, recovery codes), then is signed in', async (page) => {
+    await api(base, token, 'POST', '/users', { username: 'quinn', role: 'editor', password: 'Forced-pass-4417m' });
+    const before = await api(base, token, 'GET', '/admin/settings');
+    await api(base, token, 'PUT', '/admin/settings', { ...before.stored, mfa: { required: 'all' } });
+    try {
+      await page.goto(`${base}/`);
+      await page.getByLabel('Tenant').fill(TENANT);
+      await page.getByLabel('Username').fill('quinn');
+      await page.getByLabel('Password').fill('Forced-pass-4417m');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Verify it is you' }).waitFor();
+      await page.getByRole('button', { name: 'Set up an authenticator' }).click();
+      const qr = page.getByRole('img', { name: /^QR code of the authenticator key/ });
+      await qr.waitFor();
+      assert(((await qr.locator('path').getAttribute('d')) ?? '').length > 100, 'the QR code is drawn');
+      await shot(page, '37-login-forced-mfa');
+      const secret = await page.getByTestId('totp-secret').textContent();
+      await page.getByLabel('Verification code').fill(totp(secret));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.getByRole('heading', { name: 'Recovery codes' }).waitFor();
+      assert((await page.getByTestId('recovery-codes').textContent()).trim().split('\n').length >= 8, 'recovery codes shown');
+      await page.getByRole('button', { name: 'I have kept them, continue' }).click();
+      await page.getByTestId('brand').waitFor();
+      assert((await page.locator('.who').textContent()).includes('quinn'), 'signed in as quinn');
+      await page.getByRole('link', { name: /^My account: quinn/ }).click();
+      await page.getByTestId('mfa-state').filter({ hasText: 'requires it for your role' }).waitFor();
+      assert(await page.getByRole('button', { name: 'Turn off' }).isDisabled(), 'a required second factor can be turned off');
+    } finally {
+      await api(base, token, 'PUT', '/admin/settings', before.stored);
+    }
+  });
 }
 
 main().catch((e) => {

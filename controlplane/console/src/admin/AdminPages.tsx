@@ -14,6 +14,9 @@ const PAGES = [
   { path: '/admin/audit', label: 'Audit log', page: lazy(() => import('./AuditPage')) },
   { path: '/admin/backups', label: 'Backups', page: lazy(() => import('./BackupsPage')) },
   { path: '/admin/webhooks', label: 'Webhooks', page: lazy(() => import('./WebhooksPage')) },
+  { path: '/admin/settings', label: 'Settings', page: lazy(() => import('./SettingsPage')) },
+  { path: '/admin/alerts', label: 'Alerts', page: lazy(() => import('./AlertsPage')) },
+  { path: '/admin/runtime', label: 'Runtime configuration', page: lazy(() => import('./RuntimePage')) },
 ];
 
 /** The admin area: its own navigation, each page loaded when first opened. */

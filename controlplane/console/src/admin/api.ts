@@ -553,3 +553,84 @@ export async function versionDiff(v: ConfigVersion): Promise<{ patch: PatchOp[];
 export async function rollback(v: ConfigVersion): Promise<ConfigVersion> {
   return (await request<ConfigVersion>(`${objectPath(v.kind, v.name)}/versions/${v.version}/rollback`, { method: 'POST' })).data;
 }
+
+// --- settings, health alerts, runtime configuration -----------------------------------------
+
+export type SettingSource = 'default' | 'api' | 'tenant';
+
+/** `GET /admin/settings`: the settings in force (section → field → value), the part set here,
+ * and where each leaf (`section.field`) comes from. */
+export interface SettingsView {
+  settings: Record<string, Record<string, unknown>>;
+  stored: Record<string, Record<string, unknown>>;
+  sources: Record<string, SettingSource>;
+  declaredBy: string;
+  limits: { queryTimeoutSeconds: number; rowLimit: number; cacheTtlSeconds: number };
+  revision: number;
+  updatedAt?: string;
+  updatedBy?: string;
+}
+
+export async function getSettings(signal?: AbortSignal): Promise<SettingsView> {
+  return (await request<SettingsView>('/admin/settings', { signal })).data;
+}
+
+/** Replaces the part set here, based on `revision` (409 when someone changed it since). */
+export async function putSettings(body: Record<string, Record<string, unknown>>, revision: number): Promise<SettingsView> {
+  return (await request<SettingsView>('/admin/settings', { method: 'PUT', body, headers: { 'if-match': `"${revision}"` } })).data;
+}
+
+export type AlertKind = 'errorRate' | 'latency' | 'dataSourceDown' | 'diskFree';
+
+export interface ActiveAlert {
+  kind: AlertKind;
+  subject?: string;
+  since: string;
+  value: number;
+  threshold: number;
+  message: string;
+}
+
+export interface AlertEvent {
+  key: string;
+  kind: AlertKind;
+  subject?: string;
+  transition: 'fired' | 'cleared';
+  at: string;
+  value: number;
+  threshold: number;
+  message: string;
+}
+
+export interface AlertsRecord {
+  active: Record<string, ActiveAlert>;
+  recent: AlertEvent[];
+  evaluatedAt?: string | null;
+}
+
+export async function getAlerts(signal?: AbortSignal): Promise<AlertsRecord> {
+  return (await request<AlertsRecord>('/admin/alerts', { signal })).data;
+}
+
+export interface RuntimeFlag {
+  flag: string;
+  env?: string;
+  value?: string;
+  source: 'commandLine' | 'environment' | 'default' | 'unset';
+}
+
+export interface RuntimeConfig {
+  version: string;
+  build: string;
+  os: string;
+  arch: string;
+  startedAt: string;
+  uptimeSeconds: number;
+  store: string;
+  flags: RuntimeFlag[];
+  environment: { name: string; value: string }[];
+}
+
+export async function getRuntimeConfig(signal?: AbortSignal): Promise<RuntimeConfig> {
+  return (await request<RuntimeConfig>('/admin/config', { signal })).data;
+}

@@ -3,7 +3,11 @@ import { send } from './client';
 /** A download of an authenticated GET: fetched with the session, saved under the name the
  * server gives (`Content-Disposition`) or `fallback`. */
 export async function download(path: string, fallback: string): Promise<{ name: string; bytes: number }> {
-  const res = await send(path, { headers: { accept: '*/*' } });
+  return saveResponse(await send(path, { headers: { accept: '*/*' } }), fallback);
+}
+
+/** Saves a response's body as a file, under the name the server gives or `fallback`. */
+export async function saveResponse(res: Response, fallback: string): Promise<{ name: string; bytes: number }> {
   const blob = await res.blob();
   const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? fallback;
   const url = URL.createObjectURL(blob);

@@ -17,8 +17,24 @@ const TablePage = lazy(() => import('../catalog/TablePage'));
 const LineagePage = lazy(() => import('../lineage/LineagePage'));
 const ApprovalsPage = lazy(() => import('../approvals/ApprovalsPage'));
 const DashboardEditor = lazy(() => import('../dashboards/DashboardEditor'));
+const AccountPage = lazy(() => import('../account/AccountPage'));
+const SharesPage = lazy(() => import('../sharing/SharesPage'));
+const SharedPage = lazy(() => import('../sharing/SharedPage'));
 
 export function App() {
+  const { path } = useLocation();
+  // A share link's page is public: no login, no shell, whether or not someone is signed in.
+  const shared = match('/shared/:token', path);
+  if (shared)
+    return (
+      <Suspense fallback={<p role="status">Loading page…</p>}>
+        <SharedPage token={shared.token} />
+      </Suspense>
+    );
+  return <SignedIn />;
+}
+
+function SignedIn() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
   useEffect(() => {
     onUnauthorized(() => {
@@ -51,13 +67,15 @@ function Routes({ session }: { session: Session }) {
   const e = match('/dashboards/:name/edit', path);
   if (e) return <DashboardEditor key={e.name} name={e.name} session={session} />;
   const d = match('/dashboards/:name', path);
-  if (d) return <DashboardView name={d.name} canEdit={session.role !== 'viewer'} />;
+  if (d) return <DashboardView name={d.name} canEdit={session.role !== 'viewer'} session={session} />;
   if (path === '/sql') return <SqlEditorPage session={session} />;
   if (path === '/datasources') return <DataSourcesPage session={session} />;
   if (path === '/notifications') return <NotificationsPage />;
   if (path === '/catalog') return <CatalogPage />;
   if (path === '/lineage') return <LineagePage />;
   if (path === '/approvals') return <ApprovalsPage session={session} />;
+  if (path === '/account') return <AccountPage session={session} />;
+  if (path === '/shares') return <SharesPage session={session} />;
   const t = match('/catalog/:source/:table', path);
   if (t) return <TablePage key={path} source={t.source} table={t.table} session={session} />;
   if (path === '/admin' || path.startsWith('/admin/')) {

@@ -3,6 +3,7 @@ import type { Session } from '../auth/session';
 import { BrandMark } from '../branding/Logo';
 import { useBranding } from '../branding/useBranding';
 import { NotificationsBell } from '../notifications/NotificationsBell';
+import { useFeature } from './features';
 import { Link } from './Link';
 import { useLocation } from './router';
 import { ThemeToggle } from './ThemeToggle';
@@ -11,6 +12,8 @@ interface NavItem {
   href: string;
   label: string;
   admin?: boolean;
+  /** Shown only when this feature is on for the caller. */
+  feature?: string;
 }
 
 export const NAV: NavItem[] = [
@@ -20,17 +23,21 @@ export const NAV: NavItem[] = [
   { href: '/catalog', label: 'Catalog' },
   { href: '/lineage', label: 'Lineage' },
   { href: '/approvals', label: 'Approvals' },
+  { href: '/shares', label: 'Shares', feature: 'sharing' },
   { href: '/admin', label: 'Admin', admin: true },
 ];
 
-/** The navigation a role sees: admin pages only for admins. */
-export function navFor(role: Session['role']): NavItem[] {
-  return NAV.filter((n) => !n.admin || role === 'admin');
+/** The navigation a role sees: admin pages only for admins, a feature's pages only when it
+ * is on for the caller. */
+export function navFor(role: Session['role'], featureOn: (name: string) => boolean = () => true): NavItem[] {
+  return NAV.filter((n) => (!n.admin || role === 'admin') && (!n.feature || featureOn(n.feature)));
 }
 
 export function Shell({ session, onLogout, children }: { session: Session; onLogout: () => void; children: ReactNode }) {
   const { path } = useLocation();
   const branding = useBranding(session.tenant);
+  // Share links are made by editors and admins (viewers cannot create one).
+  const sharing = useFeature('sharing', session.token);
   return (
     <div className="shell">
       <header className="topbar">
@@ -40,7 +47,7 @@ export function Shell({ session, onLogout, children }: { session: Session; onLog
         <BrandMark branding={branding} />
         <nav aria-label="Main">
           <ul>
-            {navFor(session.role).map((n) => (
+            {navFor(session.role, (f) => f === 'sharing' && sharing && session.role !== 'viewer').map((n) => (
               <li key={n.href}>
                 <Link href={n.href} aria-current={path === n.href || path.startsWith(`${n.href}/`) ? 'page' : undefined}>
                   {n.label}
@@ -52,9 +59,10 @@ export function Shell({ session, onLogout, children }: { session: Session; onLog
         <div className="topbar-end">
           <NotificationsBell />
           <ThemeToggle />
-          <span className="who" title={`tenant ${session.tenant}`}>
+          <Link href="/account" className="who" title={`My account (tenant ${session.tenant})`} aria-current={path === '/account' ? 'page' : undefined}>
+            <span className="sr-only">My account: </span>
             {session.username} <small>({session.role})</small>
-          </span>
+          </Link>
           <button type="button" className="ghost" onClick={onLogout}>
             Log out
           </button>

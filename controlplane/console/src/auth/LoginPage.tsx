@@ -1,9 +1,12 @@
-import { useState, type FormEvent } from 'react';
+import { lazy, Suspense, useState, type FormEvent } from 'react';
 import { DEFAULT_NAME } from '../branding/branding';
 import { BrandMark } from '../branding/Logo';
 import { useBranding, useDebounced } from '../branding/useBranding';
 import { ThemeToggle } from '../app/ThemeToggle';
 import { enrollAtLogin, login, loginMfa, type Enrollment, type MfaChallenge, type Session } from './session';
+
+// Only the rare enrolment at login draws a QR code: its encoder is loaded then.
+const QrCode = lazy(() => import('../account/QrCode').then((m) => ({ default: m.QrCode })));
 
 /** The tenant to start with: `?tenant=` in the address, else the last one signed in to. */
 function initialTenant(): string {
@@ -139,8 +142,13 @@ function SecondStep({ branding, challenge, onLogin, restart }: { branding: strin
         <>
           {enrollment && (
             <div className="note">
-              <p>Add this key to your authenticator app ({enrollment.issuer}, {enrollment.account}), then enter the code it shows:</p>
-              <code data-testid="totp-secret">{enrollment.secret}</code>
+              <p>Scan this code with your authenticator app ({enrollment.issuer}, {enrollment.account}), or type the key, then enter the code it shows:</p>
+              <Suspense fallback={<p role="status">Drawing the QR code…</p>}>
+                <QrCode value={enrollment.otpauthUri} label={`QR code of the authenticator key for ${enrollment.account}`} />
+              </Suspense>
+              <p>
+                Key: <code data-testid="totp-secret">{enrollment.secret}</code>
+              </p>
             </div>
           )}
           <label>

@@ -2,12 +2,15 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import type { DashboardRecord, Variable, WidgetData } from '../api/types';
 import { Link } from '../app/Link';
 import { navigate, useLocation } from '../app/router';
+import { useFeature } from '../app/features';
 import { useAsync } from '../app/useAsync';
+import type { Session } from '../auth/session';
+import { ShareButton } from '../sharing/ShareButton';
 import { getDashboard, streamDashboardData } from './api';
 import { gridColumns, place } from './layout';
 import { WidgetCard } from './WidgetCard';
 
-export function DashboardView({ name, canEdit = false }: { name: string; canEdit?: boolean }) {
+export function DashboardView({ name, canEdit = false, session }: { name: string; canEdit?: boolean; session?: Session }) {
   const [loaded] = useAsync((signal) => getDashboard(name, signal), [name]);
   if (loaded.state === 'loading') return <p role="status">Loading dashboard…</p>;
   if (loaded.state === 'error')
@@ -20,7 +23,7 @@ export function DashboardView({ name, canEdit = false }: { name: string; canEdit
         <Link href="/dashboards">All dashboards</Link>
       </section>
     );
-  return <Loaded dashboard={loaded.value} canEdit={canEdit} />;
+  return <Loaded dashboard={loaded.value} canEdit={canEdit} session={session} />;
 }
 
 /** Variable values: from the URL, else the default (the server applies the same rule). */
@@ -33,7 +36,9 @@ function valuesOf(vars: Variable[], search: URLSearchParams): Record<string, str
   return out;
 }
 
-function Loaded({ dashboard, canEdit }: { dashboard: DashboardRecord; canEdit: boolean }) {
+function Loaded({ dashboard, canEdit, session }: { dashboard: DashboardRecord; canEdit: boolean; session?: Session }) {
+  // Share links need the editor role and the sharing feature.
+  const sharing = useFeature('sharing', session?.token ?? '') && canEdit && !!session;
   const spec = dashboard.spec;
   const widgets = useMemo(() => spec.widgets ?? [], [spec.widgets]);
   const variables = useMemo(() => spec.variables ?? [], [spec.variables]);
@@ -124,6 +129,11 @@ function Loaded({ dashboard, canEdit }: { dashboard: DashboardRecord; canEdit: b
           </button>
         </div>
       </header>
+      {sharing && (
+        <div className="share-bar">
+          <ShareButton resource={`dashboard/${dashboard.name}`} title={`the dashboard ${spec.title}`} variables={variables} values={values} />
+        </div>
+      )}
       {variables.length > 0 && (
         <form className="variables" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
           {variables.map((v) => (

@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listAll } from '../api/client';
 import type { DataSourceView } from '../api/types';
+import { useFeature } from '../app/features';
 import { useAsync } from '../app/useAsync';
+import { ShareButton } from '../sharing/ShareButton';
 import type { Session } from '../auth/session';
 import type { SchemaInfo } from '../api/types';
 import { formatTime } from '../app/format';
-import { getSchema, runQuery, saveQuery, type RunOutcome } from './api';
+import { exportResult, getSchema, runQuery, saveQuery, type ExportFormat, type RunOutcome } from './api';
 import { completionSchema, dialectOf } from './completion';
 import { addToHistory, historyKey, loadHistory, saveHistory, type HistoryEntry } from './history';
 import { ResultView } from './ResultView';
@@ -22,6 +24,8 @@ export function SqlEditorPage({ session }: { session: Session }) {
   const [error, setError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
   const key = historyKey(session.tenant, session.username);
+  const exports = useFeature('exports', session.token);
+  const sharing = useFeature('sharing', session.token);
   const [history, setHistory] = useState<HistoryEntry[]>(() => loadHistory(localStorage, key));
   const remember = useCallback(
     (e: HistoryEntry) =>
@@ -103,8 +107,9 @@ export function SqlEditorPage({ session }: { session: Session }) {
               {running ? 'Running…' : 'Run'} <kbd>Ctrl/⌘+Enter</kbd>
             </button>
             <span className="muted">Runs the selection, or everything when nothing is selected.</span>
-            <SaveQuery dataSource={source} sql={text} />
+            <SaveQuery dataSource={source} sql={text} sharing={sharing} />
           </div>
+          {exports && <ExportButtons dataSource={source} statement={() => editor.current?.statement() ?? ''} />}
           {error && (
             <p className="error" role="alert">
               {error}
@@ -205,20 +210,63 @@ function History({ entries, load, clear }: { entries: HistoryEntry[]; load: (h: 
   );
 }
 
-function SaveQuery({ dataSource, sql }: { dataSource: string; sql: string }) {
+/** The statement's whole result (up to the row limit) as a file, run again on the server. */
+function ExportButtons({ dataSource, statement }: { dataSource: string; statement: () => string }) {
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const run = async (format: ExportFormat) => {
+    const sql = statement();
+    if (!dataSource || !sql) return;
+    setBusy(true);
+    setMessage(null);
+    try {
+      const r = await exportResult(dataSource, sql, format);
+      setMessage(
+        r.kind === 'approval'
+          ? { ok: true, text: `This export waits for approval (request ${r.approval.id}); export again once it is approved.` }
+          : { ok: true, text: `Downloaded ${r.name} (${r.bytes.toLocaleString('en-US')} bytes${r.truncated ? ', cut at the row limit' : ''}).` },
+      );
+    } catch (e) {
+      setMessage({ ok: false, text: (e as Error).message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="toolbar" role="group" aria-label="Export the result">
+      <button type="button" className="ghost" disabled={busy || !dataSource} onClick={() => run('csv')}>
+        Export CSV
+      </button>
+      <button type="button" className="ghost" disabled={busy || !dataSource} onClick={() => run('jsonl')}>
+        Export JSON lines
+      </button>
+      {message && (
+        <span role={message.ok ? 'status' : 'alert'} className={message.ok ? 'ok' : 'error'} data-testid="export-message">
+          {message.text}
+        </span>
+      )}
+    </div>
+  );
+}
+
+function SaveQuery({ dataSource, sql, sharing }: { dataSource: string; sql: string; sharing: boolean }) {
   const [name, setName] = useState('');
   const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [saved, setSaved] = useState<{ id: string; name: string } | null>(null);
   const save = async (e: FormEvent) => {
     e.preventDefault();
     try {
       const q = await saveQuery(name.trim(), dataSource, sql.trim());
       setMessage({ ok: true, text: `Saved as "${q.name}" (id ${q.id}).` });
+      setSaved({ id: q.id, name: q.name });
       setName('');
     } catch (err) {
       setMessage({ ok: false, text: (err as Error).message });
+      setSaved(null);
     }
   };
   return (
+    <>
     <form className="save-query" onSubmit={save} aria-label="Save as query">
       <label>
         <span className="sr-only">Query name</span>
@@ -233,5 +281,11 @@ function SaveQuery({ dataSource, sql }: { dataSource: string; sql: string }) {
         </span>
       )}
     </form>
+    {sharing && saved && (
+      <div className="share-bar">
+        <ShareButton key={saved.id} resource={`query/${saved.id}`} title={`the saved query ${saved.name}`} />
+      </div>
+    )}
+    </>
   );
 }
