@@ -1059,6 +1059,29 @@ async function adminTests(ctx, base, token) {
     await noHorizontalOverflow(page);
     await shot(page, '25-approvals-mine');
   });
+
+  await test(ctx, 'performance: suggestions of two kinds (same widget query on two dashboards, unbounded result) as cards with their evidence', async (page) => {
+    for (const [name, limit] of [['perf-one', 5], ['perf-two', 7]]) {
+      await api(base, token, 'POST', '/dashboards', {
+        name,
+        spec: { title: name, widgets: [{ id: `w-${name}`, chart: 'table', query: { dataSource: 'sales', sql: `SELECT name FROM customers ORDER BY id LIMIT ${limit}` } }] },
+      });
+    }
+    await api(base, token, 'POST', '/queries/run', { dataSource: 'sales', sql: 'SELECT id, order_id, quantity FROM order_items WHERE quantity > 0' });
+    await login(page, base);
+    await page.goto(`${base}/admin/performance`);
+    const shared = page.locator('[data-testid=suggestion][data-kind=sharedWidgetQuery]');
+    await shared.first().waitFor();
+    const sharedText = await shared.first().textContent();
+    assert(sharedText.includes('perf-one / w-perf-one') && sharedText.includes('perf-two / w-perf-two'), `the shared query card names both widgets: ${sharedText}`);
+    const unbounded = page.locator('[data-testid=suggestion][data-kind=unboundedResult]').filter({ hasText: 'order_items' });
+    await unbounded.waitFor();
+    assert((await unbounded.getByText('Rows per run').count()) === 1, 'the unbounded card states its rows per run');
+    await page.getByRole('article', { name: /^Shared widget query:/ }).first().waitFor();
+    await noHorizontalOverflow(page);
+    await shot(page, '26-admin-performance-suggestions');
+    for (const name of ['perf-one', 'perf-two']) await api(base, token, 'DELETE', `/dashboards/${name}`);
+  });
   hooks.close();
 }
 

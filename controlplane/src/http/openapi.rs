@@ -130,6 +130,25 @@ fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) 
             .entry("401".into())
             .or_insert_with(|| problem("missing, invalid or expired session token or API key"));
     }
+    if uses(op, "bearer") {
+        // Any authenticated route can be refused by the tenant's IP allow-list.
+        op.responses.responses.entry("403".into()).or_insert_with(|| {
+            problem("the caller's role does not allow this, or the client address is not in the tenant's IP allow-list")
+        });
+    }
+    // A body or query string that does not parse is answered by the extractors (`ApiJson`,
+    // `ApiQuery`) with a 400 naming the field.
+    let reads_query = op.parameters.iter().flatten().any(|p| {
+        matches!(
+            p.parameter_in,
+            utoipa::openapi::path::ParameterIn::Query
+        )
+    });
+    if op.request_body.is_some() || reads_query {
+        op.responses.responses.entry("400".into()).or_insert_with(|| {
+            problem("the body or a query parameter could not be read; the problem names the field")
+        });
+    }
     if crate::admin::features::domain::feature_of(path).is_some() {
         op.responses
             .responses
@@ -157,8 +176,17 @@ fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) 
         .responses
         .entry("429".into())
         .or_insert_with(|| limited.build().into());
-    for resp in op.responses.responses.values_mut() {
+    for (code, resp) in op.responses.responses.iter_mut() {
         if let RefOr::T(r) = resp {
+            // Every error body is a problem document (`http::error`), whatever a handler's
+            // annotation called it.
+            if code.starts_with('4') || code.starts_with('5') {
+                if let Some(c) = r.content.shift_remove("application/json") {
+                    r.content
+                        .entry("application/problem+json".into())
+                        .or_insert(c);
+                }
+            }
             for (name, h) in rate_limit_headers() {
                 r.headers.entry(name.into()).or_insert(h);
             }
