@@ -219,6 +219,7 @@ impl Modify for KeysAndLimits {
         admin::performance::queries, admin::performance::slowest, admin::performance::dashboards,
         admin::performance::cache, admin::performance::endpoints, admin::performance::suggestions,
         admin::settings::show, admin::settings::replace,
+        admin::export::export, admin::export::import_config,
         admin::features::mine, admin::features::list, admin::features::set, admin::features::remove,
         admin::runtime::config, admin::alerts::alerts,
         admin::history::list, admin::history::get_one, admin::history::diff, admin::history::rollback,
