@@ -241,6 +241,7 @@ impl Modify for KeysAndLimits {
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
         operator_api::alerts,
+        operator_api::put_saved_query, operator_api::delete_saved_query,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,

@@ -345,7 +345,7 @@ async fn round_trip(a: &TestServer, b: &TestServer) {
     let bad = format!("{yaml}---\napiVersion: nexbii.io/v1alpha1\nkind: Dashboard\nmetadata:\n  name: x\nspec:\n  tenantRef: {{name: {t}}}\n  title: 5\n  widgets: [{{id: w, chart: donut}}]\n");
     let (s, p) = import(&admin_b, "", "application/yaml", &bad).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{p}");
-    assert_eq!(p["field"], "documents[6].spec.widgets[0].chart", "{p}");
+    assert_eq!(p["field"], "documents[6].spec.title", "{p}");
     let (s, _) = import(&admin_b, "?dryrun=true", "application/yaml", &yaml).await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
 }

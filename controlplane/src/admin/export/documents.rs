@@ -10,6 +10,8 @@ use serde_json::Value;
 use crate::http::ApiError;
 
 /// One resource to import.
+// One value per imported object, short-lived: boxing the large variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 pub enum Doc {
     Tenant(Tenant),
     DataSource(DataSource),

@@ -48,6 +48,8 @@ pub struct ImportResult {
 }
 
 /// A write the plan accepted, with the record it is based on.
+// One value per imported object, short-lived: boxing the large variants would only add noise.
+#[allow(clippy::large_enum_variant)]
 enum Write {
     Settings(Map<String, Value>, Option<SettingsRecord>),
     Source {

@@ -173,12 +173,13 @@ pub async fn import_config(
         client,
     };
     let mut steps = import::plan(&target, parsed).await?;
-    if p.dry_run {
-        // Reported as planned; nothing is written.
-    } else if p.atomic && import::any_error(&steps) {
-        import::hold_back(&mut steps);
-    } else {
-        import::apply(&target, &mut steps).await;
+    // A dry run reports the plan and writes nothing.
+    if !p.dry_run {
+        if p.atomic && import::any_error(&steps) {
+            import::hold_back(&mut steps);
+        } else {
+            import::apply(&target, &mut steps).await;
+        }
     }
     let report = steps.into_iter().map(|s| s.result).collect();
     Ok((StatusCode::OK, Json(report)))
