@@ -626,6 +626,7 @@ fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let plural = match kind {
         "GovernancePolicy" => "governancepolicies".to_string(),
+        "SavedQuery" => "savedqueries".to_string(),
         k => format!("{}s", k.to_lowercase()),
     };
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural)
@@ -1881,6 +1882,23 @@ async fn saved_queries_sync_into_the_instance() {
         )
         .await;
     assert_eq!(st, StatusCode::CONFLICT);
+    // The instance's configuration export is accepted by the apiserver's schemas as is.
+    let (st, list) = admin.get("/api/v1/admin/export?format=json").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let docs = list["items"].as_array().unwrap();
+    assert!(docs.iter().any(|d| d["kind"] == "SavedQuery"), "{list}");
+    // In a namespace of its own: these names exist in `ns` already.
+    let export_ns = unique("it-");
+    let ns_doc = serde_json::from_value(json!({"metadata": {"name": export_ns}})).unwrap();
+    Api::<Namespace>::all(c.clone())
+        .create(&pp, &ns_doc)
+        .await
+        .unwrap();
+    for doc in docs {
+        dry_run(&c, &export_ns, doc)
+            .await
+            .unwrap_or_else(|e| panic!("{doc}: {e}"));
+    }
 
     // A statement the instance refuses stalls the resource, with an Event.
     queries
