@@ -8,6 +8,7 @@ pub mod common;
 pub mod dashboard;
 pub mod datasource;
 pub mod governance;
+pub mod saved_query;
 pub mod settings;
 pub mod tenant;
 pub mod validate;
@@ -17,6 +18,7 @@ pub use common::*;
 pub use dashboard::*;
 pub use datasource::*;
 pub use governance::*;
+pub use saved_query::*;
 pub use settings::{MfaRequirement, Settings};
 pub use tenant::*;
 pub use validate::{FieldError, Validate};
@@ -35,6 +37,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         DataSource::crd(),
         Dashboard::crd(),
         GovernancePolicy::crd(),
+        SavedQuery::crd(),
         BackupSchedule::crd(),
     ]
     .into_iter()

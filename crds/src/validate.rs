@@ -7,6 +7,7 @@ use crate::{
     dashboard::DashboardSpec,
     datasource::{DataSourceSpec, DataSourceType},
     governance::GovernancePolicySpec,
+    saved_query::SavedQuerySpec,
     tenant::{StorageKind, TenantSpec},
 };
 
@@ -126,6 +127,34 @@ impl Validate for DataSourceSpec {
                     errs.push(FieldError::new("spec.host", "not allowed for type sqlite"));
                 }
             }
+        }
+        errs
+    }
+}
+
+impl Validate for SavedQuerySpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        if self
+            .display_name
+            .as_deref()
+            .is_some_and(|n| n.trim().is_empty())
+        {
+            errs.push(FieldError::new("spec.displayName", "must not be blank"));
+        }
+        if self.sql.trim().is_empty() {
+            errs.push(FieldError::new("spec.sql", "must not be empty"));
+        }
+        // Objects and arrays could smuggle operators into a MongoDB pipeline.
+        if let Some(i) = self
+            .params
+            .iter()
+            .position(|p| p.is_array() || p.is_object())
+        {
+            errs.push(FieldError::new(
+                format!("spec.params[{i}]"),
+                "must be a string, number, boolean or null",
+            ));
         }
         errs
     }

@@ -49,6 +49,13 @@ pub struct DashboardSync {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedQuerySync {
+    pub revision: u64,
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
 pub struct Readiness {
     pub status: String,
     #[serde(default)]
@@ -185,6 +192,21 @@ impl ControlPlane {
                 .json(&json!({"spec": spec})),
         )
         .await
+    }
+
+    pub async fn put_saved_query<S: Serialize>(
+        &self,
+        tenant: &str,
+        name: &str,
+        spec: &S,
+    ) -> Result<SavedQuerySync, ClientError> {
+        self.send(
+            self.http
+                .put(self.url(tenant, "savedqueries", name))
+                .json(&json!({"spec": spec})),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Rejected("empty answer".into()))
     }
 
     /// The tenant's health alerts firing now.

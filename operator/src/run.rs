@@ -24,7 +24,7 @@ use kube::{
     },
     Api, Client, Resource, ResourceExt,
 };
-use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
+use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, SavedQuery, Tenant};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::watch;
 
@@ -350,6 +350,17 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             ctx.clone(),
         )
         .for_each(|_| async {});
+    let (reader, stream) = primary(api::<SavedQuery>(&client, &ns), |_: &SavedQuery| {});
+    metrics.watch_objects(object_states("SavedQuery", reader.clone()));
+    let saved_queries = Controller::for_stream(stream, reader)
+        .with_config(config.clone())
+        .graceful_shutdown_on(shutdown(rx.clone()))
+        .run(
+            sync::reconcile_saved_query,
+            sync::error_policy("SavedQuery"),
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
     let (reader, stream) = primary(
         api::<GovernancePolicy>(&client, &ns),
         |_: &GovernancePolicy| {},
@@ -375,6 +386,7 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         tenants,
         datasources,
         dashboards,
+        saved_queries,
         policies,
         schedules,
         secret_watch

@@ -1,4 +1,4 @@
-//! DataSource, Dashboard and GovernancePolicy controllers: resolve the Tenant, read referenced
+//! DataSource, Dashboard, SavedQuery and GovernancePolicy controllers: resolve the Tenant, read referenced
 //! Secrets, push the object into the tenant's instance, report what the instance said.
 //! A finalizer removes the object from the instance when the resource is deleted.
 use std::{fmt::Debug, future::Future, sync::Arc, time::Instant};
@@ -11,7 +11,7 @@ use kube::{
     },
     Api, Resource, ResourceExt,
 };
-use nexbii_crds::{Dashboard, DataSource, GovernancePolicy};
+use nexbii_crds::{Dashboard, DataSource, GovernancePolicy, SavedQuery};
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -261,6 +261,45 @@ fn dashboard_outcome(r: &crate::cp_client::DashboardSync) -> Outcome {
         ),
         _ => Outcome::ready("Valid", "every widget query is valid"),
     }
+}
+
+/// A saved query is pushed like a dashboard; the instance refuses an unknown data source or a
+/// statement that is not read-only (422), which stalls the resource with its reason.
+pub async fn reconcile_saved_query(q: Arc<SavedQuery>, ctx: Arc<Ctx>) -> Result<Action> {
+    let tenant = q.spec.tenant_ref.name.clone();
+    let suspended = q.spec.suspend;
+    let c = ctx.clone();
+    run(
+        "SavedQuery",
+        "savedqueries",
+        q,
+        ctx,
+        tenant.clone(),
+        suspended,
+        |q| async move {
+            validate_spec(&q.spec)?;
+            let ns = q.namespace().unwrap_or_default();
+            let (t, cp) = c.control_plane(&ns, &tenant).await?;
+            let r = cp
+                .put_saved_query(&tenant, &q.name_any(), &q.spec)
+                .await
+                .map_err(instance_err)?;
+            Ok(Pushed {
+                outcome: Outcome::ready(
+                    "Valid",
+                    format!(
+                        "the statement is valid against data source {}",
+                        q.spec.data_source
+                    ),
+                ),
+                fields: json!({
+                    "url": format!("{}{}", builders::endpoint(&t), r.url),
+                }),
+                action: resync(&c, None),
+            })
+        },
+    )
+    .await
 }
 
 pub async fn reconcile_policy(p: Arc<GovernancePolicy>, ctx: Arc<Ctx>) -> Result<Action> {

@@ -247,6 +247,7 @@ impl Modify for KeysAndLimits {
         admin::performance::queries, admin::performance::slowest, admin::performance::dashboards,
         admin::performance::cache, admin::performance::endpoints, admin::performance::suggestions,
         admin::settings::show, admin::settings::replace,
+        admin::export::export, admin::export::import_config,
         admin::features::mine, admin::features::list, admin::features::set, admin::features::remove,
         admin::runtime::config, admin::alerts::alerts,
         admin::history::list, admin::history::get_one, admin::history::diff, admin::history::rollback,
@@ -268,6 +269,7 @@ impl Modify for KeysAndLimits {
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
         operator_api::alerts,
+        operator_api::put_saved_query, operator_api::delete_saved_query,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,

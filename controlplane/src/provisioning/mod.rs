@@ -25,5 +25,9 @@ pub fn routes() -> Router<SharedState> {
             "/api/v1/provisioning/{tenant}/governancepolicies/{name}",
             put(put_policy).delete(delete_policy),
         )
+        .route(
+            "/api/v1/provisioning/{tenant}/savedqueries/{name}",
+            put(put_saved_query).delete(delete_saved_query),
+        )
         .route("/api/v1/provisioning/{tenant}/alerts", get(alerts))
 }

@@ -6,7 +6,7 @@ use axum::{
     Json,
 };
 use chrono::Utc;
-use nexbii_crds::{DashboardSpec, DataSourceSpec, GovernancePolicySpec};
+use nexbii_crds::{DashboardSpec, DataSourceSpec, GovernancePolicySpec, SavedQuerySpec};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,6 +15,7 @@ use crate::{
     bi::{
         dashboards::{self, DashboardRecord},
         datasources::{self, domain::SaveSource, DataSourceRecord},
+        queries::{self, SavedQuery},
     },
     governance::PolicyRecord,
     http::{body::check_name, ApiError, ApiJson, ApiResult, Problem},
@@ -234,6 +235,75 @@ pub async fn put_policy(
     Ok(Json(enforcement))
 }
 
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProvisionSavedQuery {
+    pub spec: SavedQuerySpec,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SavedQuerySyncResult {
+    pub revision: u64,
+    pub url: String,
+}
+
+#[utoipa::path(put, path = "/api/v1/provisioning/{tenant}/savedqueries/{name}", tag = "provisioning",
+    params(("tenant" = String, Path), ("name" = String, Path)), request_body = ProvisionSavedQuery,
+    responses((status = 200, body = SavedQuerySyncResult),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "an unknown data source or a statement the instance refuses (field names it)")),
+    security(("bearer" = [])))]
+pub async fn put_saved_query(
+    State(state): State<SharedState>,
+    _op: Operator,
+    Path((tenant, name)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ProvisionSavedQuery>,
+) -> ApiResult<Json<SavedQuerySyncResult>> {
+    use nexbii_crds::Validate;
+    let scope = target(&state, &tenant, &name, &req.spec.tenant_ref.name).await?;
+    let errs = req.spec.validate();
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let mut rec =
+        SavedQuery::from_spec(&name, &req.spec, Actor::Operator.label(), Origin::Operator);
+    queries::domain::check_saved(
+        &state,
+        &scope,
+        &rec.name,
+        &rec.data_source,
+        &rec.sql,
+        &rec.params,
+    )
+    .await?;
+    let existing = state.store.get_as::<SavedQuery>(&scope, &name).await?;
+    // An unchanged query keeps its revision (the operator resyncs periodically).
+    if let Some(e) = existing
+        .as_ref()
+        .filter(|e| e.same_content(&rec) && e.origin == Origin::Operator)
+    {
+        return Ok(Json(SavedQuerySyncResult {
+            revision: e.meta.revision,
+            url: format!("/api/v1/queries/{name}"),
+        }));
+    }
+    let expect = existing
+        .as_ref()
+        .map_or(Expect::Absent, |e| Expect::Revision(e.meta.revision));
+    rec.meta = existing.map(|e| e.meta).unwrap_or_default();
+    let rec = state
+        .writer
+        .save(&scope, &Actor::Operator, rec, expect)
+        .await?;
+    Ok(Json(SavedQuerySyncResult {
+        revision: rec.meta.revision,
+        url: format!("/api/v1/queries/{name}"),
+    }))
+}
+
 /// Deletes are idempotent: removing what is already gone is a success.
 async fn delete_in<T: Entity>(
     state: &SharedState,
@@ -266,6 +336,7 @@ macro_rules! delete_handler {
 delete_handler!(delete_datasource, "datasources", DataSourceRecord);
 delete_handler!(delete_dashboard, "dashboards", DashboardRecord);
 delete_handler!(delete_policy, "governancepolicies", PolicyRecord);
+delete_handler!(delete_saved_query, "savedqueries", SavedQuery);
 
 /// One alert firing, as the operator copies it into the Tenant's status.
 #[derive(Serialize, ToSchema)]

@@ -38,10 +38,11 @@ use serde_json::{json, Value};
 use crate::operator::{condition, eventually, setup};
 
 const CHART: &str = "charts/nexbii-operator";
-const KINDS: [&str; 5] = [
+const KINDS: [&str; 6] = [
     "Tenant",
     "DataSource",
     "Dashboard",
+    "SavedQuery",
     "GovernancePolicy",
     "BackupSchedule",
 ];

@@ -8,6 +8,7 @@ mod audit;
 mod backups;
 mod branding;
 mod chart;
+mod config_export;
 mod config_management;
 mod dashboard_stream;
 mod events;

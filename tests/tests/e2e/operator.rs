@@ -20,7 +20,7 @@ use kube::{
     Api, Client, Config, ResourceExt,
 };
 use nexbii_controlplane::sample_data;
-use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, Tenant};
+use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, SavedQuery, Tenant};
 use nexbii_operator::{
     metrics::Metrics,
     run::{run, RunConfig},
@@ -626,6 +626,7 @@ fn api_resource(api_version: &str, kind: &str) -> ApiResource {
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     let plural = match kind {
         "GovernancePolicy" => "governancepolicies".to_string(),
+        "SavedQuery" => "savedqueries".to_string(),
         k => format!("{}s", k.to_lowercase()),
     };
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural)
@@ -1796,5 +1797,138 @@ async fn instance_alerts_reach_the_tenant_status_and_events() {
     assert_eq!(
         event_about(&c, &ns, "alerty", "AlertCleared").await,
         "Normal"
+    );
+}
+
+/// A SavedQuery is pushed into the instance like a Dashboard: read-only there, refused
+/// statements stall it with the instance's reason (status and Event), deletion removes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn saved_queries_sync_into_the_instance() {
+    let (c, ns) = setup().await;
+    let token = unique("op-token-");
+    let server = TestServer::start_with_operator_token(Some(&token)).await;
+    let admin = server.tenant("books", "admin-password-123").await;
+    let keys: BTreeMap<String, ByteString> =
+        ["signing-key", "encryption-key", "bootstrap-password"]
+            .iter()
+            .map(|k| (k.to_string(), ByteString(b"x".to_vec())))
+            .chain([(
+                "operator-token".to_string(),
+                ByteString(token.clone().into_bytes()),
+            )])
+            .collect();
+    let mut keys_secret = secret("books-nexbii-keys", &[]);
+    keys_secret.data = Some(keys);
+    let pp = PostParams::default();
+    Api::<Secret>::namespaced(c.clone(), &ns)
+        .create(&pp, &keys_secret)
+        .await
+        .unwrap();
+    start_operator(&c, &ns, "op-1", Some(server.base.clone()));
+    Api::<Tenant>::namespaced(c.clone(), &ns)
+        .create(&pp, &tenant("books", json!({"displayName": "Books"})))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sales.db");
+    sample_data::generate(&db).await.unwrap();
+    let sources: Api<DataSource> = Api::namespaced(c.clone(), &ns);
+    let ds: DataSource = serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "DataSource",
+        "metadata": {"name": "sales"}, "spec": {"tenantRef": {"name": "books"}, "type": "sqlite", "path": db.to_str().unwrap()}}))
+    .unwrap();
+    sources.create(&pp, &ds).await.unwrap();
+    eventually("datasource connected", || async {
+        (status_of(&sources, "sales").await["connected"] == json!(true)).then_some(())
+    })
+    .await;
+
+    let queries: Api<SavedQuery> = Api::namespaced(c.clone(), &ns);
+    let q = |name: &str, sql: &str| -> SavedQuery {
+        serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "SavedQuery",
+            "metadata": {"name": name}, "spec": {"tenantRef": {"name": "books"}, "displayName": "Orders",
+            "dataSource": "sales", "sql": sql}}))
+        .unwrap()
+    };
+    queries
+        .create(&pp, &q("orders", "SELECT count(*) AS n FROM orders"))
+        .await
+        .unwrap();
+    let s = reported(&queries, "orders", "Ready", "Valid").await;
+    assert_eq!(condition(&s, "Synced").unwrap().0, "True", "{s}");
+    assert!(
+        s["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/queries/orders"),
+        "{s}"
+    );
+    let (st, body) = admin.get("/api/v1/queries/orders").await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["name"].clone(), body["origin"].clone()),
+        (json!("Orders"), json!("operator"))
+    );
+    let (st, run) = admin.post("/api/v1/queries/orders/run", json!({})).await;
+    assert_eq!(
+        (st, run["rows"][0][0].clone()),
+        (StatusCode::OK, json!(4000)),
+        "{run}"
+    );
+    // Read-only through the user API: the resource is its source.
+    let (st, _) = admin
+        .put(
+            "/api/v1/queries/orders",
+            json!({"name": "x", "dataSource": "sales", "sql": "SELECT 1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    // The instance's configuration export is accepted by the apiserver's schemas as is.
+    let (st, list) = admin.get("/api/v1/admin/export?format=json").await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    let docs = list["items"].as_array().unwrap();
+    assert!(docs.iter().any(|d| d["kind"] == "SavedQuery"), "{list}");
+    // In a namespace of its own: these names exist in `ns` already.
+    let export_ns = unique("it-");
+    let ns_doc = serde_json::from_value(json!({"metadata": {"name": export_ns}})).unwrap();
+    Api::<Namespace>::all(c.clone())
+        .create(&pp, &ns_doc)
+        .await
+        .unwrap();
+    for doc in docs {
+        dry_run(&c, &export_ns, doc)
+            .await
+            .unwrap_or_else(|e| panic!("{doc}: {e}"));
+    }
+
+    // A statement the instance refuses stalls the resource, with an Event.
+    queries
+        .create(&pp, &q("wipe", "DELETE FROM orders"))
+        .await
+        .unwrap();
+    let s = reported(&queries, "wipe", "Stalled", "RejectedByInstance").await;
+    assert!(message(&s, "Stalled").contains("sql"), "{s}");
+    assert_eq!(
+        event_about(&c, &ns, "wipe", "RejectedByInstance").await,
+        "Warning"
+    );
+    assert_eq!(
+        admin.get("/api/v1/queries/wipe").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Deleting the resource removes the query from the instance before the finalizer goes.
+    queries.delete("orders", &Default::default()).await.unwrap();
+    eventually("saved query gone", || async {
+        queries
+            .get_opt("orders")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        admin.get("/api/v1/queries/orders").await.0,
+        StatusCode::NOT_FOUND
     );
 }

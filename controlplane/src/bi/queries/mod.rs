@@ -167,6 +167,7 @@ pub async fn create(
         sql: req.sql,
         params: req.params,
         owner: caller.username.clone(),
+        origin: crate::store::Origin::Api,
         meta: Meta::default(),
     };
     let q = state
@@ -191,6 +192,7 @@ pub async fn get_one(
 
 fn can_modify(caller: &Caller, q: &SavedQuery) -> ApiResult<()> {
     caller.require(Role::Editor)?;
+    crate::bi::refuse_provisioned("query", &q.id, q.origin)?;
     if q.owner != caller.username && caller.role != Role::Admin {
         return Err(ApiError::Forbidden(
             "only the owner or an admin can change this query".into(),

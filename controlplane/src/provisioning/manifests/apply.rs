@@ -1,5 +1,5 @@
 //! Applies what `load_dir` read, in named steps: tenants (with bootstrap admins), data sources,
-//! dashboards, policies, schedules, then pruning what left the folder, then the report.
+//! dashboards, saved queries, policies, schedules, then pruning what left the folder, then the report.
 //! Every write goes through the write path as the `manifests` actor.
 use std::{
     collections::{HashMap, HashSet},
@@ -15,6 +15,7 @@ use crate::{
     bi::{
         dashboards::{self, DashboardRecord},
         datasources::{self, domain::SaveSource, DataSourceRecord},
+        queries::{self, SavedQuery},
     },
     crypto::generate_password,
     governance::PolicyRecord,
@@ -33,6 +34,7 @@ pub struct Applied {
     pub tenants: usize,
     pub datasources: usize,
     pub dashboards: usize,
+    pub queries: usize,
     pub policies: usize,
     pub schedules: usize,
     pub removed: usize,
@@ -44,6 +46,7 @@ pub struct Applied {
 struct Declared {
     datasources: HashSet<String>,
     dashboards: HashSet<String>,
+    queries: HashSet<String>,
     policies: HashSet<String>,
     schedules: HashSet<String>,
 }
@@ -75,6 +78,7 @@ pub async fn apply(state: &AppState, dir: &Path, m: &Manifests) -> anyhow::Resul
     run.datasources().await?;
     run.check_sources().await?;
     run.dashboards().await?;
+    run.queries().await?;
     run.policies().await?;
     run.schedules().await?;
     run.prune_removed().await?;
@@ -323,6 +327,38 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Saved queries are checked like the API's (known source, read-only statement); one that
+    /// fails is a problem and is not written.
+    async fn queries(&mut self) -> anyhow::Result<()> {
+        for q in &self.m.queries {
+            let name = name_of(q);
+            let Some(scope) = self.scope_of("SavedQuery", &name, &q.spec.tenant_ref.name) else {
+                continue;
+            };
+            self.declared(&scope).queries.insert(name.clone());
+            let rec = SavedQuery::from_spec(&name, &q.spec, ACTOR.label(), Origin::Manifests);
+            let checked = queries::domain::check_saved(
+                self.state,
+                &scope,
+                &rec.name,
+                &rec.data_source,
+                &rec.sql,
+                &rec.params,
+            )
+            .await;
+            if let Err(e) = checked {
+                self.out.problems.push(format!("SavedQuery/{name}: {e}"));
+                continue;
+            }
+            save_if_changed(self.state, &scope, rec.clone(), |e: &SavedQuery| {
+                e.same_content(&rec) && e.origin == Origin::Manifests
+            })
+            .await?;
+            self.out.queries += 1;
+        }
+        Ok(())
+    }
+
     async fn policies(&mut self) -> anyhow::Result<()> {
         for p in &self.m.policies {
             let name = name_of(p);
@@ -378,6 +414,7 @@ impl Run<'_> {
                 prune::<DataSourceRecord>(state, scope, &d.datasources, |r| r.origin).await?;
             self.out.removed +=
                 prune::<DashboardRecord>(state, scope, &d.dashboards, |r| r.origin).await?;
+            self.out.removed += prune::<SavedQuery>(state, scope, &d.queries, |r| r.origin).await?;
             self.out.removed +=
                 prune::<PolicyRecord>(state, scope, &d.policies, |r| r.origin).await?;
             self.out.removed +=
@@ -395,6 +432,7 @@ impl Run<'_> {
             tenants = out.tenants,
             datasources = out.datasources,
             dashboards = out.dashboards,
+            queries = out.queries,
             policies = out.policies,
             schedules = out.schedules,
             removed = out.removed,

@@ -1,4 +1,4 @@
-//! Loads Tenant / DataSource / Dashboard / GovernancePolicy / BackupSchedule YAML (the CRD
+//! Loads Tenant / DataSource / Dashboard / SavedQuery / GovernancePolicy / BackupSchedule YAML (the CRD
 //! shapes) plus v1 Secrets from a folder (`load_dir`), applies them (`apply`) and re-applies
 //! when the folder changes (`watch`).
 use std::{
@@ -9,8 +9,8 @@ use std::{
 
 use base64::{engine::general_purpose::STANDARD as B64, Engine as _};
 use nexbii_crds::{
-    BackupSchedule, Dashboard, DataSource, GovernancePolicy, SecretKeyRef, Tenant, Validate,
-    API_VERSION,
+    BackupSchedule, Dashboard, DataSource, GovernancePolicy, SavedQuery, SecretKeyRef, Tenant,
+    Validate, API_VERSION,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -27,6 +27,7 @@ pub struct Manifests {
     pub tenants: Vec<Tenant>,
     pub datasources: Vec<DataSource>,
     pub dashboards: Vec<Dashboard>,
+    pub queries: Vec<SavedQuery>,
     pub policies: Vec<GovernancePolicy>,
     pub schedules: Vec<BackupSchedule>,
     /// Secret name -> key -> value.
@@ -194,6 +195,13 @@ pub fn load_dir(dir: &Path) -> std::io::Result<Manifests> {
                         .filter(|t| check(&name, &kind, &t.spec, &file, p))
                     {
                         m.dashboards.push(t)
+                    }
+                }
+                "SavedQuery" => {
+                    if let Some(t) = typed::<SavedQuery>(doc, &file, p)
+                        .filter(|t| check(&name, &kind, &t.spec, &file, p))
+                    {
+                        m.queries.push(t)
                     }
                 }
                 "GovernancePolicy" => {
