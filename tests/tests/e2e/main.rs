@@ -10,6 +10,7 @@ mod branding;
 mod chart;
 mod config_management;
 mod dashboard_stream;
+mod embed;
 mod events;
 mod governance;
 mod identity;
