@@ -11,12 +11,19 @@ import { loadData, loadView, takeToken, unlockedValues, type EmbedView } from '.
 
 // Read once and taken out of the address, so it stays out of the history and of reloads'
 // referrers; the page keeps it in memory for its requests.
-const initial = takeToken(location.href);
-if (initial.token) history.replaceState(null, '', initial.rest);
+let taken: string | null | undefined;
+function embedToken(): string | null {
+  if (taken === undefined) {
+    const t = takeToken(location.href);
+    taken = t.token;
+    if (t.token) history.replaceState(null, '', t.rest);
+  }
+  return taken;
+}
 
 export function EmbedPage({ tenant }: { tenant: string }) {
   const branding = useBranding(tenant);
-  const token = initial.token;
+  const token = embedToken();
   const [view, setView] = useState<EmbedView | null>(null);
   const [failure, setFailure] = useState<string | null>(token ? null : 'This page needs an embed token (?token=…).');
 
