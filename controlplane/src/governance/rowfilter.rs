@@ -1029,7 +1029,7 @@ mod tests {
             &[],
             "region = {{user.attributes.region}}",
         )]);
-        let t = DataSourceType::Postgres;
+        let t = DataSourceType::Postgresql;
         let mine = plan_for(&s, t, "ed", "editor", &attrs(&[("region", "EU")]));
         let ctx = plan_for(&s, t, "ed", "editor", &attrs(&[("region", "DE")]));
         let both = narrow(mine.clone(), ctx);
