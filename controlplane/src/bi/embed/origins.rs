@@ -18,10 +18,7 @@ pub fn normalised(allowed: &[String]) -> Vec<String> {
 pub fn allowed_origin<'a>(headers: &'a HeaderMap, allowed: &[String]) -> Option<&'a str> {
     let origin = headers.get(header::ORIGIN)?.to_str().ok()?;
     let norm = nexbii_crds::settings::parse_origin(origin)?;
-    normalised(allowed)
-        .iter()
-        .any(|a| *a == norm)
-        .then_some(origin)
+    normalised(allowed).contains(&norm).then_some(origin)
 }
 
 /// Adds the CORS answer for an allowed origin; other origins get none, so their browsers
