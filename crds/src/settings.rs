@@ -26,6 +26,7 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     pub alerts: AlertSettings,
     pub impersonation: ImpersonationSettings,
+    pub embedding: EmbeddingSettings,
 }
 
 /// Login sessions end after `idleTimeoutMinutes` without a request, and in any case
@@ -233,6 +234,44 @@ impl Default for ImpersonationSettings {
     }
 }
 
+/// Host applications that embed the tenant's dashboards.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct EmbeddingSettings {
+    /// Origins (`https://app.example.com`, `http://127.0.0.1:5173`) that may frame the embed
+    /// page (`frame-ancestors`) and call the embed API from the browser (CORS); empty allows
+    /// none.
+    #[schemars(length(max = 64))]
+    pub allowed_origins: Vec<String>,
+}
+
+/// An origin as browsers send it: `http` or `https`, a host, an optional port, nothing
+/// else (no path, query, user or wildcard), lower-cased; `None` when `entry` is not one.
+pub fn parse_origin(entry: &str) -> Option<String> {
+    let (scheme, rest) = entry.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" || rest.is_empty() {
+        return None;
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        // An IPv6 literal (`[::1]`) has colons of its own.
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.len() <= 253
+            && host
+                .split('.')
+                .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.parse::<u16>().is_ok());
+    (host_ok && port_ok).then(|| format!("{scheme}://{}", rest.to_ascii_lowercase()))
+}
+
 fn range<T: PartialOrd + std::fmt::Display>(
     errs: &mut Vec<FieldError>,
     prefix: &str,
@@ -400,6 +439,20 @@ impl Settings {
             1,
             480,
         );
+        if self.embedding.allowed_origins.len() > 64 {
+            e.push(FieldError::new(
+                format!("{prefix}embedding.allowedOrigins"),
+                "at most 64 entries",
+            ));
+        }
+        for (i, origin) in self.embedding.allowed_origins.iter().enumerate() {
+            if parse_origin(origin).is_none() {
+                e.push(FieldError::new(
+                    format!("{prefix}embedding.allowedOrigins[{i}]"),
+                    format!("{origin:?} is not an origin (scheme://host[:port], http or https)"),
+                ));
+            }
+        }
         e
     }
 
@@ -518,6 +571,39 @@ mod tests {
         assert_eq!(parse_allowed("::1"), Some(("::1".parse().unwrap(), 128)));
         assert_eq!(parse_allowed("10.1.0.0/33"), None);
         assert_eq!(parse_allowed("example.com"), None);
+    }
+
+    #[test]
+    fn embedding_origins_are_scheme_host_and_port_only() {
+        assert_eq!(
+            parse_origin("https://App.Example.com").as_deref(),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:5173").as_deref(),
+            Some("http://127.0.0.1:5173")
+        );
+        assert_eq!(
+            parse_origin("http://[::1]:8080").as_deref(),
+            Some("http://[::1]:8080")
+        );
+        for bad in [
+            "app.example.com",
+            "ftp://x.example",
+            "https://x.example/path",
+            "https://*.example.com",
+            "https://x.example:99999",
+            "https://user@x.example",
+            "https://",
+            "'self'",
+            "https://x.example; script-src *",
+        ] {
+            assert!(parse_origin(bad).is_none(), "{bad}");
+        }
+        let mut s = Settings::default();
+        s.embedding.allowed_origins = vec!["https://ok.example".into(), "nope".into()];
+        let fields: Vec<String> = s.validate_at("").into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["embedding.allowedOrigins[1]"]);
     }
 
     #[test]

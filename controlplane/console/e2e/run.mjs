@@ -565,6 +565,7 @@ async function run(ctx, base, token, figures) {
   });
 
   await adminTests(ctx, base, token);
+  await embedTests(ctx, base, token);
   // Last: alerts notify the admins, and forced MFA changes how everyone logs in.
   await accountTests(ctx, base, token);
 }
@@ -594,6 +595,46 @@ async function waitFor(what, fn, ms = 15_000) {
 }
 
 const cssVar = (page, name) => page.evaluate((n) => getComputedStyle(document.documentElement).getPropertyValue(n).trim(), name);
+
+/** A host application's page on another loopback origin that frames `src`. */
+function hostPage(src) {
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>Host app</title><h1>Host app</h1><iframe title="Embedded dashboard" src="${src}" width="1200" height="700"></iframe>`);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() })));
+}
+
+async function embedTests(ctx, base, token) {
+  await test(ctx, 'embedding: a host page on another origin frames the embed page, which renders the widgets', async (page) => {
+    const minted = await api(base, token, 'POST', '/embed/tokens', { dashboard: 'customers', variables: { segment: 'consumer' } });
+    const host = await hostPage(`${base}/embed/${TENANT}?token=${encodeURIComponent(minted.token)}`);
+    // The host's origin is allowed, kept with whatever else the settings hold, and put back.
+    const current = await api(base, token, 'GET', '/admin/settings');
+    try {
+      await api(base, token, 'PUT', '/admin/settings', { ...current.stored, embedding: { allowedOrigins: [host.origin] } });
+      await page.goto(host.origin);
+      const frame = page.frameLocator('iframe[title="Embedded dashboard"]');
+      await frame.getByRole('heading', { name: 'Customers' }).waitFor({ timeout: 15_000 });
+      await frame.locator('[data-widget][data-state=done]').nth(1).waitFor({ timeout: 30_000 });
+      assert((await frame.locator('[data-widget][data-state=error]').count()) === 0, 'a widget failed');
+      assert((await frame.locator('[data-widget=top-customers] tbody tr').count()) > 0, 'the table has no rows');
+      await frame.locator('[data-widget=by-country] .echart[data-painted=true] canvas').waitFor({ timeout: 15_000 });
+      // The locked variable is shown, not changeable; no shell around the dashboard.
+      const segment = frame.getByLabel('segment');
+      assert((await segment.inputValue()) === 'consumer' && !(await segment.isEditable()), 'the locked variable can be changed');
+      assert((await frame.getByRole('navigation').count()) === 0, 'the embed page shows the shell');
+      await frame.getByTestId('brand-logo').waitFor();
+      // The token leaves the frame's address once read.
+      const embedded = page.frames().find((f) => f.url().startsWith(`${base}/embed/`));
+      assert(embedded && !embedded.url().includes('token='), `the token stays in the address: ${embedded?.url()}`);
+      await shot(page, '26-embedded-dashboard');
+    } finally {
+      host.close();
+      await api(base, token, 'PUT', '/admin/settings', current.stored);
+    }
+  });
+}
 
 async function adminTests(ctx, base, token) {
   const hooks = await receiver();

@@ -27,6 +27,8 @@ pub const AUDITED_READS: &[(&str, &str)] = &[
     ("/api/v1/dashboards/{name}/data", "dashboards.view"),
     ("/api/v1/shared/{token}", "shares.open"),
     ("/api/v1/shared/{token}/data", "shares.view"),
+    ("/api/v1/embed/{tenant}/dashboard", "embed.open"),
+    ("/api/v1/embed/{tenant}/dashboard/data", "embed.view"),
     ("/api/v1/catalog/dictionary", "catalog.dictionary.export"),
     ("/api/v1/audit/export", "audit.export"),
 ];

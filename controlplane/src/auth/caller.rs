@@ -44,6 +44,8 @@ pub struct Caller {
     pub api_key: Option<KeyPrincipal>,
     /// Set when an admin acts as this user (an impersonation session): the admin.
     pub impersonator: Option<String>,
+    /// Row-filter attributes narrowing the user's own (an embed token's row context).
+    pub row_context: std::collections::BTreeMap<String, String>,
 }
 
 impl Caller {
@@ -60,7 +62,9 @@ impl Caller {
 
     /// The caller as the query pipeline sees it.
     pub fn access(&self) -> crate::engine::Access {
-        crate::engine::Access::new(self.username.clone(), self.role.as_str())
+        let mut a = crate::engine::Access::new(self.username.clone(), self.role.as_str());
+        a.row_context = self.row_context.clone();
+        a
     }
 
     /// Refuses what must not be done under someone else's identity: making credentials that
@@ -106,6 +110,7 @@ impl FromRequestParts<SharedState> for Caller {
                 session_id: format!("key:{}", p.key_id),
                 api_key: Some(p.clone()),
                 impersonator: None,
+                row_context: Default::default(),
             });
         }
         let token = parts
@@ -166,6 +171,7 @@ impl FromRequestParts<SharedState> for Caller {
             session_id: session.id.clone(),
             api_key: None,
             impersonator: session.impersonator.clone(),
+            row_context: Default::default(),
         })
     }
 }

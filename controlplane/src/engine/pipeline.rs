@@ -22,6 +22,9 @@ use crate::telemetry::queries::CacheUse;
 pub struct Access {
     pub user: String,
     pub role: String,
+    /// Row-filter attributes that narrow the user's own (an embed token's row context): the
+    /// filters apply with the user's attributes and again with these over them.
+    pub row_context: std::collections::BTreeMap<String, String>,
 }
 
 impl Access {
@@ -29,6 +32,7 @@ impl Access {
         Self {
             user: user.into(),
             role: role.into(),
+            row_context: Default::default(),
         }
     }
 }

@@ -362,8 +362,20 @@ impl Enforce {
             attributes: user.as_ref().map_or(&empty, |u| &u.attributes),
         };
         let t = req.source.spec.source_type;
-        let filters = rowfilter::plan(&spec, &req.source.name, t, &subject)
-            .map_err(|e| Self::deny(format!("row filters cannot be applied: {e}")))?;
+        let cannot = |e: rowfilter::RowFilterError| {
+            Self::deny(format!("row filters cannot be applied: {e}"))
+        };
+        let mut filters = rowfilter::plan(&spec, &req.source.name, t, &subject).map_err(cannot)?;
+        if !req.access.row_context.is_empty() {
+            let mut narrowed = subject.attributes.clone();
+            narrowed.extend(req.access.row_context.clone());
+            let ctx = rowfilter::Subject {
+                attributes: &narrowed,
+                ..subject
+            };
+            let also = rowfilter::plan(&spec, &req.source.name, t, &ctx).map_err(cannot)?;
+            filters = rowfilter::narrow(filters, also);
+        }
         if filters.is_empty() {
             return Ok(None);
         }

@@ -382,6 +382,32 @@ pub fn plan(
     Ok(out)
 }
 
+/// Both plans at once: a table filtered by either reads through both predicates (ANDed), so
+/// the result is never more than either plan allows (an embed token's row context narrowing
+/// its minter's filters).
+pub fn narrow(mine: Vec<TableFilter>, also: Vec<TableFilter>) -> Vec<TableFilter> {
+    let mut out = mine;
+    for extra in also {
+        match out
+            .iter_mut()
+            .find(|t| t.schema == extra.schema && t.table == extra.table)
+        {
+            Some(t) if t.predicate == extra.predicate => {}
+            Some(t) => {
+                let left = std::mem::replace(&mut t.predicate, false_expr());
+                t.predicate = Expr::BinaryOp {
+                    left: Box::new(nested(left)),
+                    op: BinaryOperator::And,
+                    right: Box::new(nested(extra.predicate)),
+                };
+                t.filters.extend(extra.filters);
+            }
+            None => out.push(extra),
+        }
+    }
+    out
+}
+
 fn applies(f: &RowFilter, subject: &Subject) -> bool {
     let named = f.subjects.iter().any(|s| match s.strip_prefix("role:") {
         Some(role) => role == subject.role,
@@ -992,6 +1018,33 @@ mod tests {
             attributes: &a,
         };
         plan(s, "shop", t, &subject).unwrap_err()
+    }
+
+    #[test]
+    fn a_narrowing_plan_is_anded_with_the_callers_own() {
+        let s = spec(vec![filter(
+            "by_region",
+            "orders",
+            RowFilterKind::Base,
+            &[],
+            "region = {{user.attributes.region}}",
+        )]);
+        let t = DataSourceType::Postgresql;
+        let mine = plan_for(&s, t, "ed", "editor", &attrs(&[("region", "EU")]));
+        let ctx = plan_for(&s, t, "ed", "editor", &attrs(&[("region", "DE")]));
+        let both = narrow(mine.clone(), ctx);
+        assert_eq!(
+            predicates(&both),
+            [(
+                "orders".to_string(),
+                "((region = 'EU')) AND ((region = 'DE'))".to_string()
+            )]
+        );
+        // The same predicate is not repeated; a table only the other plan filters is added.
+        assert_eq!(narrow(mine.clone(), mine.clone()), mine);
+        let mut other = mine.clone();
+        other[0].table = "customers".into();
+        assert_eq!(narrow(mine.clone(), other).len(), 2);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::{
         },
         mfa, privacy, sessions, users, Role,
     },
-    bi::{dashboards, datasources, queries, shares},
+    bi::{dashboards, datasources, embed, queries, shares},
     engine,
     events::{notifications, webhooks},
     governance::{approvals, catalog, lineage_api, policies},
@@ -43,6 +43,17 @@ impl Modify for Bearer {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        // The embed views' credential: a token from `POST /api/v1/embed/tokens`.
+        components.add_security_scheme(
+            "embedToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("an embed token from `POST /api/v1/embed/tokens`"))
                     .build(),
             ),
         );
@@ -256,6 +267,7 @@ impl Modify for KeysAndLimits {
         queries::run, queries::list, queries::create, queries::get_one, queries::update, queries::delete, queries::run_saved, queries::export::adhoc, queries::export::saved,
         dashboards::list, dashboards::create, dashboards::get_one, dashboards::update, dashboards::delete, dashboards::data, dashboards::widget_data,
         shares::create, shares::list, shares::revoke, shares::open, shares::data,
+        embed::mint, embed::open, embed::data, embed::preflight, embed::preflight_data,
         datasources::sync,
         catalog::sync, catalog::cancel, catalog::classify, catalog::list_tables, catalog::get_table,
         catalog::patch_table, catalog::patch_column, catalog::dictionary, catalog::search,
@@ -280,7 +292,7 @@ impl Modify for KeysAndLimits {
     )),
     modifiers(&Bearer, &KeysAndLimits),
     tags((name = "auth"), (name = "apikeys"), (name = "users"), (name = "datasources"), (name = "queries"), (name = "dashboards"),
-        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "notifications"), (name = "webhooks"), (name = "audit"), (name = "branding"), (name = "admin"), (name = "provisioning"))
+        (name = "governance"), (name = "catalog"), (name = "lineage"), (name = "approvals"), (name = "sharing"), (name = "embedding"), (name = "notifications"), (name = "webhooks"), (name = "audit"), (name = "branding"), (name = "admin"), (name = "provisioning"))
 )]
 struct ApiDoc;
 

@@ -394,6 +394,7 @@ fn expected_area(path: &str) -> Option<&'static str> {
         "approvals" | "notifications" => "approvals",
         "audit" => "audit",
         "apikeys" | "users" | "tenant" | "admin" | "backup" | "webhooks" => "admin",
+        "embed" if p == "embed/tokens" => "embed",
         "auth" if p == "auth/me" => return None,
         "auth" => "admin",
         _ => return None,
@@ -411,7 +412,7 @@ async fn every_operation_enforces_its_scope() {
         .call(None, Method::GET, "/api/v1/openapi.json", None)
         .await;
     assert!(doc["components"]["securitySchemes"]["apiKey"].is_object());
-    const AREAS: [&str; 8] = [
+    const AREAS: [&str; 9] = [
         "datasources",
         "queries",
         "dashboards",
@@ -420,6 +421,7 @@ async fn every_operation_enforces_its_scope() {
         "approvals",
         "admin",
         "audit",
+        "embed",
     ];
     let mut keys: HashMap<Vec<String>, Client2> = HashMap::new();
     let mut key_for = async |scopes: Vec<String>| -> Client2 {
@@ -517,6 +519,7 @@ async fn every_operation_enforces_its_scope() {
     assert!(
         public.iter().all(|p| p.contains("/provisioning/")
             || p.contains("/shared/")
+            || p.contains("/embed/{tenant}/")
             || p.ends_with("/auth/login")
             || p.ends_with("/auth/login/mfa")
             || p.ends_with("/auth/login/mfa/enroll")

@@ -11,6 +11,7 @@ mod chart;
 mod config_export;
 mod config_management;
 mod dashboard_stream;
+mod embed;
 mod events;
 mod governance;
 mod identity;

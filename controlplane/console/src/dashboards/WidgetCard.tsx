@@ -6,7 +6,15 @@ import { KpiWidget } from './KpiWidget';
 import { TableWidget } from './TableWidget';
 
 /** One widget: loading state, its error in place, or its chart; reports when it is painted. */
-export function WidgetCard({ widget, data, onPainted }: { widget: Widget; data: WidgetData | undefined; onPainted: (id: string) => void }) {
+export function WidgetCard({
+  widget,
+  data,
+  onPainted,
+}: {
+  widget: Pick<Widget, 'id' | 'title' | 'chart' | 'options'>;
+  data: WidgetData | undefined;
+  onPainted: (id: string) => void;
+}) {
   const title = widget.title ?? widget.id;
   const options = useMemo(() => widget.options ?? {}, [widget.options]);
   const drawn = useMemo(() => {

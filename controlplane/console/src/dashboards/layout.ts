@@ -4,8 +4,11 @@
 // move down to the first free place, in the order the dashboard lists them.
 import type { Widget } from '../api/types';
 
-export interface Placed {
-  widget: Widget;
+/** What placing needs of a widget (dashboards and embedded views alike). */
+type Placeable = Pick<Widget, 'position'>;
+
+export interface Placed<W extends Placeable = Widget> {
+  widget: W;
   x: number;
   y: number;
   w: number;
@@ -14,14 +17,14 @@ export interface Placed {
   row: string;
 }
 
-export function gridColumns(widgets: Widget[]): number {
+export function gridColumns(widgets: Placeable[]): number {
   const widest = widgets.reduce((m, w) => Math.max(m, (w.position?.x ?? 0) + (w.position?.w ?? 6)), 0);
   return Math.min(24, Math.max(12, widest));
 }
 
-export function place(widgets: Widget[]): Placed[] {
+export function place<W extends Placeable>(widgets: W[]): Placed<W>[] {
   const cols = gridColumns(widgets);
-  const taken: Placed[] = [];
+  const taken: Placed<W>[] = [];
   const free = (x: number, y: number, w: number, h: number) =>
     taken.every((p) => x + w <= p.x || p.x + p.w <= x || y + h <= p.y || p.y + p.h <= y);
   for (const widget of widgets) {

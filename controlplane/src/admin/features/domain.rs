@@ -21,7 +21,7 @@ pub struct Known {
     pub gates: &'static [&'static str],
 }
 
-pub const KNOWN: [Known; 3] = [
+pub const KNOWN: [Known; 4] = [
     Known {
         name: "sharing",
         description: "share links of dashboards and saved queries, and their public views",
@@ -36,6 +36,11 @@ pub const KNOWN: [Known; 3] = [
         name: "webhooks",
         description: "webhook subscriptions and their deliveries",
         gates: &["/api/v1/webhooks"],
+    },
+    Known {
+        name: "embedding",
+        description: "embed tokens and the embedded dashboards they open",
+        gates: &["/api/v1/embed"],
     },
 ];
 
@@ -343,6 +348,14 @@ mod tests {
         assert_eq!(
             feature_of("/api/v1/queries/{id}/export").unwrap().name,
             "exports"
+        );
+        assert_eq!(
+            feature_of("/api/v1/embed/{tenant}/dashboard").unwrap().name,
+            "embedding"
+        );
+        assert_eq!(
+            feature_of("/api/v1/embed/tokens").unwrap().name,
+            "embedding"
         );
         assert!(feature_of("/api/v1/queries/{id}").is_none());
         assert!(feature_of("/api/v1/sharesx").is_none());

@@ -26,10 +26,12 @@ pub enum Area {
     Approvals,
     Admin,
     Audit,
+    /// Minting embed tokens (`embed:write`): a host application's backend.
+    Embed,
 }
 
 impl Area {
-    pub const ALL: [Area; 8] = [
+    pub const ALL: [Area; 9] = [
         Self::Datasources,
         Self::Queries,
         Self::Dashboards,
@@ -38,6 +40,7 @@ impl Area {
         Self::Approvals,
         Self::Admin,
         Self::Audit,
+        Self::Embed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl Area {
             Self::Approvals => "approvals",
             Self::Admin => "admin",
             Self::Audit => "audit",
+            Self::Embed => "embed",
         }
     }
 
@@ -214,6 +218,9 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/api/v1/auth/login", Public),
         ("/api/v1/auth/login/mfa", Public),
         ("/api/v1/shared", Public),
+        // Embedded dashboards: the embed token is the credential, checked by the handler.
+        ("/api/v1/embed", Public),
+        ("/embed/{tenant}", Public),
         // Shown on the login page, before anyone signs in.
         ("/api/v1/branding", Public),
         ("/api/v1/auth/me", AnyKey),
@@ -233,6 +240,7 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/api/v1/dashboards", Scoped(Dashboards)),
         // Share links of dashboards and saved queries: how dashboards reach other people.
         ("/api/v1/shares", Scoped(Dashboards)),
+        ("/api/v1/embed/tokens", Scoped(Embed)),
         ("/api/v1/catalog", Scoped(Catalog)),
         ("/api/v1/governance", Scoped(Catalog)),
         ("/api/v1/lineage", Scoped(Lineage)),
@@ -318,6 +326,8 @@ mod tests {
         assert!(within_role(&s("queries:write"), Role::Viewer));
         assert!(!within_role(&s("dashboards:write"), Role::Viewer));
         assert!(!within_role(&s("lineage:read"), Role::Viewer));
+        assert!(within_role(&s("embed:write"), Role::Editor));
+        assert!(!within_role(&s("embed:write"), Role::Viewer));
         let by = [s("dashboards:write"), s("queries:read")];
         assert!(within_scopes(&s("dashboards:read"), &by));
         assert!(!within_scopes(&s("queries:write"), &by));
@@ -341,6 +351,14 @@ mod tests {
         assert_eq!(
             route_rule("/api/v1/shares/{id}"),
             Some(Scoped(Area::Dashboards))
+        );
+        assert_eq!(
+            route_rule("/api/v1/embed/tokens"),
+            Some(Scoped(Area::Embed))
+        );
+        assert_eq!(
+            route_rule("/api/v1/embed/{tenant}/dashboard/data"),
+            Some(Public)
         );
         assert_eq!(route_rule("/api/v1/queriesx"), None, "whole segments only");
         assert_eq!(route_rule("/api/v1/something-new"), None);

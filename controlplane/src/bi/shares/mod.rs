@@ -44,6 +44,30 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/shared/{token}/data", get(data))
 }
 
+/// Checks variables to lock against the dashboard: each one of its variables, with an allowed
+/// value; errors name `<field>.<variable>`.
+pub fn check_locked(
+    spec: &nexbii_crds::DashboardSpec,
+    locked: &BTreeMap<String, String>,
+    field: &str,
+) -> ApiResult<()> {
+    for (var, value) in locked {
+        let Some(v) = spec.variables.iter().find(|v| &v.name == var) else {
+            return Err(ApiError::invalid(
+                format!("{field}.{var}"),
+                "not a variable of the dashboard",
+            ));
+        };
+        if !v.options.is_empty() && !v.options.contains(value) {
+            return Err(ApiError::invalid(
+                format!("{field}.{var}"),
+                format!("must be one of {:?}", v.options),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `caller` may see what the link names, and the locked variables against it.
 async fn check_resource(
     state: &AppState,
@@ -58,20 +82,7 @@ async fn check_resource(
                 .map_err(|_| {
                     ApiError::invalid("resource", format!("no dashboard named {name:?}"))
                 })?;
-            for (var, value) in locked {
-                let Some(v) = d.spec.variables.iter().find(|v| &v.name == var) else {
-                    return Err(ApiError::invalid(
-                        format!("lockedVariables.{var}"),
-                        "not a variable of the dashboard",
-                    ));
-                };
-                if !v.options.is_empty() && !v.options.contains(value) {
-                    return Err(ApiError::invalid(
-                        format!("lockedVariables.{var}"),
-                        format!("must be one of {:?}", v.options),
-                    ));
-                }
-            }
+            check_locked(&d.spec, locked, "lockedVariables")?;
         }
         Resource::Query(id) => {
             queries::domain::load(state, &caller.scope, id)
@@ -233,6 +244,64 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What a dashboard opened with fixed variables shows (share links, embed tokens): its
+/// layout and variables, never its statements.
+pub fn dashboard_view(
+    d: &dashboards::DashboardRecord,
+    locked: &BTreeMap<String, String>,
+    expires_at: Option<chrono::DateTime<Utc>>,
+) -> SharedView {
+    SharedView::Dashboard {
+        title: d.spec.title.clone(),
+        description: d.spec.description.clone(),
+        variables: d
+            .spec
+            .variables
+            .iter()
+            .map(|v| SharedVariable {
+                name: v.name.clone(),
+                default: locked.get(&v.name).cloned().or_else(|| v.default.clone()),
+                options: v.options.clone(),
+                locked: locked.contains_key(&v.name),
+            })
+            .collect(),
+        widgets: d
+            .spec
+            .widgets
+            .iter()
+            .map(|w| SharedWidget {
+                id: w.id.clone(),
+                title: w.title.clone(),
+                chart: w.chart,
+                options: w.options.clone(),
+                position: w.position.clone(),
+            })
+            .collect(),
+        expires_at,
+    }
+}
+
+/// A dashboard's widgets run as `caller` (whose row filters and masking apply), with the
+/// variables asked and the locked ones fixed (asking another value of one is refused).
+pub async fn dashboard_data(
+    state: &AppState,
+    caller: &Caller,
+    d: &dashboards::DashboardRecord,
+    asked: HashMap<String, String>,
+    locked: &BTreeMap<String, String>,
+) -> ApiResult<dashboards::domain::DashboardData> {
+    let started = std::time::Instant::now();
+    let asked = domain::apply_locked(asked, locked)?;
+    let vars = dashboards::domain::resolve_variables(&d.spec, &asked)?;
+    let widgets = dashboards::domain::render(state, caller, d, &vars, false).await;
+    Ok(dashboards::domain::DashboardData {
+        name: d.name.clone(),
+        variables: vars,
+        widgets,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+    })
+}
+
 /// The link a token opens, checked (expiry, password), with the sharer as the caller its
 /// queries run as. Unknown and revoked links are 404 alike.
 async fn resolve(
@@ -288,6 +357,7 @@ async fn resolve(
         session_id: format!("share:{}", link.id),
         api_key: None,
         impersonator: None,
+        row_context: Default::default(),
     };
     Ok((link, caller))
 }
@@ -311,38 +381,7 @@ pub async fn open(
             let d = dashboards::domain::load_visible(&state, &caller, name)
                 .await
                 .map_err(|_| gone())?;
-            SharedView::Dashboard {
-                title: d.spec.title.clone(),
-                description: d.spec.description.clone(),
-                variables: d
-                    .spec
-                    .variables
-                    .iter()
-                    .map(|v| SharedVariable {
-                        name: v.name.clone(),
-                        default: link
-                            .locked_variables
-                            .get(&v.name)
-                            .cloned()
-                            .or_else(|| v.default.clone()),
-                        options: v.options.clone(),
-                        locked: link.locked_variables.contains_key(&v.name),
-                    })
-                    .collect(),
-                widgets: d
-                    .spec
-                    .widgets
-                    .iter()
-                    .map(|w| SharedWidget {
-                        id: w.id.clone(),
-                        title: w.title.clone(),
-                        chart: w.chart,
-                        options: w.options.clone(),
-                        position: w.position.clone(),
-                    })
-                    .collect(),
-                expires_at: link.expires_at,
-            }
+            dashboard_view(&d, &link.locked_variables, link.expires_at)
         }
         Resource::Query(id) => {
             let q = queries::domain::load(&state, &caller.scope, id)
@@ -373,7 +412,6 @@ pub async fn data(
     headers: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let started = std::time::Instant::now();
     let (link, caller) = resolve(&state, &token, &headers).await?;
     let gone = || ApiError::NotFound("share link".into());
     match domain::parse_resource(&link.resource).map_err(|_| gone())? {
@@ -381,16 +419,8 @@ pub async fn data(
             let d = dashboards::domain::load_visible(&state, &caller, name)
                 .await
                 .map_err(|_| gone())?;
-            let asked = domain::apply_locked(q, &link.locked_variables)?;
-            let vars = dashboards::domain::resolve_variables(&d.spec, &asked)?;
-            let widgets = dashboards::domain::render(&state, &caller, &d, &vars, false).await;
-            Ok(Json(dashboards::domain::DashboardData {
-                name: name.to_string(),
-                variables: vars,
-                widgets,
-                elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
-            })
-            .into_response())
+            let data = dashboard_data(&state, &caller, &d, q, &link.locked_variables).await?;
+            Ok(Json(data).into_response())
         }
         Resource::Query(id) => {
             let sq = queries::domain::load(&state, &caller.scope, id)
