@@ -213,6 +213,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         // The password step and the second step of a login (a challenge, not a credential).
         ("/api/v1/auth/login", Public),
         ("/api/v1/auth/login/mfa", Public),
+        // Single sign-on: the redirects and the grant exchange happen before any credential.
+        ("/api/v1/auth/oidc", Public),
         ("/api/v1/shared", Public),
         // Shown on the login page, before anyone signs in.
         ("/api/v1/branding", Public),
