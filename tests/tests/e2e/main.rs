@@ -14,6 +14,7 @@ mod events;
 mod governance;
 mod identity;
 mod mongo_source;
+mod oidc;
 mod monitoring;
 mod operator;
 mod provisioning;
