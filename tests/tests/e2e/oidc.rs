@@ -25,7 +25,11 @@ impl Browser {
     }
 
     /// One request; answers the status, the absolute `Location` (if any) and the body.
-    async fn go(&mut self, url: &str, form: Option<&[(&str, &str)]>) -> (StatusCode, Option<String>, String) {
+    async fn go(
+        &mut self,
+        url: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> (StatusCode, Option<String>, String) {
         let mut req = match form {
             Some(f) => self.http.post(url).form(f),
             None => self.http.get(url),
@@ -59,11 +63,20 @@ impl Browser {
     /// Starts a login at the instance and goes through the provider (posting its login form
     /// once) until the provider sends the browser back: answers that callback URL, not yet
     /// visited.
-    async fn to_callback(&mut self, base: &str, tenant: &str, user: &str, password: &str) -> String {
+    async fn to_callback(
+        &mut self,
+        base: &str,
+        tenant: &str,
+        user: &str,
+        password: &str,
+    ) -> String {
         let start = format!("{base}/api/v1/auth/oidc/login?tenant={tenant}&returnTo=/dashboards");
         let (s, mut next, body) = self.go(&start, None).await;
         assert_eq!(s, StatusCode::FOUND, "{body}");
-        assert!(self.jar.contains_key("nexbii_oidc"), "the login binds the browser");
+        assert!(
+            self.jar.contains_key("nexbii_oidc"),
+            "the login binds the browser"
+        );
         let mut posted = false;
         for _ in 0..20 {
             let url = next.take().expect("a redirect");
@@ -184,12 +197,21 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
     let server = TestServer::start().await;
     let t = unique("sso");
     let dir = tempfile::tempdir().unwrap();
-    let applied = server.apply_yaml(dir.path(), &[("t.yaml", &sso_tenant(&t))]).await;
+    let applied = server
+        .apply_yaml(dir.path(), &[("t.yaml", &sso_tenant(&t))])
+        .await;
     assert!(applied.problems.is_empty(), "{:?}", applied.problems);
     let admin = server.login(&t, "admin", "admin-password-123").await;
 
     // The login page learns that SSO is on, and its label.
-    let (s, b) = server.call(None, reqwest::Method::GET, &format!("/api/v1/branding?tenant={t}"), None).await;
+    let (s, b) = server
+        .call(
+            None,
+            reqwest::Method::GET,
+            &format!("/api/v1/branding?tenant={t}"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["sso"]["buttonLabel"], "Sign in with Test IdP");
 
@@ -205,16 +227,29 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
         token: session["token"].as_str().unwrap().to_string(),
     };
     let (s, m) = me.get("/api/v1/auth/me").await;
-    assert_eq!((s, m["role"].as_str()), (StatusCode::OK, Some("editor")), "{m}");
+    assert_eq!(
+        (s, m["role"].as_str()),
+        (StatusCode::OK, Some("editor")),
+        "{m}"
+    );
     let (s, u) = admin.get("/api/v1/users").await;
     assert_eq!(s, StatusCode::OK);
-    let listed = u.as_array().unwrap().iter().find(|x| x["username"] == ann.as_str()).unwrap();
+    let listed = u
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["username"] == ann.as_str())
+        .unwrap();
     assert_eq!(listed["role"], "editor");
     assert_eq!(listed["email"], format!("{ann}@example.test"));
     // No password opens an account made by single sign-on.
     let (s, _) = server
-        .call(None, reqwest::Method::POST, "/api/v1/auth/login",
-            Some(json!({"tenant": t, "username": ann, "password": "!sso"})))
+        .call(
+            None,
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"tenant": t, "username": ann, "password": "!sso"})),
+        )
         .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
@@ -252,7 +287,11 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
 
     // A disabled user stays out.
     let (s, body) = admin
-        .call(reqwest::Method::PATCH, &format!("/api/v1/users/{ann}"), Some(json!({"disabled": true})))
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{ann}"),
+            Some(json!({"disabled": true})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(
@@ -261,20 +300,28 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
     );
 
     // Logins are audited as logins, via oidc, refusals as denied.
-    let (s, log) = admin.get(&format!("/api/v1/audit?actor={ann}&limit=100")).await;
+    let (s, log) = admin
+        .get(&format!("/api/v1/audit?actor={ann}&limit=100"))
+        .await;
     assert_eq!(s, StatusCode::OK, "{log}");
     let logins: Vec<&Value> = log
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["action"] == "auth.login")
+        .filter(|e| e["action"] == "auth.login" && e["target"] == "/api/v1/auth/oidc/callback")
         .collect();
+    assert!(logins.len() >= 5, "{logins:?}");
     assert!(logins.iter().all(|e| e["via"] == "oidc"), "{logins:?}");
-    assert!(logins.iter().any(|e| e["outcome"] == "success"), "{logins:?}");
+    assert!(
+        logins.iter().any(|e| e["outcome"] == "success"),
+        "{logins:?}"
+    );
     let denied: Vec<_> = logins.iter().filter(|e| e["outcome"] == "denied").collect();
     assert!(denied.iter().any(|e| e["status"] == 403), "{logins:?}");
     assert!(
-        logins.iter().all(|e| !e["target"].as_str().unwrap().contains("code")),
+        logins
+            .iter()
+            .all(|e| !e["target"].as_str().unwrap().contains("code")),
         "no code or state in the audit log: {logins:?}"
     );
 
@@ -284,7 +331,10 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
     for tenant in [plain.as_str(), "no-such-tenant"] {
         let r = Browser::new()
             .http
-            .get(format!("{}/api/v1/auth/oidc/login?tenant={tenant}", server.base))
+            .get(format!(
+                "{}/api/v1/auth/oidc/login?tenant={tenant}",
+                server.base
+            ))
             .send()
             .await
             .unwrap();
@@ -295,7 +345,14 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
             "{tenant}"
         );
     }
-    let (s, b) = server.call(None, reqwest::Method::GET, &format!("/api/v1/branding?tenant={plain}"), None).await;
+    let (s, b) = server
+        .call(
+            None,
+            reqwest::Method::GET,
+            &format!("/api/v1/branding?tenant={plain}"),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(b.get("sso").is_none(), "{b}");
 }
@@ -316,6 +373,13 @@ async fn a_default_role_admits_users_of_no_mapped_group() {
     let session = sso(&server, &t, &bo, "bo-pw").await.unwrap();
     assert_eq!(session["user"]["role"], "viewer");
     // Without a label, the branding still announces SSO with the default one.
-    let (_, b) = server.call(None, reqwest::Method::GET, &format!("/api/v1/branding?tenant={t}"), None).await;
+    let (_, b) = server
+        .call(
+            None,
+            reqwest::Method::GET,
+            &format!("/api/v1/branding?tenant={t}"),
+            None,
+        )
+        .await;
     assert_eq!(b["sso"]["buttonLabel"], "Sign in with single sign-on");
 }

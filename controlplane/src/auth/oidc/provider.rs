@@ -203,8 +203,12 @@ impl Discovery {
                     .request_async(&self.http)
                     .await
                     .map_err(|e| refused("user info", &e))?;
-                for (k, v) in &info.additional_claims().all {
-                    all.entry(k.clone()).or_insert_with(|| v.clone());
+                // Serialized whole: the standard claims (`preferred_username`, `email`) are not
+                // in the additional ones.
+                if let Ok(Value::Object(info)) = serde_json::to_value(&info) {
+                    for (k, v) in info {
+                        all.entry(k).or_insert(v);
+                    }
                 }
             }
         }
