@@ -63,7 +63,7 @@ impl Browser {
     /// Starts a login at the instance and goes through the provider (posting its login form
     /// once) until the provider sends the browser back: answers that callback URL, not yet
     /// visited.
-    async fn to_callback(
+    async fn until_callback(
         &mut self,
         base: &str,
         tenant: &str,
@@ -164,7 +164,7 @@ stringData:
 /// refused.
 async fn sso(server: &TestServer, tenant: &str, user: &str, pw: &str) -> Result<Value, String> {
     let mut b = Browser::new();
-    let cb = b.to_callback(&server.base, tenant, user, pw).await;
+    let cb = b.until_callback(&server.base, tenant, user, pw).await;
     let to = b.callback(&cb).await;
     let Some(grant) = to.strip_prefix("/dashboards#grant=") else {
         return Err(to);
@@ -268,7 +268,7 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
     // A tampered state is refused and consumes nothing; the real one then works once, and a
     // replay of it is refused.
     let mut b = Browser::new();
-    let cb = b.to_callback(&server.base, &t, &ann, "ann-pw").await;
+    let cb = b.until_callback(&server.base, &t, &ann, "ann-pw").await;
     let tampered = cb.replace("state=", "state=x");
     assert_ne!(tampered, cb);
     let cookie = b.jar["nexbii_oidc"].clone();
@@ -281,7 +281,7 @@ async fn single_sign_on_provisions_maps_groups_and_refuses_what_it_must() {
 
     // A callback from another browser (without the login's cookie) is refused.
     let mut b3 = Browser::new();
-    let cb3 = b3.to_callback(&server.base, &t, &ann, "ann-pw").await;
+    let cb3 = b3.until_callback(&server.base, &t, &ann, "ann-pw").await;
     let mut stranger = Browser::new();
     assert_eq!(stranger.callback(&cb3).await, "/?ssoError=state");
 

@@ -51,6 +51,17 @@ impl Default for Discovery {
     }
 }
 
+/// A client made from discovery: authorization endpoint set; token and user-info endpoints
+/// as the provider announced them.
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
 /// A login about to be sent to the provider.
 pub struct Started {
     pub url: String,
@@ -87,17 +98,7 @@ impl Discovery {
         cfg: &OidcSettings,
         secret: &str,
         redirect_uri: &str,
-    ) -> Result<
-        CoreClient<
-            openidconnect::EndpointSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointNotSet,
-            openidconnect::EndpointMaybeSet,
-            openidconnect::EndpointMaybeSet,
-        >,
-        Failure,
-    > {
+    ) -> Result<Client, Failure> {
         let md = self.metadata(&cfg.issuer_url).await?;
         let redirect = RedirectUrl::new(redirect_uri.to_string())
             .map_err(|e| Failure::Unavailable(format!("redirect URI: {e}")))?;
