@@ -89,6 +89,11 @@ setup() {
   else
     server "S3 test server" "s3.sh status" "s3.sh start" "s3.sh stop" || rc=1
   fi
+  if [ -n "${NEXBII_TEST_OIDC:-}" ]; then
+    echo "OpenID test provider: NEXBII_TEST_OIDC is set, using $NEXBII_TEST_OIDC"
+  else
+    server "OpenID test provider" "oidc.sh status" "oidc.sh start" "oidc.sh stop" || rc=1
+  fi
   if [ "$NEXBII_TEST_KUBECONFIG" != "$DEFAULT_KUBECONFIG" ]; then
     echo "Kubernetes test cluster: NEXBII_TEST_KUBECONFIG is set, using $NEXBII_TEST_KUBECONFIG"
   else

@@ -40,6 +40,8 @@ pub struct AppState {
     /// Sessions whose last-seen time was written lately (at most one write per
     /// `settings.session_seen_every` per session and instance).
     pub session_seen: moka::sync::Cache<(TenantScope, String), ()>,
+    /// Single sign-on: client secrets, logins waiting for the provider, grants, discovery.
+    pub oidc: crate::auth::oidc::OidcState,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -99,6 +101,7 @@ impl AppState {
                 .time_to_live(settings_seen_every)
                 .max_capacity(1_000_000)
                 .build(),
+            oidc: Default::default(),
         })
     }
 

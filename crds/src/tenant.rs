@@ -173,6 +173,87 @@ pub struct AuthSettings {
     #[serde(default = "d_pw_len")]
     #[schemars(range(min = 8, max = 128))]
     pub password_min_length: u32,
+    /// OpenID Connect single sign-on (authorization code with PKCE). Absent: password logins
+    /// only, and `/api/v1/auth/oidc/*` answers 404.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcSettings>,
+}
+
+/// Where an OpenID provider may be: https, or plain http on the loopback interface only (a
+/// provider on the same machine, as in tests).
+pub const ISSUER_URL: &str =
+    r"^(https://[^\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/[^\s]*)?)$";
+
+/// A role of the instance's users.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+/// Single sign-on through an OpenID provider. Users are created at their first login
+/// (just in time) and their role follows their groups at every login.
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OidcSettings {
+    /// The provider's issuer; its `/.well-known/openid-configuration` is read from there.
+    #[schemars(length(min = 1, max = 2048), pattern(ISSUER_URL))]
+    pub issuer_url: String,
+    #[schemars(length(min = 1, max = 255))]
+    pub client_id: String,
+    /// The client secret, read from a Secret (never returned by the API nor logged).
+    pub client_secret_ref: SecretKeyRef,
+    /// Scopes asked for; must contain `openid`.
+    #[serde(default = "d_oidc_scopes")]
+    #[schemars(
+        length(min = 1, max = 20),
+        inner(length(min = 1, max = 100), pattern(r"^[!#-\[\]-~]+$"))
+    )]
+    pub scopes: Vec<String>,
+    /// The claim whose value becomes the username.
+    #[serde(default = "d_username_claim")]
+    #[schemars(length(min = 1, max = 100))]
+    pub username_claim: String,
+    /// The claim listing the user's groups (a list of strings, or one string).
+    #[serde(default = "d_groups_claim")]
+    #[schemars(length(min = 1, max = 100))]
+    pub groups_claim: String,
+    /// Group → role; a user in several mapped groups gets the highest of their roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub role_mapping: Vec<OidcRoleMapping>,
+    /// The role of a user in none of the mapped groups; absent: such a user may not sign in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_role: Option<UserRole>,
+    /// The label of the login page's single sign-on button.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 60))]
+    pub button_label: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct OidcRoleMapping {
+    #[schemars(length(min = 1, max = 256))]
+    pub group: String,
+    pub role: UserRole,
+}
+
+fn d_oidc_scopes() -> Vec<String> {
+    ["openid", "profile", "email", "groups"]
+        .map(str::to_string)
+        .to_vec()
+}
+fn d_username_claim() -> String {
+    "preferred_username".into()
+}
+fn d_groups_claim() -> String {
+    "groups".into()
 }
 fn d_session_ttl() -> u32 {
     720
@@ -189,6 +270,7 @@ impl Default for AuthSettings {
             session_ttl_minutes: d_session_ttl(),
             max_failed_logins: d_failed(),
             password_min_length: d_pw_len(),
+            oidc: None,
         }
     }
 }

@@ -94,6 +94,14 @@ impl Validate for TenantSpec {
                 Err(e) => errs.push(e),
             }
         }
+        if let Some(o) = &self.auth.oidc {
+            if !o.scopes.iter().any(|s| s == "openid") {
+                errs.push(FieldError::new(
+                    "spec.auth.oidc.scopes",
+                    "must contain openid",
+                ));
+            }
+        }
         let mut seen = HashSet::new();
         for (i, a) in self.bootstrap_admins.iter().enumerate() {
             if !seen.insert(&a.username) {

@@ -48,7 +48,13 @@ impl SecretRefs for Tenant {
             .iter()
             .filter_map(|a| a.password_secret_ref.as_ref())
             .map(|r| r.name.as_str());
-        mongo.into_iter().chain(admins).collect()
+        let oidc = self
+            .spec
+            .auth
+            .oidc
+            .as_ref()
+            .map(|o| o.client_secret_ref.name.as_str());
+        mongo.into_iter().chain(admins).chain(oidc).collect()
     }
 }
 

@@ -122,11 +122,15 @@ async fn referenced_secrets(
         read_secret(&ctx.client, ns, &r.name, &r.key).await?;
     }
     let mut bootstrap = BTreeMap::new();
+    // Bootstrap passwords and the single sign-on client secret reach the instance the same way:
+    // in the generated Secret its manifests folder reads.
+    let oidc = t.spec.auth.oidc.as_ref().map(|o| &o.client_secret_ref);
     for r in t
         .spec
         .bootstrap_admins
         .iter()
         .filter_map(|a| a.password_secret_ref.as_ref())
+        .chain(oidc)
     {
         let value = read_secret(&ctx.client, ns, &r.name, &r.key).await?;
         bootstrap.insert((r.name.clone(), r.key.clone()), value);

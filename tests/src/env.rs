@@ -36,6 +36,10 @@ pub const S3: Service = Service {
     name: "S3-compatible test server (moto)",
     start: "bash tests/env/s3.sh start",
 };
+pub const OIDC: Service = Service {
+    name: "OpenID test provider (oidc-provider)",
+    start: "bash tests/env/oidc.sh start",
+};
 pub const KUBE: Service = Service {
     name: "kube-apiserver test cluster",
     start: "bash tests/env/kube-cluster.sh start",

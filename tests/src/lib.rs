@@ -50,6 +50,14 @@ pub fn s3_url() -> String {
     url
 }
 
+/// The OpenID test provider's issuer (`NEXBII_TEST_OIDC`; default `tests/env/oidc.sh`'s).
+#[track_caller]
+pub fn oidc_url() -> String {
+    let url = std::env::var("NEXBII_TEST_OIDC").unwrap_or_else(|_| "http://127.0.0.1:9400".into());
+    env::OIDC.require_url(&url, 80);
+    url
+}
+
 /// An administrative connection for fixtures (statement logging off: fixture SQL may carry
 /// passwords under test, and the log capture must only see what the server logs).
 pub async fn admin_postgres() -> sqlx::PgConnection {

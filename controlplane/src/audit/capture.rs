@@ -31,6 +31,8 @@ pub const AUDITED_READS: &[(&str, &str)] = &[
     ("/api/v1/embed/{tenant}/dashboard/data", "embed.view"),
     ("/api/v1/catalog/dictionary", "catalog.dictionary.export"),
     ("/api/v1/audit/export", "audit.export"),
+    // The browser's return from the OpenID provider: where a single sign-on is decided.
+    ("/api/v1/auth/oidc/callback", "auth.login"),
 ];
 
 /// Queries listed per entry at most (a dashboard with more widgets notes how many were left
@@ -52,6 +54,8 @@ struct Captured {
     impersonator: Option<String>,
     queries: Vec<QueryNote>,
     left_out: usize,
+    /// The status the entry records when it is not the answer's (see [`refused`]).
+    status: Option<u16>,
 }
 
 #[derive(Default)]
@@ -79,6 +83,12 @@ pub fn actor(tenant: &TenantScope, actor: &str, via: &str) {
             });
         })
     });
+}
+
+/// Records the request as refused with `status` although its answer is another (a browser
+/// redirect that carries the refusal to a page, as the single sign-on callback does).
+pub fn refused(status: u16) {
+    let _ = CURRENT.try_with(|c| c.with(|c| c.status = Some(status)));
 }
 
 /// Names the admin acting as the request's actor (an impersonation session): the entry then
@@ -131,7 +141,7 @@ pub fn action_of(method: &Method, template: &str) -> String {
     const VERBS: &[&str] = &[
         "login", "logout", "run", "export", "test", "sync", "verify", "approve", "reject",
         "cancel", "rotate", "read", "read-all", "classify", "analyze", "revoke", "publish",
-        "enroll", "confirm", "disable", "unlock", "erase", "import", "bulk",
+        "enroll", "confirm", "disable", "unlock", "erase", "import", "bulk", "exchange",
     ];
     let verb = match *method {
         Method::POST if !last_is_param && literal.len() > 1 => {
@@ -225,7 +235,7 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
     let Some(who) = captured.who.filter(|_| audited) else {
         return resp;
     };
-    let status = resp.status().as_u16();
+    let status = captured.status.unwrap_or_else(|| resp.status().as_u16());
     let mut queries = captured.queries;
     if captured.left_out > 0 {
         queries.push(QueryNote {

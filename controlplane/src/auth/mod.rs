@@ -14,6 +14,7 @@ pub mod impersonation;
 pub mod lockout;
 pub mod mfa;
 pub mod model;
+pub mod oidc;
 pub mod operator;
 pub mod password;
 pub mod privacy;
@@ -48,6 +49,7 @@ pub fn routes() -> Router<SharedState> {
         .route("/api/v1/users/{username}/export", get(privacy::export))
         .route("/api/v1/users/{username}/erase", post(privacy::erase))
         .merge(mfa::routes())
+        .merge(oidc::routes())
         .route("/api/v1/admin/sessions", get(sessions::admin_list))
         .route(
             "/api/v1/admin/sessions/revoke",

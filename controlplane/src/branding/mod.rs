@@ -100,6 +100,16 @@ pub struct BrandingView {
     /// What sanitising took out of the custom CSS (`@import`, `url()`, …).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<String>,
+    /// Present when the tenant has single sign-on (`GET /api/v1/auth/oidc/login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sso: Option<SsoOption>,
+}
+
+/// The login page's single sign-on button.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SsoOption {
+    pub button_label: String,
 }
 
 /// The three patterns fields are checked against, compiled once.
@@ -157,6 +167,7 @@ pub fn view(tenant: &str, display_name: &str, b: Option<&nexbii_crds::Branding>)
         font_family: b.font_family.filter(&font),
         custom_css: css,
         removed: removed.into_iter().map(str::to_string).collect(),
+        sso: None,
     }
 }
 
@@ -184,11 +195,17 @@ pub async fn branding(
         }
     };
     let t = state.tenant(&scope).await.map_err(|_| unknown())?;
-    let v = view(
+    let mut v = view(
         scope.tenant(),
         &t.spec.display_name,
         t.spec.branding.as_ref(),
     );
+    v.sso = t.spec.auth.oidc.as_ref().map(|o| SsoOption {
+        button_label: o
+            .button_label
+            .clone()
+            .unwrap_or_else(|| "Sign in with single sign-on".into()),
+    });
     Ok((
         [
             (header::CACHE_CONTROL, "public, max-age=60"),

@@ -251,6 +251,7 @@ impl Modify for KeysAndLimits {
         users::list_users, users::create_user, users::update_user, users::delete_user, users::unlock_user, users::change_own_password,
         mfa::login_mfa, mfa::login_enroll, mfa::status, mfa::enroll, mfa::confirm, mfa::disable,
         mfa::regenerate, mfa::reset, privacy::export, privacy::erase,
+        crate::auth::oidc::login, crate::auth::oidc::callback, crate::auth::oidc::exchange,
         admin::tenant::tenant, policies::list, admin::backups::schedules::schedules,
         admin::backups::create, admin::backups::list, admin::backups::get_one, admin::backups::delete,
         admin::backups::verify, admin::backups::restore,

@@ -17,6 +17,7 @@ mod governance;
 mod identity;
 mod mongo_source;
 mod monitoring;
+mod oidc;
 mod operator;
 mod provisioning;
 mod queries;

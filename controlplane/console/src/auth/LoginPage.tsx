@@ -1,9 +1,10 @@
-import { lazy, Suspense, useState, type FormEvent } from 'react';
+import { lazy, Suspense, useEffect, useState, type FormEvent } from 'react';
 import { DEFAULT_NAME } from '../branding/branding';
 import { BrandMark } from '../branding/Logo';
 import { useBranding, useDebounced } from '../branding/useBranding';
 import { ThemeToggle } from '../app/ThemeToggle';
-import { enrollAtLogin, login, loginMfa, type Enrollment, type MfaChallenge, type Session } from './session';
+import { enrollAtLogin, login, loginMfa, startSession, type Enrollment, type MfaChallenge, type Session } from './session';
+import { exchangeGrant, grantFromHash, ssoErrorMessage, ssoLoginUrl } from './sso';
 
 // Only the rare enrolment at login draws a QR code: its encoder is loaded then.
 const QrCode = lazy(() => import('../account/QrCode').then((m) => ({ default: m.QrCode })));
@@ -17,11 +18,35 @@ export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
   const [tenant, setTenant] = useState(initialTenant);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(() => ssoErrorMessage(location.search));
   const [busy, setBusy] = useState(false);
   const [mfa, setMfa] = useState<MfaChallenge | null>(null);
   // The branding follows the tenant field once typing pauses.
   const branding = useBranding(useDebounced(tenant, 300));
+
+  // Back from single sign-on: the fragment's grant opens the session (once; the fragment is
+  // dropped from the address first, so a reload or a shared link does not carry it).
+  useEffect(() => {
+    const grant = grantFromHash(location.hash);
+    if (!grant) return;
+    history.replaceState(null, '', location.pathname + location.search);
+    setBusy(true);
+    exchangeGrant(grant)
+      .then((data) => {
+        if ('mfaRequired' in data && data.mfaRequired) {
+          setMfa(data);
+          setBusy(false);
+        } else {
+          const s = startSession(data as Parameters<typeof startSession>[0]);
+          localStorage.setItem('nexbii.lastTenant', s.tenant);
+          onLogin(s);
+        }
+      })
+      .catch((err) => {
+        setError((err as Error).message);
+        setBusy(false);
+      });
+  }, [onLogin]);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -79,6 +104,11 @@ export function LoginPage({ onLogin }: { onLogin: (s: Session) => void }) {
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
+        {branding?.sso && tenant.trim() && (
+          <a className="button-link sso" href={ssoLoginUrl(tenant, location.pathname)} data-testid="sso-login">
+            {branding.sso.buttonLabel}
+          </a>
+        )}
       </form>
       )}
     </main>

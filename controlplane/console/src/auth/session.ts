@@ -42,7 +42,8 @@ export interface Enrollment {
   account: string;
 }
 
-function start(data: LoginResponse): Session {
+/** Keeps the session a login answered and hands its token to the API client. */
+export function startSession(data: LoginResponse): Session {
   const s: Session = {
     token: data.token,
     tenant: data.tenant,
@@ -62,14 +63,14 @@ export async function login(tenant: string, username: string, password: string):
     body: { tenant, username, password },
   });
   if ('mfaRequired' in data && data.mfaRequired) return { mfa: data };
-  return start(data as LoginResponse);
+  return startSession(data as LoginResponse);
 }
 
 /** The second step: a TOTP code (or a recovery code) for the challenge. A login that completed
  * an enrolment also answers the recovery codes, shown once. */
 export async function loginMfa(challenge: string, code: string): Promise<{ session: Session; recoveryCodes?: string[] }> {
   const { data } = await request<LoginResponse & { recoveryCodes?: string[] }>('/auth/login/mfa', { method: 'POST', body: { challenge, code: code.trim() } });
-  return { session: start(data), recoveryCodes: data.recoveryCodes };
+  return { session: startSession(data), recoveryCodes: data.recoveryCodes };
 }
 
 /** Sets up a second factor during login (the tenant requires one): the secret to type into an

@@ -17,6 +17,8 @@ export interface Branding {
   fontFamily?: string | null;
   customCss?: string | null;
   removed?: string[];
+  /** Present when the tenant signs in through its identity provider too. */
+  sso?: { buttonLabel: string } | null;
 }
 
 export const DEFAULT_NAME = 'NexBII';

@@ -217,6 +217,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         // The password step and the second step of a login (a challenge, not a credential).
         ("/api/v1/auth/login", Public),
         ("/api/v1/auth/login/mfa", Public),
+        // Single sign-on: the redirects and the grant exchange happen before any credential.
+        ("/api/v1/auth/oidc", Public),
         ("/api/v1/shared", Public),
         // Embedded dashboards: the embed token is the credential, checked by the handler.
         ("/api/v1/embed", Public),

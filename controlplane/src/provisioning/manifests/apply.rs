@@ -123,6 +123,7 @@ impl Run<'_> {
     }
 
     async fn tenants(&mut self) -> anyhow::Result<()> {
+        let mut oidc_secrets = HashMap::new();
         for t in &self.m.tenants {
             let name = name_of(t);
             let scope = TenantScope::new(&name).expect("validated DNS label");
@@ -137,11 +138,32 @@ impl Run<'_> {
             })
             .await?;
             self.bootstrap_admins(&scope, t).await?;
+            if let Some(secret) = self.oidc_client_secret(t) {
+                oidc_secrets.insert(name.clone(), secret);
+            }
             self.declared(&scope);
             self.scopes.insert(name, scope);
             self.out.tenants += 1;
         }
+        // Kept in memory only (never in the store): a tenant that left the folder, or whose
+        // Secret went, has no single sign-on any more.
+        self.state.oidc.set_client_secrets(oidc_secrets);
         Ok(())
+    }
+
+    /// The client secret of the Tenant's single sign-on, from the Secrets in the folder.
+    fn oidc_client_secret(&mut self, t: &Tenant) -> Option<String> {
+        let r = &t.spec.auth.oidc.as_ref()?.client_secret_ref;
+        let secret = self.m.secret(r);
+        if secret.is_none() {
+            self.out.problems.push(format!(
+                "Tenant/{}: auth.oidc.clientSecretRef: Secret {}/{} not found",
+                name_of(t),
+                r.name,
+                r.key
+            ));
+        }
+        secret
     }
 
     /// Creates the Tenant's bootstrap admins that do not exist yet (never overwrites: the admin
