@@ -1,4 +1,4 @@
-//! The BI area: data sources, queries, dashboards, share links.
+//! The BI area: data sources, queries, dashboards, share links, insights.
 use axum::Router;
 
 use crate::{
@@ -9,6 +9,7 @@ use crate::{
 
 pub mod dashboards;
 pub mod datasources;
+pub mod insights;
 pub mod queries;
 pub mod shares;
 
@@ -18,6 +19,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(queries::routes())
         .merge(dashboards::routes())
         .merge(shares::routes())
+        .merge(insights::routes())
 }
 
 /// Provisioned objects are changed in their YAML, not through the API.

@@ -13,6 +13,7 @@ mod dashboard_stream;
 mod events;
 mod governance;
 mod identity;
+mod insights;
 mod mongo_source;
 mod monitoring;
 mod operator;

@@ -21,7 +21,7 @@ pub struct Known {
     pub gates: &'static [&'static str],
 }
 
-pub const KNOWN: [Known; 3] = [
+pub const KNOWN: [Known; 4] = [
     Known {
         name: "sharing",
         description: "share links of dashboards and saved queries, and their public views",
@@ -36,6 +36,11 @@ pub const KNOWN: [Known; 3] = [
         name: "webhooks",
         description: "webhook subscriptions and their deliveries",
         gates: &["/api/v1/webhooks"],
+    },
+    Known {
+        name: "insights",
+        description: "insights: trends, changes, outliers, concentration and correlations found in query results",
+        gates: &["/api/v1/insights", "/api/v1/queries/{id}/insights"],
     },
 ];
 
@@ -344,6 +349,11 @@ mod tests {
             feature_of("/api/v1/queries/{id}/export").unwrap().name,
             "exports"
         );
+        assert_eq!(
+            feature_of("/api/v1/queries/{id}/insights").unwrap().name,
+            "insights"
+        );
+        assert_eq!(feature_of("/api/v1/insights").unwrap().name, "insights");
         assert!(feature_of("/api/v1/queries/{id}").is_none());
         assert!(feature_of("/api/v1/sharesx").is_none());
     }
