@@ -1123,6 +1123,76 @@ async function adminTests(ctx, base, token) {
     await shot(page, '26-admin-performance-suggestions');
     for (const name of ['perf-one', 'perf-two']) await api(base, token, 'DELETE', `/dashboards/${name}`);
   });
+
+  // Insights: a planted steady rise (planned) and one planted outlier (units, product 9).
+  const planted = 'SELECT id, name, 100 + id * 10 AS planned, CASE WHEN id = 9 THEN 5000 ELSE 100 END AS units FROM products ORDER BY id';
+  const ninth = (await api(base, token, 'POST', '/queries/run', { dataSource: 'sales', sql: 'SELECT name FROM products WHERE id = 9' })).rows[0][0];
+  const growth = await api(base, token, 'POST', '/queries', { name: 'Planted growth', dataSource: 'sales', sql: planted });
+  await api(base, token, 'POST', '/users', { username: 'ivy', role: 'viewer', password: 'Viewer-pass-5521q' });
+
+  await test(
+    ctx,
+    'insights: findings for a statement in the SQL editor, strongest first with their figures; errors in place',
+    async (page) => {
+      await login(page, base);
+      await page.goto(`${base}/sql`);
+      await page.waitForSelector('.sql-editor[data-ready=true]');
+      await page.locator('.cm-content').click();
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.type(planted);
+      await page.keyboard.press('Escape');
+      await page.getByRole('button', { name: 'Insights', exact: true }).click();
+      const panel = page.getByRole('region', { name: 'Insights', exact: true });
+      const trend = panel.locator('[data-testid=finding][data-kind=trend]');
+      await trend.first().waitFor({ timeout: 15_000 });
+      const kinds = await panel.getByTestId('finding').evaluateAll((els) => els.map((e) => e.getAttribute('data-kind')));
+      assert(kinds[0] === 'trend' && kinds.includes('outlier'), `findings in order: ${kinds.join(', ')}`);
+      const t = await trend.first().textContent();
+      assert(t.includes('planned is trending up') && t.includes('R²1') && t.includes('Slope10 per id'), `trend: ${t}`);
+      const o = await panel.locator('[data-testid=finding][data-kind=outlier]').textContent();
+      assert(o.includes(ninth) && o.includes('5,000'), `outlier names product 9 (${ninth}): ${o}`);
+      assert((await panel.getByTestId('insights-coverage').textContent()).startsWith('23 rows analysed'), 'coverage line');
+      await noHorizontalOverflow(page);
+      await shot(page, '26-insights-sql');
+      // A refused statement: the error stands in the panel.
+      await page.locator('.cm-content').click();
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.type('DELETE FROM products');
+      await page.keyboard.press('Escape');
+      await page.getByRole('button', { name: 'Insights', exact: true }).click();
+      await panel.getByRole('alert').filter({ hasText: /refused/ }).waitFor();
+    },
+    { allow: [400] },
+  );
+
+  await test(ctx, 'insights: a viewer looks into a saved query', async (page) => {
+    await login(page, base, 'ivy', 'Viewer-pass-5521q');
+    await page.goto(`${base}/sql`);
+    await page.locator('[data-insights=on]').waitFor();
+    await page.getByRole('button', { name: 'Insights', exact: true }).waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Insights of Planted growth' }).click();
+    const panel = page.getByRole('region', { name: 'Insights of Planted growth' });
+    await panel.locator('[data-testid=finding][data-kind=trend]').waitFor({ timeout: 15_000 });
+    assert((await panel.locator('[data-kind=outlier]').textContent()).includes(ninth), 'the outlier is named');
+    await shot(page, '27-insights-saved-viewer');
+  });
+
+  await test(ctx, 'insights: the actions are hidden while the feature is off', async (page) => {
+    await api(base, token, 'PUT', '/admin/features/insights', { enabled: false });
+    try {
+      for (const [user, pw] of [['ivy', 'Viewer-pass-5521q'], ['admin', PASSWORD]]) {
+        await login(page, base, user, pw);
+        await page.goto(`${base}/sql`);
+        await page.locator('[data-insights=off]').waitFor();
+        await page.locator(`[data-query="${growth.name}"]`).waitFor();
+        assert((await page.getByRole('button', { name: /^Insights/ }).count()) === 0, `${user} still sees an Insights action`);
+        await page.getByRole('button', { name: 'Log out' }).click();
+        await page.getByRole('button', { name: 'Sign in' }).waitFor();
+      }
+    } finally {
+      await api(base, token, 'DELETE', '/admin/features/insights');
+    }
+  });
   hooks.close();
 }
 

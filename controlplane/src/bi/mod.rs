@@ -1,4 +1,4 @@
-//! The BI area: data sources, queries, dashboards, share links, embedding.
+//! The BI area: data sources, queries, dashboards, share links, embedding, insights.
 use axum::Router;
 
 use crate::{
@@ -10,6 +10,7 @@ use crate::{
 pub mod dashboards;
 pub mod datasources;
 pub mod embed;
+pub mod insights;
 pub mod queries;
 pub mod shares;
 
@@ -20,6 +21,7 @@ pub fn routes() -> Router<SharedState> {
         .merge(dashboards::routes())
         .merge(shares::routes())
         .merge(embed::routes())
+        .merge(insights::routes())
 }
 
 /// Provisioned objects are changed in their YAML, not through the API.

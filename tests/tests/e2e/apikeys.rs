@@ -387,7 +387,7 @@ fn expected_area(path: &str) -> Option<&'static str> {
     let first = p.split('/').next().unwrap();
     Some(match first {
         "datasources" => "datasources",
-        "queries" => "queries",
+        "queries" | "insights" => "queries",
         "dashboards" | "shares" => "dashboards",
         "catalog" | "governance" => "catalog",
         "lineage" => "lineage",

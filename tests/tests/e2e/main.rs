@@ -15,6 +15,7 @@ mod embed;
 mod events;
 mod governance;
 mod identity;
+mod insights;
 mod mongo_source;
 mod monitoring;
 mod oidc;

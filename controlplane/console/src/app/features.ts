@@ -16,16 +16,23 @@ function load(key: string): Promise<Record<string, boolean>> {
   return p;
 }
 
-/** Whether `name` is on for the caller: false until known, and when it cannot be known (what
- * the server would refuse is not offered). `key` names the session the answer belongs to. */
-export function useFeature(name: string, key: string): boolean {
-  const [on, setOn] = useState(false);
+/** Whether `name` is on for the caller: `null` until the server has said, `false` when it is
+ * off or cannot be known (what the server would refuse is not offered). `key` names the
+ * session the answer belongs to. */
+export function useFeatureState(name: string, key: string): boolean | null {
+  const [on, setOn] = useState<boolean | null>(null);
   useEffect(() => {
     let live = true;
+    setOn(null);
     load(key).then((f) => live && setOn(f[name] === true));
     return () => {
       live = false;
     };
   }, [name, key]);
   return on;
+}
+
+/** Whether `name` is on for the caller: false until known (see `useFeatureState`). */
+export function useFeature(name: string, key: string): boolean {
+  return useFeatureState(name, key) === true;
 }

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { listAll } from '../api/client';
 import type { DataSourceView } from '../api/types';
-import { useFeature } from '../app/features';
-import { useAsync } from '../app/useAsync';
+import { useFeature, useFeatureState } from '../app/features';
+import { useAsync, type Async } from '../app/useAsync';
 import { ShareButton } from '../sharing/ShareButton';
 import type { Session } from '../auth/session';
 import type { SchemaInfo } from '../api/types';
@@ -12,6 +12,9 @@ import { completionSchema, dialectOf } from './completion';
 import { addToHistory, historyKey, loadHistory, saveHistory, type HistoryEntry } from './history';
 import { ResultView } from './ResultView';
 import { SqlEditor, type SqlEditorApi } from './SqlEditor';
+import { insightsOf, type Insights } from '../insights/api';
+import { InsightsPanel } from '../insights/InsightsPanel';
+import { SavedQueries } from '../insights/SavedQueries';
 
 const STARTER = 'SELECT 1 AS one';
 
@@ -23,6 +26,8 @@ export function SqlEditorPage({ session }: { session: Session }) {
   const [outcome, setOutcome] = useState<RunOutcome | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [running, setRunning] = useState(false);
+  const insightsOn = useFeatureState('insights', session.token);
+  const [insights, setInsights] = useState<Async<Insights> | null>(null);
   const key = historyKey(session.tenant, session.username);
   const exports = useFeature('exports', session.token);
   const sharing = useFeature('sharing', session.token);
@@ -41,7 +46,9 @@ export function SqlEditorPage({ session }: { session: Session }) {
     if (sources.state === 'done' && !source && sources.value.length > 0) setSource(sources.value[0].name);
   }, [sources, source]);
   const type = sources.state === 'done' ? sources.value.find((s) => s.name === source)?.spec.type : undefined;
-  const [schema] = useAsync((signal) => (source ? getSchema(source, signal) : Promise.resolve({ tables: [] })), [source]);
+  // Viewers get no editor, so no schema to complete from (reading it needs the editor role).
+  const editing = session.role !== 'viewer';
+  const [schema] = useAsync((signal) => (source && editing ? getSchema(source, signal) : Promise.resolve({ tables: [] })), [source, editing]);
   const completion = useMemo(() => (schema.state === 'done' ? completionSchema(schema.value) : {}), [schema]);
 
   const run = useCallback(async () => {
@@ -63,11 +70,24 @@ export function SqlEditorPage({ session }: { session: Session }) {
     }
   }, [source, remember]);
 
+  // Insights of the statement as it would run now (the same selection rule as Run).
+  const lookInto = useCallback(async () => {
+    const sql = editor.current?.statement() ?? '';
+    if (!source || !sql) return;
+    setInsights({ state: 'loading' });
+    try {
+      setInsights({ state: 'done', value: await insightsOf(source, sql) });
+    } catch (e) {
+      setInsights({ state: 'error', error: e as Error });
+    }
+  }, [source]);
+
   if (session.role === 'viewer')
     return (
       <section>
         <h1>SQL editor</h1>
         <p>Running ad-hoc SQL needs the editor role; ask an admin of your tenant.</p>
+        <SavedQueries insightsOn={insightsOn} />
       </section>
     );
 
@@ -106,6 +126,11 @@ export function SqlEditorPage({ session }: { session: Session }) {
             <button type="button" onClick={run} disabled={running || !source} aria-keyshortcuts="Control+Enter Meta+Enter">
               {running ? 'Running…' : 'Run'} <kbd>Ctrl/⌘+Enter</kbd>
             </button>
+            {insightsOn && (
+              <button type="button" className="ghost" onClick={lookInto} disabled={insights?.state === 'loading' || !source}>
+                Insights
+              </button>
+            )}
             <span className="muted">Runs the selection, or everything when nothing is selected.</span>
             <SaveQuery dataSource={source} sql={text} sharing={sharing} />
           </div>
@@ -121,6 +146,7 @@ export function SqlEditorPage({ session }: { session: Session }) {
               it again once it is approved.
             </p>
           )}
+          {insightsOn && insights && <InsightsPanel state={insights} />}
           {outcome?.kind === 'result' && <ResultView result={outcome.result} />}
           <History
             entries={history}
@@ -133,6 +159,7 @@ export function SqlEditorPage({ session }: { session: Session }) {
               saveHistory(localStorage, key, []);
             }}
           />
+          <SavedQueries insightsOn={insightsOn} />
         </div>
       </div>
     </section>

@@ -21,7 +21,7 @@ pub struct Known {
     pub gates: &'static [&'static str],
 }
 
-pub const KNOWN: [Known; 4] = [
+pub const KNOWN: [Known; 6] = [
     Known {
         name: "sharing",
         description: "share links of dashboards and saved queries, and their public views",
@@ -41,6 +41,11 @@ pub const KNOWN: [Known; 4] = [
         name: "embedding",
         description: "embed tokens and the embedded dashboards they open",
         gates: &["/api/v1/embed"],
+    },
+    Known {
+        name: "insights",
+        description: "insights: trends, changes, outliers, concentration and correlations found in query results",
+        gates: &["/api/v1/insights", "/api/v1/queries/{id}/insights"],
     },
 ];
 
@@ -357,6 +362,11 @@ mod tests {
             feature_of("/api/v1/embed/tokens").unwrap().name,
             "embedding"
         );
+        assert_eq!(
+            feature_of("/api/v1/queries/{id}/insights").unwrap().name,
+            "insights"
+        );
+        assert_eq!(feature_of("/api/v1/insights").unwrap().name, "insights");
         assert!(feature_of("/api/v1/queries/{id}").is_none());
         assert!(feature_of("/api/v1/sharesx").is_none());
     }

@@ -239,6 +239,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/api/v1/audit", Scoped(Audit)),
         ("/api/v1/datasources", Scoped(Datasources)),
         ("/api/v1/queries", Scoped(Queries)),
+        // Insights run a statement like a query run does.
+        ("/api/v1/insights", Scoped(Queries)),
         ("/api/v1/dashboards", Scoped(Dashboards)),
         // Share links of dashboards and saved queries: how dashboards reach other people.
         ("/api/v1/shares", Scoped(Dashboards)),
