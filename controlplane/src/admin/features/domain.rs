@@ -21,7 +21,7 @@ pub struct Known {
     pub gates: &'static [&'static str],
 }
 
-pub const KNOWN: [Known; 6] = [
+pub const KNOWN: [Known; 5] = [
     Known {
         name: "sharing",
         description: "share links of dashboards and saved queries, and their public views",
