@@ -149,16 +149,20 @@ fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) 
     }
     // A body or query string that does not parse is answered by the extractors (`ApiJson`,
     // `ApiQuery`) with a 400 naming the field.
-    let reads_query = op.parameters.iter().flatten().any(|p| {
-        matches!(
-            p.parameter_in,
-            utoipa::openapi::path::ParameterIn::Query
-        )
-    });
+    let reads_query = op
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query));
     if op.request_body.is_some() || reads_query {
-        op.responses.responses.entry("400".into()).or_insert_with(|| {
-            problem("the body or a query parameter could not be read; the problem names the field")
-        });
+        op.responses
+            .responses
+            .entry("400".into())
+            .or_insert_with(|| {
+                problem(
+                    "the body or a query parameter could not be read; the problem names the field",
+                )
+            });
     }
     if crate::admin::features::domain::feature_of(path).is_some() {
         op.responses
