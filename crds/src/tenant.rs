@@ -184,6 +184,12 @@ pub struct AuthSettings {
 pub const ISSUER_URL: &str =
     r"^(https://[^\s]+|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]{1,5})?(/[^\s]*)?)$";
 
+/// An optional role as the plain enum: schemars writes `Option<enum>` with `null` among the
+/// enum values, which kube-apiserver rejects in a CRD (the field is omitted when unset).
+fn optional_role(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    g.subschema_for::<UserRole>()
+}
+
 /// A role of the instance's users.
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -228,6 +234,7 @@ pub struct OidcSettings {
     pub role_mapping: Vec<OidcRoleMapping>,
     /// The role of a user in none of the mapped groups; absent: such a user may not sign in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "optional_role")]
     pub default_role: Option<UserRole>,
     /// The label of the login page's single sign-on button.
     #[serde(default, skip_serializing_if = "Option::is_none")]
