@@ -615,13 +615,13 @@ async function embedTests(ctx, base, token) {
       await api(base, token, 'PUT', '/admin/settings', { ...current.stored, embedding: { allowedOrigins: [host.origin] } });
       await page.goto(host.origin);
       const frame = page.frameLocator('iframe[title="Embedded dashboard"]');
-      await frame.getByRole('heading', { name: 'Customers' }).waitFor({ timeout: 15_000 });
+      await frame.getByRole('heading', { name: 'Customers', exact: true }).waitFor({ timeout: 15_000 });
       await frame.locator('[data-widget][data-state=done]').nth(1).waitFor({ timeout: 30_000 });
       assert((await frame.locator('[data-widget][data-state=error]').count()) === 0, 'a widget failed');
       assert((await frame.locator('[data-widget=top-customers] tbody tr').count()) > 0, 'the table has no rows');
       await frame.locator('[data-widget=by-country] .echart[data-painted=true] canvas').waitFor({ timeout: 15_000 });
       // The locked variable is shown, not changeable; no shell around the dashboard.
-      const segment = frame.getByLabel('segment');
+      const segment = frame.getByRole('textbox', { name: 'segment', exact: true });
       assert((await segment.inputValue()) === 'consumer' && !(await segment.isEditable()), 'the locked variable can be changed');
       assert((await frame.getByRole('navigation').count()) === 0, 'the embed page shows the shell');
       await frame.getByTestId('brand-logo').waitFor();

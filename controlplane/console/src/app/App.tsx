@@ -1,4 +1,5 @@
 import { lazy, Suspense, useEffect, useState } from 'react';
+import { embedTenant } from '../embed/embed';
 import { onUnauthorized } from '../api/client';
 import { LoginPage } from '../auth/LoginPage';
 import { forget, loadSession, logout, type Session } from '../auth/session';
@@ -20,10 +21,19 @@ const DashboardEditor = lazy(() => import('../dashboards/DashboardEditor'));
 const AccountPage = lazy(() => import('../account/AccountPage'));
 const SharesPage = lazy(() => import('../sharing/SharesPage'));
 const SharedPage = lazy(() => import('../sharing/SharedPage'));
+const EmbedPage = lazy(() => import('../embed/EmbedPage').then((m) => ({ default: m.EmbedPage })));
 
 export function App() {
   const { path } = useLocation();
   // A share link's page is public: no login, no shell, whether or not someone is signed in.
+  // An embed page is opened with its own token inside a host application's frame: no login.
+  const embedded = embedTenant(path);
+  if (embedded)
+    return (
+      <Suspense fallback={<p role="status">Loading dashboard…</p>}>
+        <EmbedPage tenant={embedded} />
+      </Suspense>
+    );
   const shared = match('/shared/:token', path);
   if (shared)
     return (
