@@ -213,11 +213,30 @@ impl TestServer {
 
     /// Declares a tenant with an admin whose password is `password`.
     pub async fn tenant(&self, name: &str, password: &str) -> Client2 {
+        self.tenant_with(name, password, &[]).await
+    }
+
+    /// Declares a tenant (admin password `password`) together with the manifests `extra`
+    /// (`(file, yaml)`, e.g. its GovernancePolicy), and logs its admin in.
+    pub async fn tenant_with(&self, name: &str, password: &str, extra: &[(&str, &str)]) -> Client2 {
         let dir = tempfile::tempdir().unwrap();
         let yaml = tenant_yaml(name, password);
-        let applied = self.apply_yaml(dir.path(), &[("tenant.yaml", &yaml)]).await;
+        let mut files = vec![("tenant.yaml", yaml.as_str())];
+        files.extend_from_slice(extra);
+        let applied = self.apply_yaml(dir.path(), &files).await;
         assert!(applied.problems.is_empty(), "{:?}", applied.problems);
         self.login(name, "admin", password).await
+    }
+
+    /// Creates a user through `admin` (`fields`: username, role and any other field of the
+    /// users API) with the password [`USER_PASSWORD`], and logs that user in.
+    pub async fn user(&self, admin: &Client2, tenant: &str, fields: Value) -> Client2 {
+        let mut body = fields;
+        body["password"] = json!(USER_PASSWORD);
+        let (s, b) = admin.post("/api/v1/users", body.clone()).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let name = body["username"].as_str().expect("fields name the username");
+        self.login(tenant, name, USER_PASSWORD).await
     }
 
     /// A tenant whose admin (password `password`) has the sample sales database as the
@@ -284,6 +303,9 @@ impl TestServer {
         (r.status(), r.text().await.unwrap())
     }
 }
+
+/// The password [`TestServer::user`] gives the users it creates.
+pub const USER_PASSWORD: &str = "user-password-123";
 
 pub fn tenant_yaml(name: &str, password: &str) -> String {
     format!(

@@ -4,7 +4,7 @@
 //! minter's row filters narrowed by the row context (never widened); expired, forged, other
 //! tenant's and revoked-key tokens are 401; CORS only for the tenant's allowed origins; the
 //! embed page's `frame-ancestors`; the `embedding` feature turned off refuses both.
-use nexbii_tests::{tenant_yaml, unique, Client2, TestServer};
+use nexbii_tests::{unique, Client2, TestServer};
 use reqwest::{header::HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -56,18 +56,10 @@ fn dashboard() -> Value {
 }
 
 async fn setup(server: &TestServer, tenant: &str) -> Client2 {
-    let dir = tempfile::tempdir().unwrap();
-    let applied = server
-        .apply_yaml(
-            dir.path(),
-            &[
-                ("tenant.yaml", &tenant_yaml(tenant, PW)),
-                ("policy.yaml", &policy(tenant)),
-            ],
-        )
+    let policy = policy(tenant);
+    let admin = server
+        .tenant_with(tenant, PW, &[("policy.yaml", &policy)])
         .await;
-    assert!(applied.problems.is_empty(), "{:?}", applied.problems);
-    let admin = server.login(tenant, "admin", PW).await;
     server.add_sales(&admin, "embed.db").await;
     let (s, b) = admin
         .post("/api/v1/catalog/datasources/sales/sync", json!({}))
@@ -84,15 +76,8 @@ async fn user(
     role: &str,
     country: &str,
 ) -> Client2 {
-    let (s, b) = admin
-        .post(
-            "/api/v1/users",
-            json!({"username": name, "role": role, "password": "user-password-123",
-                "attributes": {"country": country}}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    server.login(tenant, name, "user-password-123").await
+    let fields = json!({"username": name, "role": role, "attributes": {"country": country}});
+    server.user(admin, tenant, fields).await
 }
 
 async fn key(owner: &Client2, scopes: Value) -> (String, Client2) {

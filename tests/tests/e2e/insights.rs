@@ -2,7 +2,7 @@
 //! trends and outliers are found with their figures; a masked column is never analysed (the
 //! exempt admin sees the finding it would give); a viewer may look into a saved query but not
 //! send free SQL; the `insights` flag switched off closes both endpoints.
-use nexbii_tests::{tenant_yaml, unique, Client2, TestServer};
+use nexbii_tests::{unique, Client2, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::Executor;
@@ -34,18 +34,10 @@ spec:
 }
 
 async fn setup(server: &TestServer, tenant: &str, masked_col: &str) -> Client2 {
-    let dir = tempfile::tempdir().unwrap();
-    let applied = server
-        .apply_yaml(
-            dir.path(),
-            &[
-                ("tenant.yaml", &tenant_yaml(tenant, PW)),
-                ("policy.yaml", &policy(tenant, masked_col)),
-            ],
-        )
-        .await;
-    assert!(applied.problems.is_empty(), "{:?}", applied.problems);
-    server.login(tenant, "admin", PW).await
+    let policy = policy(tenant, masked_col);
+    server
+        .tenant_with(tenant, PW, &[("policy.yaml", &policy)])
+        .await
 }
 
 async fn user(
@@ -55,14 +47,9 @@ async fn user(
     name: &str,
     role: &str,
 ) -> Client2 {
-    let (s, b) = admin
-        .post(
-            "/api/v1/users",
-            json!({"username": name, "role": role, "password": "user-password-123"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    server.login(tenant, name, "user-password-123").await
+    server
+        .user(admin, tenant, json!({"username": name, "role": role}))
+        .await
 }
 
 async fn sync(admin: &Client2, source: &str) {

@@ -7,7 +7,7 @@ use nexbii_controlplane::{
     bi::shares::ShareLink,
     store::{write::Actor, Expect, StoreExt, TenantScope},
 };
-use nexbii_tests::{tenant_yaml, unique, Client2, TestServer};
+use nexbii_tests::{unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -35,18 +35,10 @@ spec:
 }
 
 async fn setup(server: &TestServer, tenant: &str, approvals: &str) -> Client2 {
-    let dir = tempfile::tempdir().unwrap();
-    let applied = server
-        .apply_yaml(
-            dir.path(),
-            &[
-                ("tenant.yaml", &tenant_yaml(tenant, PW)),
-                ("policy.yaml", &policy(tenant, approvals)),
-            ],
-        )
-        .await;
-    assert!(applied.problems.is_empty(), "{:?}", applied.problems);
-    server.login(tenant, "admin", PW).await
+    let policy = policy(tenant, approvals);
+    server
+        .tenant_with(tenant, PW, &[("policy.yaml", &policy)])
+        .await
 }
 
 async fn user(
@@ -56,14 +48,9 @@ async fn user(
     name: &str,
     role: &str,
 ) -> Client2 {
-    let (s, b) = admin
-        .post(
-            "/api/v1/users",
-            json!({"username": name, "role": role, "password": "user-password-123"}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::CREATED, "{b}");
-    server.login(tenant, name, "user-password-123").await
+    server
+        .user(admin, tenant, json!({"username": name, "role": role}))
+        .await
 }
 
 async fn crawl(admin: &Client2) {

@@ -89,6 +89,26 @@ fn owned(kind: &str, name: &str, origin: Origin) -> String {
     )
 }
 
+/// The record an imported object would replace. One that YAML provisions (manifests, the
+/// operator) is refused: its source of truth is elsewhere and an import never overwrites it.
+async fn replaced<T: crate::store::Entity>(
+    t: &Target<'_>,
+    kind: &str,
+    name: &str,
+    origin: fn(&T) -> Origin,
+) -> Checked<Option<T>> {
+    let existing = t
+        .state
+        .store
+        .get_as::<T>(t.scope, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    match existing.as_ref().map(origin) {
+        Some(o) if o != Origin::Api => Err(owned(kind, name, o)),
+        _ => Ok(existing),
+    }
+}
+
 fn own_tenant(r: &TenantRef, tenant: &str) -> Checked<()> {
     if r.name == tenant {
         Ok(())
@@ -267,17 +287,7 @@ async fn plan_source(
         )
         .map_err(|e| e.to_string())?;
     }
-    let existing = t
-        .state
-        .store
-        .get_as::<DataSourceRecord>(t.scope, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(e) = &existing {
-        if e.origin != Origin::Api {
-            return Err(owned("DataSource", name, e.origin));
-        }
-    }
+    let existing = replaced(t, "DataSource", name, |e: &DataSourceRecord| e.origin).await?;
     let password = password_for(&spec, existing.as_ref(), secrets)?;
     // The derived reference only names where an export put the password: the instance keeps
     // the password itself, sealed, as for a source made through the API.
@@ -331,19 +341,9 @@ async fn plan_policy(
 ) -> Planned {
     own_tenant(&spec.tenant_ref, tenant)?;
     first_error(spec.validate())?;
-    let existing = t
-        .state
-        .store
-        .get_as::<PolicyRecord>(t.scope, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(e) = &existing {
-        if e.origin != Origin::Api {
-            return Err(owned("GovernancePolicy", name, e.origin));
-        }
-        if e.spec == spec {
-            return Ok((Action::Unchanged, None));
-        }
+    let existing = replaced(t, "GovernancePolicy", name, |e: &PolicyRecord| e.origin).await?;
+    if existing.as_ref().is_some_and(|e| e.spec == spec) {
+        return Ok((Action::Unchanged, None));
     }
     let rec = PolicyRecord {
         name: name.to_string(),
@@ -391,23 +391,13 @@ async fn plan_query(
         return Err("spec.displayName: at most 200 characters".into());
     }
     check_statement(t, sources, "spec", &spec.data_source, &spec.sql)?;
-    let existing = t
-        .state
-        .store
-        .get_as::<SavedQuery>(t.scope, name)
-        .await
-        .map_err(|e| e.to_string())?;
+    let existing = replaced(t, "SavedQuery", name, |e: &SavedQuery| e.origin).await?;
     let owner = existing
         .as_ref()
         .map_or_else(|| t.username.to_string(), |e| e.owner.clone());
     let rec = SavedQuery::from_spec(name, &spec, owner, Origin::Api);
-    if let Some(e) = &existing {
-        if e.origin != Origin::Api {
-            return Err(owned("SavedQuery", name, e.origin));
-        }
-        if e.same_content(&rec) {
-            return Ok((Action::Unchanged, None));
-        }
+    if existing.as_ref().is_some_and(|e| e.same_content(&rec)) {
+        return Ok((Action::Unchanged, None));
     }
     Ok((
         created_or_updated(&existing),
@@ -428,19 +418,9 @@ async fn plan_dashboard(
         let field = format!("spec.widgets[{i}].query");
         check_statement(t, sources, &field, &w.query.data_source, &w.query.sql)?;
     }
-    let existing = t
-        .state
-        .store
-        .get_as::<DashboardRecord>(t.scope, name)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(e) = &existing {
-        if e.origin != Origin::Api {
-            return Err(owned("Dashboard", name, e.origin));
-        }
-        if e.spec == spec {
-            return Ok((Action::Unchanged, None));
-        }
+    let existing = replaced(t, "Dashboard", name, |e: &DashboardRecord| e.origin).await?;
+    if existing.as_ref().is_some_and(|e| e.spec == spec) {
+        return Ok((Action::Unchanged, None));
     }
     let action = created_or_updated(&existing);
     Ok((
