@@ -159,12 +159,6 @@ export function bulkPatches<U extends { username: string; role: Role; disabled: 
     .map((user) => ({ user, patch: change }));
 }
 
-/** A session's state now. */
-export function sessionState(s: { revoked?: boolean; expiresAt: string }, now = Date.now()): 'active' | 'revoked' | 'expired' {
-  if (s.revoked) return 'revoked';
-  return Date.parse(s.expiresAt) <= now ? 'expired' : 'active';
-}
-
 /** The audit filters a page link carries (`/admin/audit?actor=erin`). */
 export function filtersFromUrl(q: URLSearchParams): AuditFilters {
   const outcome = q.get('outcome');
