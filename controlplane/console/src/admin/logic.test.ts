@@ -201,3 +201,14 @@ describe('suggestions', () => {
     expect(SUGGESTION_KINDS.selectStar).toContain('SELECT *');
   });
 });
+
+import { actAsRefusal } from './logic';
+describe('acting as a user', () => {
+  it('is offered for enabled non-admins other than the caller', () => {
+    expect(actAsRefusal({ username: 'pat', role: 'viewer', disabled: false }, 'admin')).toBeNull();
+    expect(actAsRefusal({ username: 'erin', role: 'editor', disabled: false }, 'admin')).toBeNull();
+    expect(actAsRefusal({ username: 'admin', role: 'admin', disabled: false }, 'admin')).toBe('you cannot act as yourself');
+    expect(actAsRefusal({ username: 'root', role: 'admin', disabled: false }, 'admin')).toBe('admins cannot be impersonated');
+    expect(actAsRefusal({ username: 'vic', role: 'viewer', disabled: true }, 'admin')).toBe('a disabled user cannot be impersonated');
+  });
+});
