@@ -45,6 +45,8 @@ export function onUnauthorized(f: () => void): void {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
+  /** A body sent as it is (YAML, …), with its `content-type` in `headers`; instead of `body`. */
+  rawBody?: string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -80,7 +82,7 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
     res = await fetch(`/api/v1${path}`, {
       method: opts.method ?? 'GET',
       headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
       signal: opts.signal,
     });
   } catch (e) {
