@@ -132,11 +132,11 @@ function ImportCard() {
         <button type="submit" disabled={busy || !text.trim()}>
           Check (dry run)
         </button>
-        <button type="button" disabled={busy || !verdict.ok} aria-describedby={verdict.ok ? undefined : "apply-why"} onClick={apply}>
+        <button type="button" disabled={busy || !verdict.ok} aria-describedby={verdict.ok ? undefined : 'apply-why'} onClick={apply}>
           Apply
         </button>
         {!verdict.ok && (
-          <span id="apply-why" className="muted">
+          <span id='apply-why' className="muted">
             {verdict.why}
           </span>
         )}
