@@ -194,7 +194,8 @@ function assert(cond, message) {
 const results = [];
 /** `allow`: statuses a test provokes on purpose (a 422 shown at its field): the browser's
  * "Failed to load resource" for them is not an error of the page. `expectErrors`: regular
- * expressions of console errors the test provokes on purpose (a CSP refusal it checks). */
+ * expressions of console errors (`<message> [<url>]`) the test provokes on purpose (a CSP
+ * refusal it checks) or that are not the console's (another server's missing favicon). */
 async function test(ctx, name, fn, { allow = [], expectErrors = [] } = {}) {
   // E2E_ONLY=<regular expression>: only the tests whose name matches (while working on a page).
   if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
@@ -206,8 +207,9 @@ async function test(ctx, name, fn, { allow = [], expectErrors = [] } = {}) {
     if (m.type() !== 'error' || /^Applying inline style violates/.test(m.text())) return;
     const status = /status of (\d+)/.exec(m.text())?.[1];
     if (status && allow.includes(Number(status))) return;
-    if (expectErrors.some((r) => r.test(m.text()))) return;
-    errors.push(m.text());
+    const text = `${m.text()} [${m.location().url}]`;
+    if (expectErrors.some((r) => r.test(text))) return;
+    errors.push(text);
   });
   page.on('pageerror', (e) => errors.push(`${e.message} ${String(e.stack ?? '').split('\n').slice(1, 4).join(' ')}`));
   const started = Date.now();
@@ -309,7 +311,7 @@ async function main() {
     document.addEventListener('securitypolicyviolation', (e) => {
       const el = e.composedPath()[0];
       const editing = e.violatedDirective === 'style-src-attr' && el instanceof Element && el.matches('.cm-editor .cm-line, .cm-editor .cm-line *');
-      if (!editing) console.error(`CSP refused (${e.violatedDirective}) "${e.sample}" at ${String(el?.outerHTML ?? el).slice(0, 200)}`);
+      if (!editing) console.error(`CSP refused (${e.violatedDirective}) ${e.blockedURI} "${e.sample}" at ${String(el?.outerHTML ?? el).slice(0, 200)}`);
     }),
   );
   const figures = {};
@@ -1408,7 +1410,13 @@ async function ssoTests(ctx, base) {
     const me = await api(base, await consoleToken(page), 'GET', '/auth/me');
     assert(me.username === user && me.role === 'editor', `/auth/me: ${JSON.stringify(me)}`);
     await shot(page, '42-sso-signed-in');
-  }, { expectErrors: [/cdn\.globex\.example\/logo\.svg/] });
+  }, {
+    expectErrors: [
+      /cdn\.globex\.example\/logo\.svg/,
+      // The test provider's pages have no favicon; Chromium asks for one while they are shown.
+      new RegExp(`status of 404 .*\\[${OIDC_ISSUER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/favicon\\.ico\\]$`),
+    ],
+  });
 }
 
 /** A request's status alone (for answers that are expected to fail). */

@@ -6,7 +6,7 @@ import { actionLabel, canApply, download, importConfig, summary, type Checked, t
  * governance policies and settings as YAML out, and YAML in after a dry run. */
 export default function ConfigPage({ session }: { session: Session }) {
   return (
-    <section>
+    <section className="config-transfer">
       <header className="page-head">
         <h1>Export and import</h1>
       </header>
