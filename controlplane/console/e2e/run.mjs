@@ -34,6 +34,43 @@ const BRANDING = {
   fontFamily: 'Georgia, serif',
 };
 
+// A second tenant: single sign-on through the test OpenID provider (tests/env/oidc.sh), and a
+// logo on another host, which the console's CSP refuses (its name stands in).
+const SSO_TENANT = 'globex';
+const OIDC_ISSUER = process.env.NEXBII_TEST_OIDC ?? 'http://127.0.0.1:9400';
+const SSO_TENANT_YAML = `apiVersion: v1
+kind: Secret
+metadata:
+  name: ${SSO_TENANT}-oidc
+stringData:
+  client-secret: nexbii-test-secret
+---
+apiVersion: nexbii.io/v1alpha1
+kind: Tenant
+metadata:
+  name: ${SSO_TENANT}
+spec:
+  displayName: Globex
+  branding:
+    name: Globex Reports
+    logoUrl: "https://cdn.globex.example/logo.svg"
+    primaryColor: "#8250df"
+  auth:
+    passwordMinLength: 12
+    oidc:
+      issuerUrl: ${OIDC_ISSUER}
+      clientId: nexbii
+      clientSecretRef:
+        name: ${SSO_TENANT}-oidc
+        key: client-secret
+      roleMapping:
+        - group: analysts
+          role: editor
+        - group: bi-admins
+          role: admin
+      buttonLabel: Sign in with Test IdP
+`;
+
 /** The control-plane binary to test; refused when older than the sources it embeds. */
 function binary() {
   if (process.env.NEXBII_CONTROLPLANE_BIN) return process.env.NEXBII_CONTROLPLANE_BIN;
@@ -82,6 +119,7 @@ async function startServer(bin) {
   // A setting the Tenant declares (read-only in the console's settings page).
   const declared = '  settings:\n    notifications:\n      retentionDays: 60\n';
   writeFileSync(tenantYaml, readFileSync(tenantYaml, 'utf8').replace('  branding:\n', `${declared}  branding:\n${extra}\n`));
+  writeFileSync(path.join(manifests, 'sso-tenant.yaml'), SSO_TENANT_YAML);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const log = [];
@@ -155,8 +193,10 @@ function assert(cond, message) {
 
 const results = [];
 /** `allow`: statuses a test provokes on purpose (a 422 shown at its field): the browser's
- * "Failed to load resource" for them is not an error of the page. */
-async function test(ctx, name, fn, { allow = [] } = {}) {
+ * "Failed to load resource" for them is not an error of the page. `expectErrors`: regular
+ * expressions of console errors (`<message> [<url>]`) the test provokes on purpose (a CSP
+ * refusal it checks) or that are not the console's (another server's missing favicon). */
+async function test(ctx, name, fn, { allow = [], expectErrors = [] } = {}) {
   // E2E_ONLY=<regular expression>: only the tests whose name matches (while working on a page).
   if (process.env.E2E_ONLY && !new RegExp(process.env.E2E_ONLY).test(name)) return;
   const page = await ctx.newPage();
@@ -167,7 +207,9 @@ async function test(ctx, name, fn, { allow = [] } = {}) {
     if (m.type() !== 'error' || /^Applying inline style violates/.test(m.text())) return;
     const status = /status of (\d+)/.exec(m.text())?.[1];
     if (status && allow.includes(Number(status))) return;
-    errors.push(m.text());
+    const text = `${m.text()} [${m.location().url}]`;
+    if (expectErrors.some((r) => r.test(text))) return;
+    errors.push(text);
   });
   page.on('pageerror', (e) => errors.push(`${e.message} ${String(e.stack ?? '').split('\n').slice(1, 4).join(' ')}`));
   const started = Date.now();
@@ -269,7 +311,7 @@ async function main() {
     document.addEventListener('securitypolicyviolation', (e) => {
       const el = e.composedPath()[0];
       const editing = e.violatedDirective === 'style-src-attr' && el instanceof Element && el.matches('.cm-editor .cm-line, .cm-editor .cm-line *');
-      if (!editing) console.error(`CSP refused (${e.violatedDirective}) "${e.sample}" at ${String(el?.outerHTML ?? el).slice(0, 200)}`);
+      if (!editing) console.error(`CSP refused (${e.violatedDirective}) ${e.blockedURI} "${e.sample}" at ${String(el?.outerHTML ?? el).slice(0, 200)}`);
     }),
   );
   const figures = {};
@@ -566,6 +608,8 @@ async function run(ctx, base, token, figures) {
 
   await adminTests(ctx, base, token);
   await embedTests(ctx, base, token);
+  await actingAndConfigTests(ctx, base, token);
+  await ssoTests(ctx, base);
   // Last: alerts notify the admins, and forced MFA changes how everyone logs in.
   await accountTests(ctx, base, token);
 }
@@ -608,7 +652,8 @@ function hostPage(src) {
 async function embedTests(ctx, base, token) {
   await test(ctx, 'embedding: a host page on another origin frames the embed page, which renders the widgets', async (page) => {
     const minted = await api(base, token, 'POST', '/embed/tokens', { dashboard: 'customers', variables: { segment: 'consumer' } });
-    const host = await hostPage(`${base}/embed/${TENANT}?token=${encodeURIComponent(minted.token)}`);
+    // The host asks for the dark theme, to match its page.
+    const host = await hostPage(`${base}/embed/${TENANT}?token=${encodeURIComponent(minted.token)}&theme=dark`);
     // The host's origin is allowed, kept with whatever else the settings hold, and put back.
     const current = await api(base, token, 'GET', '/admin/settings');
     try {
@@ -624,7 +669,19 @@ async function embedTests(ctx, base, token) {
       const segment = frame.getByRole('textbox', { name: 'segment', exact: true });
       assert((await segment.inputValue()) === 'consumer' && !(await segment.isEditable()), 'the locked variable can be changed');
       assert((await frame.getByRole('navigation').count()) === 0, 'the embed page shows the shell');
-      await frame.getByTestId('brand-logo').waitFor();
+      // The tenant's branding as on the login page: the dark theme's logo, colours, title.
+      const logo = frame.getByTestId('brand-logo');
+      await logo.waitFor();
+      assert((await logo.getAttribute('src')) === BRANDING.darkLogoUrl && (await logo.getAttribute('alt')) === 'Acme Insights', 'the embed page shows not the dark logo named by the tenant');
+      const look = await frame.locator('html').evaluate((el) => ({
+        theme: el.dataset.theme,
+        brand: getComputedStyle(el).getPropertyValue('--brand').trim(),
+        font: getComputedStyle(document.body).fontFamily,
+        title: document.title,
+        saved: localStorage.getItem('nexbii.theme'),
+      }));
+      assert(look.theme === 'dark' && look.brand.startsWith('#') && look.font.startsWith('Georgia') && look.title === 'Acme Insights', `the embed page's look: ${JSON.stringify(look)}`);
+      assert(look.saved !== 'dark', 'the host’s theme became the viewer’s choice');
       // The token leaves the frame's address once read.
       const embedded = page.frames().find((f) => f.url().startsWith(`${base}/embed/`));
       assert(embedded && !embedded.url().includes('token='), `the token stays in the address: ${embedded?.url()}`);
@@ -1194,6 +1251,184 @@ async function adminTests(ctx, base, token) {
     }
   });
   hooks.close();
+}
+
+/** The token of the session the console in `page` holds. */
+const consoleToken = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('nexbii.session') ?? 'null')?.token ?? null);
+
+async function actingAndConfigTests(ctx, base, token) {
+  await api(base, token, 'POST', '/users', { username: 'val', role: 'viewer', password: 'Viewer-pass-6612v' });
+
+  await test(
+    ctx,
+    'impersonation: an admin acts as a viewer from the Users page (banner on every page, Stop by keyboard), refusals say why',
+    async (page) => {
+      await login(page, base);
+      await page.goto(`${base}/admin/users`);
+      const row = page.locator('tr[data-user="val"]');
+      await row.waitFor();
+      // Not offered for oneself nor for admins (the API refuses both).
+      assert((await page.locator('tr[data-user="admin"]').getByRole('button', { name: /^Act as/ }).count()) === 0, 'Act as offered for oneself');
+      // With impersonation turned off for the tenant, the server's reason is shown in the row.
+      const before = await api(base, token, 'GET', '/admin/settings');
+      await api(base, token, 'PUT', '/admin/settings', { ...before.stored, impersonation: { enabled: false } });
+      try {
+        await row.getByRole('button', { name: 'Act as val' }).click();
+        await row.getByRole('alert').filter({ hasText: 'impersonation is disabled for this tenant' }).waitFor();
+      } finally {
+        await api(base, token, 'PUT', '/admin/settings', before.stored);
+      }
+      await row.getByRole('button', { name: 'Act as val' }).click();
+      const banner = page.getByRole('region', { name: 'Impersonation' });
+      await banner.filter({ hasText: /^Acting as val \(viewer\) — you are admin; this ends at / }).waitFor();
+      await page.waitForURL(`${base}/dashboards`);
+      assert((await page.locator('.who').textContent()).includes('val'), 'the shell is not val’s');
+      assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()) === 0, 'a viewer is offered the admin pages');
+      const acting = await consoleToken(page);
+      const me = await api(base, acting, 'GET', '/auth/me');
+      assert(me.username === 'val' && me.impersonation?.impersonator === 'admin', `/auth/me: ${JSON.stringify(me)}`);
+      // Still there on another page and after a reload.
+      await page.getByRole('link', { name: 'SQL editor' }).click();
+      await banner.waitFor();
+      await page.reload();
+      await banner.waitFor();
+      await noHorizontalOverflow(page);
+      await shot(page, '38-acting-as-viewer');
+      // Stop, from the keyboard.
+      await page.getByRole('button', { name: 'Stop acting as val' }).focus();
+      await page.keyboard.press('Enter');
+      await page.waitForURL(`${base}/admin/users`);
+      await page.locator('tr[data-user="val"]').waitFor();
+      assert((await banner.count()) === 0, 'the banner stays after Stop');
+      assert((await page.locator('.who').textContent()).includes('admin'), 'not back to the admin');
+      assert((await status(base, acting, 'GET', '/auth/me')) === 401, 'the impersonation session outlived Stop');
+      assert((await consoleToken(page)) !== acting, 'the console kept the impersonation token');
+    },
+    { allow: [403] },
+  );
+
+  await test(ctx, 'export / import: download the YAML, load a file, dry run with a refused object, apply the others', async (page) => {
+    await login(page, base);
+    await page.goto(`${base}/admin/monitoring`);
+    await page.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Export / import' }).click();
+    await page.getByRole('heading', { name: 'Export and import' }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download the configuration (YAML)' }).click()]);
+    const yaml = readFileSync(await download.path(), 'utf8');
+    const docs = yaml.split(/^---\n/m);
+    const dashboard = docs.find((d) => /^kind: Dashboard$/m.test(d) && /^  name: sales-overview$/m.test(d));
+    assert(dashboard && docs.some((d) => /^kind: DataSource$/m.test(d)), `the export lacks the quick start's objects:\n${yaml.slice(0, 400)}`);
+    await page.getByText(/^Downloaded acme-configuration\.yaml \(.+ bytes\)\.$/).waitFor();
+    // A new saved query, and a change to a dashboard the manifests provision (refused).
+    const query = `apiVersion: nexbii.io/v1alpha1
+kind: SavedQuery
+metadata:
+  name: e2e-imported
+spec:
+  tenantRef:
+    name: acme
+  displayName: Imported from the console
+  dataSource: sales
+  sql: SELECT count(*) AS n FROM customers
+`;
+    const edited = dashboard.replace(/^  title: Sales overview$/m, '  title: Sales overview, edited');
+    assert(edited !== dashboard, 'the dashboard title was not found in the export');
+    const text = `${query}---\n${edited}`;
+    await page.getByLabel('Load from a file').setInputFiles({ name: 'changes.yaml', mimeType: 'application/yaml', buffer: Buffer.from(text) });
+    const area = page.getByLabel('Configuration (YAML or JSON)');
+    await waitFor('the file in the text area', async () => (await area.inputValue()) === text);
+    const apply = page.getByRole('button', { name: 'Apply' });
+    assert(await apply.isDisabled(), 'Apply before a dry run');
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    const dry = page.getByTestId('dry-run-report');
+    await dry.getByRole('status').filter({ hasText: '2 objects: 1 will be created, 1 refused.' }).waitFor();
+    assert((await dry.locator('tr[data-object="SavedQuery/e2e-imported"]').getAttribute('data-action')) === 'created', 'the query is not to be created');
+    const refused = dry.locator('tr[data-object="Dashboard/sales-overview"]');
+    assert((await refused.getAttribute('data-action')) === 'error' && (await refused.textContent()).includes('provisioned from YAML'), `refused row: ${await refused.textContent()}`);
+    assert((await api(base, token, 'GET', '/queries')).every((q) => q.id !== 'e2e-imported'), 'the dry run wrote the query');
+    assert(await apply.isDisabled(), 'Apply with a refused object and no choice to leave it out');
+    await noHorizontalOverflow(page);
+    await shot(page, '39-admin-import-dry-run');
+    await page.getByLabel('Apply the other objects when some are refused').check();
+    await apply.click();
+    const done = page.getByTestId('import-report');
+    await done.getByRole('status').filter({ hasText: '2 objects: 1 created, 1 refused.' }).waitFor();
+    const queries = await api(base, token, 'GET', '/queries');
+    assert(queries.some((q) => q.id === 'e2e-imported' && q.name === 'Imported from the console'), 'the imported query is not listed');
+    assert((await api(base, token, 'GET', '/dashboards/sales-overview')).spec.title === 'Sales overview', 'the provisioned dashboard was overwritten');
+    // Unreadable YAML: the server's reason, naming the document.
+    await area.fill('kind: [unclosed');
+    await page.getByRole('button', { name: 'Check (dry run)' }).click();
+    await page.getByRole('alert').filter({ hasText: 'document 0' }).waitFor();
+    await shot(page, '40-admin-import-applied');
+  }, { allow: [400] });
+}
+
+async function ssoTests(ctx, base) {
+  await test(
+    ctx,
+    'branding: a logo the CSP refuses (another host) gives way to the tenant’s name, on the login and the embed page',
+    async (page) => {
+      await page.goto(`${base}/?tenant=${SSO_TENANT}`);
+      await page.getByRole('heading', { name: 'Sign in to Globex Reports' }).waitFor();
+      const name = page.getByTestId('brand-name');
+      await name.filter({ hasText: 'Globex Reports' }).waitFor();
+      assert((await page.getByTestId('brand-logo').count()) === 0, 'the refused logo is still shown');
+      assert((await cssVar(page, '--brand')) === '#8250df', `brand colour ${await cssVar(page, '--brand')}`);
+      await shot(page, '41-login-logo-refused');
+      await page.goto(`${base}/embed/${SSO_TENANT}?theme=dark`);
+      await page.getByRole('alert').filter({ hasText: 'needs an embed token' }).waitFor();
+      await name.filter({ hasText: 'Globex Reports' }).waitFor();
+      assert((await page.getByTestId('brand-logo').count()) === 0, 'the refused logo is still shown on the embed page');
+      assert((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'the host’s theme is not applied');
+      assert((await page.title()) === 'Globex Reports', `title ${await page.title()}`);
+    },
+    { expectErrors: [/cdn\.globex\.example\/logo\.svg/] },
+  );
+
+  await test(ctx, 'single sign-on: the SSO button signs in at the OpenID provider; a just-in-time user with the mapped role lands in the console', async (page) => {
+    const discovery = await fetch(`${OIDC_ISSUER}/.well-known/openid-configuration`).catch(() => null);
+    assert(discovery?.ok, `no OpenID provider at ${OIDC_ISSUER}: start it with tests/env/oidc.sh start`);
+    const user = `sso-${crypto.randomBytes(4).toString('hex')}`;
+    const made = await fetch(`${OIDC_ISSUER}/test/users/${user}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ password: 'provider-pass-1', groups: ['staff', 'analysts'] }),
+    });
+    assert(made.status === 204, `the provider did not take the user: ${made.status}`);
+    try {
+      await ssoLogin(page, base, user);
+    } finally {
+      // The console remembers the tenant signed in to last, for the next login page: the tests
+      // after this one sign in to the quick start's (and would load this one's refused logo).
+      if (new URL(page.url()).origin !== base) await page.goto(`${base}/healthz`);
+      await page.evaluate((t) => localStorage.setItem('nexbii.lastTenant', t), TENANT);
+    }
+  }, {
+    expectErrors: [
+      /cdn\.globex\.example\/logo\.svg/,
+      // The test provider's pages have no favicon; Chromium asks for one while they are shown.
+      new RegExp(`status of 404 .*\\[${OIDC_ISSUER.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/favicon\\.ico\\]$`),
+    ],
+  });
+}
+
+/** Signs in to the SSO tenant through its OpenID provider as `user`, from the login page. */
+async function ssoLogin(page, base, user) {
+  await page.goto(`${base}/?tenant=${SSO_TENANT}`);
+  await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+  // The provider's own login form.
+  await page.waitForURL((u) => u.origin === new URL(OIDC_ISSUER).origin);
+  await page.locator('input[name=login]').fill(user);
+  await page.locator('input[name=password]').fill('provider-pass-1');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // Back in the console, signed in.
+  await page.getByTestId('brand').filter({ hasText: 'Globex Reports' }).waitFor({ timeout: 30_000 });
+  assert((await page.locator('.who').textContent()).replace(/\s+/g, ' ').includes(`${user} (editor)`), `signed in as ${await page.locator('.who').textContent()}`);
+  assert(!page.url().includes('grant='), `the grant stays in the address: ${page.url()}`);
+  assert((await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' }).count()) === 0, 'an editor is offered the admin pages');
+  const me = await api(base, await consoleToken(page), 'GET', '/auth/me');
+  assert(me.username === user && me.role === 'editor', `/auth/me: ${JSON.stringify(me)}`);
+  await shot(page, '42-sso-signed-in');
 }
 
 /** A request's status alone (for answers that are expected to fail). */

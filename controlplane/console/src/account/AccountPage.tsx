@@ -1,11 +1,12 @@
 import { useState, type FormEvent } from 'react';
-import { ConfirmButton } from '../app/ConfirmButton';
 import { formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
 import type { Session } from '../auth/session';
 import { changePassword, confirmEnrolment, disableMfa, exportMyData, mfaStatus, mySessions, revokeMySession, startEnrolment, type Enrollment } from './api';
 import { passwordErrors, sessionIdOf, type PasswordErrors } from './logic';
 import { QrCode } from './QrCode';
+import { visibleSessions } from '../sessions/logic';
+import { SessionsTable } from '../sessions/SessionsTable';
 
 /** The signed-in user's own account: password, second factor, sessions, their data. */
 export default function AccountPage({ session }: { session: Session }) {
@@ -223,65 +224,25 @@ function MfaCard() {
 }
 
 function SessionsCard({ session }: { session: Session }) {
-  const [list, reload] = useAsync(async (signal) => (await mySessions(signal)).filter((s) => !s.revoked && Date.parse(s.expiresAt) > Date.now()), [], true);
-  const [error, setError] = useState<string | null>(null);
-  const mine = sessionIdOf(session.token);
+  const [list, reload] = useAsync((signal) => mySessions(signal), [], true);
   return (
     <section className="card" aria-labelledby="sessions-title">
       <h2 id="sessions-title">My sessions</h2>
-      {error && (
-        <p className="error" role="alert">
-          {error}
-        </p>
-      )}
       {list.state === 'error' && (
         <p className="error" role="alert">
           {list.error.message}
         </p>
       )}
       {list.state === 'done' && (
-        <table className="list">
-          <caption className="sr-only">Your signed-in sessions</caption>
-          <thead>
-            <tr>
-              <th scope="col">Client</th>
-              <th scope="col">Address</th>
-              <th scope="col">Signed in</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.value.map((s) => (
-              <tr key={s.id} data-session={s.id}>
-                <th scope="row" className="wrap">
-                  {s.userAgent ?? <span className="muted">unknown</span>}
-                  {s.id === mine && <span className="badge ok"> this session</span>}
-                </th>
-                <td>{s.client ?? ''}</td>
-                <td>{formatTime(s.createdAt)}</td>
-                <td>{formatTime(s.expiresAt)}</td>
-                <td>
-                  {s.id !== mine && (
-                    <ConfirmButton
-                      label={`Revoke session ${s.id}`}
-                      confirm={`Confirm revoking session ${s.id}`}
-                      onConfirm={async () => {
-                        setError(null);
-                        try {
-                          await revokeMySession(s.id);
-                          reload();
-                        } catch (e) {
-                          setError((e as Error).message);
-                        }
-                      }}
-                    />
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <SessionsTable
+          sessions={visibleSessions(list.value, false)}
+          view={{ kind: 'own', current: sessionIdOf(session.token) }}
+          caption="Your signed-in sessions"
+          onRevoke={async (s) => {
+            await revokeMySession(s.id);
+            reload();
+          }}
+        />
       )}
     </section>
   );

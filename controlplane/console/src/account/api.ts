@@ -1,6 +1,7 @@
 // The caller's own account: password, second factor, sessions, and the export of their data.
 import { listAll, request } from '../api/client';
 import { download } from '../api/download';
+import type { LoginSession } from '../sessions/logic';
 
 export interface MfaStatus {
   enabled: boolean;
@@ -37,19 +38,7 @@ export async function changePassword(currentPassword: string, newPassword: strin
   await request('/auth/password', { method: 'POST', body: { currentPassword, newPassword } });
 }
 
-export interface OwnSession {
-  id: string;
-  username: string;
-  expiresAt: string;
-  revoked?: boolean;
-  userAgent?: string | null;
-  client?: string | null;
-  lastSeenAt?: string | null;
-  impersonator?: string | null;
-  createdAt?: string;
-}
-
-export const mySessions = (signal?: AbortSignal) => listAll<OwnSession>('/auth/sessions', signal);
+export const mySessions = (signal?: AbortSignal) => listAll<LoginSession>('/auth/sessions', signal);
 
 export async function revokeMySession(id: string): Promise<void> {
   await request(`/auth/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });

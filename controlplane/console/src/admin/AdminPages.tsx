@@ -11,6 +11,7 @@ const PAGES = [
   { path: '/admin/apikeys', label: 'API keys', page: lazy(() => import('./ApiKeysPage')) },
   { path: '/admin/features', label: 'Feature flags', page: lazy(() => import('./FeaturesPage')) },
   { path: '/admin/history', label: 'Config history', page: lazy(() => import('./HistoryPage')) },
+  { path: '/admin/config', label: 'Export / import', page: lazy(() => import('./ConfigPage')) },
   { path: '/admin/audit', label: 'Audit log', page: lazy(() => import('./AuditPage')) },
   { path: '/admin/backups', label: 'Backups', page: lazy(() => import('./BackupsPage')) },
   { path: '/admin/webhooks', label: 'Webhooks', page: lazy(() => import('./WebhooksPage')) },

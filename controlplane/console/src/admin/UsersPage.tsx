@@ -1,12 +1,14 @@
-import { useState, type FormEvent } from 'react';
+import { useContext, useState, type FormEvent } from 'react';
 import type { Role } from '../api/types';
 import { problemFields } from '../app/errors';
 import { formatTime } from '../app/format';
 import { useAsync } from '../app/useAsync';
-import type { Session } from '../auth/session';
+import { startImpersonation, type Session } from '../auth/session';
+import { SessionSwitch } from '../auth/SessionSwitch';
+import { navigate } from '../app/router';
 import { Link } from '../app/Link';
 import { createUser, listUsers, updateUser, type User } from './api';
-import { bulkPatches, checkNewUser, type BulkChange, type NewUserForm } from './logic';
+import { actAsRefusal, bulkPatches, checkNewUser, type BulkChange, type NewUserForm } from './logic';
 
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 
@@ -75,6 +77,7 @@ export default function UsersPage({ session }: { session: Session }) {
               <UserRow
                 key={u.username}
                 user={u}
+                session={session}
                 self={u.username === session.username}
                 onChanged={reload}
                 selected={selected.has(u.username)}
@@ -91,12 +94,14 @@ export default function UsersPage({ session }: { session: Session }) {
 
 function UserRow({
   user,
+  session,
   self,
   onChanged,
   selected,
   onSelect,
 }: {
   user: User;
+  session: Session;
   self: boolean;
   onChanged: () => void;
   selected: boolean;
@@ -104,6 +109,22 @@ function UserRow({
 }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const switchTo = useContext(SessionSwitch);
+  // Acting as someone opens their session in this tab (the admin's own comes back on Stop);
+  // a refusal of the server (impersonation off for the tenant, the user changed meanwhile)
+  // is said in the row.
+  const actAs = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      const s = await startImpersonation(session, user.username);
+      navigate('/dashboards');
+      switchTo(s);
+    } catch (e) {
+      setError((e as Error).message);
+      setBusy(false);
+    }
+  };
   const change = async (patch: { role?: Role; disabled?: boolean }) => {
     setBusy(true);
     setError(null);
@@ -147,6 +168,11 @@ function UserRow({
           {!self && (
             <button type="button" className="ghost" disabled={busy} onClick={() => change({ disabled: !user.disabled })}>
               {user.disabled ? `Enable ${user.username}` : `Disable ${user.username}`}
+            </button>
+          )}
+          {!actAsRefusal(user, session.username) && (
+            <button type="button" className="ghost" disabled={busy} onClick={actAs}>
+              Act as {user.username}
             </button>
           )}
           {error && (

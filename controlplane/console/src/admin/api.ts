@@ -2,6 +2,7 @@
 import { listAll, request, type ApiResponse } from '../api/client';
 export { download } from '../api/download';
 import type { Role } from '../api/types';
+import type { LoginSession } from '../sessions/logic';
 
 // --- users ----------------------------------------------------------------------------------
 
@@ -419,15 +420,6 @@ export async function redeliver(id: string, delivery: string): Promise<Delivery>
 }
 
 // --- sessions -------------------------------------------------------------------------------
-
-export interface LoginSession {
-  id: string;
-  username: string;
-  expiresAt: string;
-  revoked?: boolean;
-  userAgent?: string | null;
-  createdAt?: string;
-}
 
 export const listSessions = (signal?: AbortSignal) => listAll<LoginSession>('/auth/sessions?all=true', signal);
 

@@ -107,7 +107,7 @@ describe('webhooks', () => {
   });
 });
 
-import { bulkPatches, filtersFromUrl, sessionState } from './logic';
+import { bulkPatches, filtersFromUrl } from './logic';
 
 describe('bulk user changes', () => {
   const users = [
@@ -123,13 +123,7 @@ describe('bulk user changes', () => {
   });
 });
 
-describe('sessions and links', () => {
-  it('tells active, expired and revoked sessions apart', () => {
-    const now = Date.parse('2026-12-03T12:00:00Z');
-    expect(sessionState({ expiresAt: '2026-12-03T13:00:00Z' }, now)).toBe('active');
-    expect(sessionState({ expiresAt: '2026-12-03T11:00:00Z' }, now)).toBe('expired');
-    expect(sessionState({ expiresAt: '2026-12-03T13:00:00Z', revoked: true }, now)).toBe('revoked');
-  });
+describe('audit links', () => {
   it('reads audit filters from a link, ignoring unknown outcomes', () => {
     expect(filtersFromUrl(new URLSearchParams('actor=erin&outcome=nope'))).toMatchObject({ actor: 'erin', outcome: '' });
     expect(filtersFromUrl(new URLSearchParams('outcome=denied')).outcome).toBe('denied');
@@ -205,5 +199,16 @@ describe('suggestions', () => {
     const shared: Suggestion = { kind: 'sharedWidgetQuery', dataSource: 'lite', title: 't', evidence: { widgets: [{ dashboard: 'one', widget: 'w1' }, { dashboard: 'two', widget: 'w2' }] } };
     expect(evidenceLines(shared)).toEqual([['Widgets', 'one / w1, two / w2']]);
     expect(SUGGESTION_KINDS.selectStar).toContain('SELECT *');
+  });
+});
+
+import { actAsRefusal } from './logic';
+describe('acting as a user', () => {
+  it('is offered for enabled non-admins other than the caller', () => {
+    expect(actAsRefusal({ username: 'pat', role: 'viewer', disabled: false }, 'admin')).toBeNull();
+    expect(actAsRefusal({ username: 'erin', role: 'editor', disabled: false }, 'admin')).toBeNull();
+    expect(actAsRefusal({ username: 'admin', role: 'admin', disabled: false }, 'admin')).toBe('you cannot act as yourself');
+    expect(actAsRefusal({ username: 'root', role: 'admin', disabled: false }, 'admin')).toBe('admins cannot be impersonated');
+    expect(actAsRefusal({ username: 'vic', role: 'viewer', disabled: true }, 'admin')).toBe('a disabled user cannot be impersonated');
   });
 });

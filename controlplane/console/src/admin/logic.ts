@@ -159,10 +159,13 @@ export function bulkPatches<U extends { username: string; role: Role; disabled: 
     .map((user) => ({ user, patch: change }));
 }
 
-/** A session's state now. */
-export function sessionState(s: { revoked?: boolean; expiresAt: string }, now = Date.now()): 'active' | 'revoked' | 'expired' {
-  if (s.revoked) return 'revoked';
-  return Date.parse(s.expiresAt) <= now ? 'expired' : 'active';
+/** Why the admin `me` is offered no "Act as" for a user (null: offered). The server decides
+ * (and says why it refuses); these are the cases the list already shows. */
+export function actAsRefusal(u: { username: string; role: Role; disabled: boolean }, me: string): string | null {
+  if (u.username === me) return 'you cannot act as yourself';
+  if (u.role === 'admin') return 'admins cannot be impersonated';
+  if (u.disabled) return 'a disabled user cannot be impersonated';
+  return null;
 }
 
 /** The audit filters a page link carries (`/admin/audit?actor=erin`). */

@@ -51,6 +51,13 @@ describe('API client', () => {
     setToken('old');
     await expect(request('/dashboards')).rejects.toMatchObject({ status: 401 });
     expect(expired).toHaveBeenCalledOnce();
+    // An answer for a token the console has switched away from meanwhile ends nothing.
+    vi.stubGlobal('fetch', vi.fn().mockImplementation(async () => {
+      setToken('switched');
+      return answer(401, { title: 'Unauthorized', status: 401 });
+    }));
+    await expect(request('/dashboards')).rejects.toMatchObject({ status: 401 });
+    expect(expired).toHaveBeenCalledOnce();
   });
 
   it('follows X-Next-Cursor through every page', async () => {

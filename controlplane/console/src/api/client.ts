@@ -45,6 +45,8 @@ export function onUnauthorized(f: () => void): void {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
+  /** A body sent as it is (YAML, …), with its `content-type` in `headers`; instead of `body`. */
+  rawBody?: string;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -74,13 +76,17 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
 export async function send(path: string, opts: RequestOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  if (token) headers.authorization = `Bearer ${token}`;
+  // The token this request carries: a 401 ends the session only while it is still the
+  // console's (an answer for a session switched away from meanwhile, e.g. an impersonation
+  // just stopped, says nothing about the current one).
+  const sent = token;
+  if (sent) headers.authorization = `Bearer ${sent}`;
   let res: Response;
   try {
     res = await fetch(`/api/v1${path}`, {
       method: opts.method ?? 'GET',
       headers,
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
       signal: opts.signal,
     });
   } catch (e) {
@@ -89,7 +95,7 @@ export async function send(path: string, opts: RequestOptions = {}): Promise<Res
   }
   if (res.ok) return res;
   const problem = await readProblem(res);
-  if (res.status === 401 && token) unauthorized();
+  if (res.status === 401 && sent && sent === token) unauthorized();
   throw new ApiError(res.status, describeProblem(res.status, problem), problem);
 }
 

@@ -2,7 +2,8 @@ import { lazy, Suspense, useEffect, useState } from 'react';
 import { embedTenant } from '../embed/embed';
 import { onUnauthorized } from '../api/client';
 import { LoginPage } from '../auth/LoginPage';
-import { forget, loadSession, logout, type Session } from '../auth/session';
+import { afterUnauthorized, loadSession, logout, stopImpersonation, type Session } from '../auth/session';
+import { SessionSwitch } from '../auth/SessionSwitch';
 import { DashboardsPage } from '../dashboards/DashboardsPage';
 import { DashboardView } from '../dashboards/DashboardView';
 import { DataSourcesPage } from '../datasources/DataSourcesPage';
@@ -47,10 +48,8 @@ export function App() {
 function SignedIn() {
   const [session, setSession] = useState<Session | null>(() => loadSession());
   useEffect(() => {
-    onUnauthorized(() => {
-      forget();
-      setSession(null);
-    });
+    // An impersonation the server ended returns to the admin; any other session is over.
+    onUnauthorized(() => setSession(afterUnauthorized()));
   }, []);
   if (!session) return <LoginPage onLogin={setSession} />;
   const signOut = async () => {
@@ -58,12 +57,20 @@ function SignedIn() {
     setSession(null);
     navigate('/', true);
   };
+  const stopActing = async () => {
+    const admin = await stopImpersonation(session);
+    setSession(admin);
+    navigate(admin ? '/admin/users' : '/', true);
+  };
+  // Keyed by the token: a switch of user (acting as someone, or back) starts every page afresh.
   return (
-    <Shell session={session} onLogout={signOut}>
-      <Suspense fallback={<p role="status">Loading page…</p>}>
-        <Routes session={session} />
-      </Suspense>
-    </Shell>
+    <SessionSwitch.Provider value={setSession}>
+      <Shell key={session.token} session={session} onLogout={signOut} onStopActing={stopActing}>
+        <Suspense fallback={<p role="status">Loading page…</p>}>
+          <Routes session={session} />
+        </Suspense>
+      </Shell>
+    </SessionSwitch.Provider>
   );
 }
 

@@ -1,9 +1,10 @@
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import type { Session } from '../auth/session';
 import { BrandMark } from '../branding/Logo';
 import { useBranding } from '../branding/useBranding';
 import { NotificationsBell } from '../notifications/NotificationsBell';
 import { useFeature } from './features';
+import { formatTime } from './format';
 import { Link } from './Link';
 import { useLocation } from './router';
 import { ThemeToggle } from './ThemeToggle';
@@ -33,7 +34,17 @@ export function navFor(role: Session['role'], featureOn: (name: string) => boole
   return NAV.filter((n) => (!n.admin || role === 'admin') && (!n.feature || featureOn(n.feature)));
 }
 
-export function Shell({ session, onLogout, children }: { session: Session; onLogout: () => void; children: ReactNode }) {
+export function Shell({
+  session,
+  onLogout,
+  onStopActing,
+  children,
+}: {
+  session: Session;
+  onLogout: () => void;
+  onStopActing: () => void;
+  children: ReactNode;
+}) {
   const { path } = useLocation();
   const branding = useBranding(session.tenant);
   // Share links are made by editors and admins (viewers cannot create one).
@@ -68,9 +79,32 @@ export function Shell({ session, onLogout, children }: { session: Session; onLog
           </button>
         </div>
       </header>
+      {session.impersonation && <ActingBanner session={session} by={session.impersonation.by} onStop={onStopActing} />}
       <main id="main" tabIndex={-1}>
         {children}
       </main>
+    </div>
+  );
+}
+
+/** On every page while an admin acts as someone: who, until when, and the way back. */
+function ActingBanner({ session, by, onStop }: { session: Session; by: string; onStop: () => void }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <div className="acting" role="region" aria-label="Impersonation" data-testid="acting-banner">
+      <p>
+        Acting as <strong>{session.username}</strong> ({session.role}) — you are {by}; this ends at {formatTime(session.expiresAt)}.
+      </p>
+      <button
+        type="button"
+        disabled={busy}
+        onClick={() => {
+          setBusy(true);
+          onStop();
+        }}
+      >
+        Stop<span className="sr-only"> acting as {session.username}</span>
+      </button>
     </div>
   );
 }

@@ -15,9 +15,11 @@ function initial(): Theme {
 let current: Theme = initial();
 document.documentElement.dataset.theme = current;
 
-export function setTheme(t: Theme): void {
+/** Switches the theme; `remember: false` for a theme a page is opened with (an embedding host's
+ * `?theme=`), which must not become the viewer's choice in the console. */
+export function setTheme(t: Theme, remember = true): void {
   current = t;
-  localStorage.setItem(KEY, t);
+  if (remember) localStorage.setItem(KEY, t);
   document.documentElement.dataset.theme = t;
   listeners.forEach((f) => f());
 }

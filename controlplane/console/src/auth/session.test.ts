@@ -65,3 +65,67 @@ describe('login with a second factor', () => {
     expect(JSON.parse(store.get('nexbii.session')!).token).toBe('t1');
   });
 });
+
+import { afterUnauthorized, currentSession, impersonationSession, startImpersonation, stopImpersonation, type Session } from './session';
+describe('acting as a user', () => {
+  const admin = session as Session;
+  const started = { token: 'imp', expiresAt: '2026-06-01T10:30:00Z', sessionId: 's9', impersonator: 'admin', user: { username: 'pat', role: 'viewer' as const } };
+  const acting = impersonationSession(admin, started);
+
+  it('makes the user’s session with the admin’s own held for the way back', () => {
+    expect(acting).toEqual({
+      token: 'imp',
+      tenant: 'acme',
+      username: 'pat',
+      role: 'viewer',
+      expiresAt: '2026-06-01T10:30:00Z',
+      impersonation: { by: 'admin', admin },
+    });
+  });
+
+  it('goes back to the admin once the impersonation ran out, to nobody once both did', () => {
+    expect(currentSession(acting, Date.parse('2026-06-01T10:00:00Z'))).toBe(acting);
+    expect(currentSession(acting, Date.parse('2026-06-01T11:00:00Z'))).toBe(admin);
+    expect(currentSession({ ...acting, impersonation: { by: 'admin', admin: { ...admin, expiresAt: '2026-06-01T10:45:00Z' } } }, Date.parse('2026-06-01T11:00:00Z'))).toBeNull();
+    expect(currentSession(admin, Date.parse('3000-01-01'))).toBeNull();
+    // A stored impersonation that ran out is replaced by the admin's session.
+    store.set('nexbii.session', JSON.stringify(acting));
+    expect(loadSession(Date.parse('2026-06-01T11:00:00Z'))?.username).toBe('admin');
+    expect(JSON.parse(store.get('nexbii.session')!).username).toBe('admin');
+  });
+
+  it('starts with the admin’s token, keeps the new session, stops with its token and returns', async () => {
+    store.set('nexbii.session', JSON.stringify(admin));
+    loadSession(Date.parse('2026-06-01T10:00:00Z'));
+    const fetch = vi
+      .fn()
+      .mockResolvedValueOnce(new Response(JSON.stringify(started), { status: 201 }))
+      .mockResolvedValueOnce(new Response(null, { status: 204 }));
+    vi.stubGlobal('fetch', fetch);
+    const s = await startImpersonation(admin, 'pat');
+    expect(fetch.mock.calls[0][0]).toBe('/api/v1/admin/impersonations');
+    expect(fetch.mock.calls[0][1].headers.authorization).toBe('Bearer t0k');
+    expect(JSON.parse(fetch.mock.calls[0][1].body)).toEqual({ username: 'pat' });
+    expect(JSON.parse(store.get('nexbii.session')!).impersonation.by).toBe('admin');
+    const back = await stopImpersonation(s, Date.parse('2026-06-01T10:00:00Z'));
+    expect(fetch.mock.calls[1][0]).toBe('/api/v1/auth/impersonation');
+    expect(fetch.mock.calls[1][1]).toMatchObject({ method: 'DELETE', headers: { authorization: 'Bearer imp' } });
+    expect(back).toEqual(admin);
+    expect(JSON.parse(store.get('nexbii.session')!)).toEqual(admin);
+  });
+
+  it('after a 401 returns to the admin when acting as someone, signs out otherwise', () => {
+    store.set('nexbii.session', JSON.stringify(acting));
+    expect(afterUnauthorized(Date.parse('2026-06-01T10:00:00Z'))).toEqual(admin);
+    expect(afterUnauthorized(Date.parse('2026-06-01T10:00:00Z'))).toBeNull();
+    expect(store.has('nexbii.session')).toBe(false);
+  });
+
+  it('logs out both sessions when logging out while acting', async () => {
+    store.set('nexbii.session', JSON.stringify(acting));
+    const fetch = vi.fn().mockImplementation(async () => new Response(null, { status: 204 }));
+    vi.stubGlobal('fetch', fetch);
+    await logout();
+    expect(fetch.mock.calls.map((c) => c[1].headers.authorization)).toEqual(['Bearer imp', 'Bearer t0k']);
+  });
+});

@@ -9,20 +9,92 @@ export interface Session {
   username: string;
   role: Role;
   expiresAt: string;
+  /** While an admin acts as this user: the admin, and the admin's own session to return to. */
+  impersonation?: { by: string; admin: Session };
 }
 
 const KEY = 'nexbii.session';
+
+const live = (s: Session | null | undefined, now: number): s is Session => !!s?.token && Date.parse(s.expiresAt) > now;
+
+/** The session to go on with: this one while it lasts; once an impersonation is over, the
+ * admin's own session (when it still lasts); else none. */
+export function currentSession(s: Session | null, now = Date.now()): Session | null {
+  const admin = s?.impersonation?.admin ?? null;
+  if (live(s, now)) return s;
+  return live(admin, now) ? admin : null;
+}
+
+function keep(s: Session | null): Session | null {
+  if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
+  else sessionStorage.removeItem(KEY);
+  setToken(s?.token ?? null);
+  return s;
+}
 
 export function loadSession(now = Date.now()): Session | null {
   try {
     const raw = sessionStorage.getItem(KEY);
     if (!raw) return null;
-    const s = JSON.parse(raw) as Session;
-    if (!s.token || Date.parse(s.expiresAt) <= now) return null;
-    setToken(s.token);
-    return s;
+    const stored = JSON.parse(raw) as Session;
+    const s = currentSession(stored, now);
+    // An impersonation that ran out while the tab was closed gives the admin's session back.
+    return s === stored ? (setToken(s.token), s) : keep(s);
   } catch {
     return null;
+  }
+}
+
+/** What `POST /admin/impersonations` answers (`ImpersonationStarted`). */
+export interface ImpersonationStarted {
+  token: string;
+  expiresAt: string;
+  sessionId: string;
+  impersonator: string;
+  user: { username: string; role: Role };
+}
+
+/** The session of the user an admin now acts as, holding the admin's own to return to. */
+export function impersonationSession(admin: Session, started: ImpersonationStarted): Session {
+  return {
+    token: started.token,
+    tenant: admin.tenant,
+    username: started.user.username,
+    role: started.user.role,
+    expiresAt: started.expiresAt,
+    impersonation: { by: started.impersonator, admin },
+  };
+}
+
+/** The admin starts acting as `username` (the server refuses admins, disabled users, oneself
+ * and tenants that turned impersonation off: its problem is the rejection). */
+export async function startImpersonation(admin: Session, username: string): Promise<Session> {
+  const { data } = await request<ImpersonationStarted>('/admin/impersonations', { method: 'POST', body: { username } });
+  return keep(impersonationSession(admin, data))!;
+}
+
+/** Ends the impersonation on the server (already over there when it expired or was revoked:
+ * fine) and returns to the admin's own session; null when that one is over too. */
+export async function stopImpersonation(s: Session, now = Date.now()): Promise<Session | null> {
+  try {
+    await request('/auth/impersonation', { method: 'DELETE', headers: { authorization: `Bearer ${s.token}` } });
+  } catch {
+    // Expired or revoked: nothing left to end.
+  }
+  const admin = s.impersonation?.admin ?? null;
+  return keep(live(admin, now) ? admin : null);
+}
+
+/** After a 401: an impersonation that ended on the server (expired, revoked, turned off)
+ * returns to the admin's session; any other session is over. */
+export function afterUnauthorized(now = Date.now()): Session | null {
+  try {
+    const raw = sessionStorage.getItem(KEY);
+    const s = raw ? (JSON.parse(raw) as Session) : null;
+    const admin = s?.impersonation?.admin ?? null;
+    return keep(live(admin, now) ? admin : null);
+  } catch {
+    return keep(null);
   }
 }
 
@@ -51,9 +123,7 @@ export function startSession(data: LoginResponse): Session {
     role: data.user.role,
     expiresAt: data.expiresAt,
   };
-  sessionStorage.setItem(KEY, JSON.stringify(s));
-  setToken(s.token);
-  return s;
+  return keep(s)!;
 }
 
 /** The password step: a session, or the challenge of a second step. */
@@ -84,12 +154,15 @@ export async function enrollAtLogin(challenge: string): Promise<Enrollment> {
 export async function logout(): Promise<void> {
   const raw = sessionStorage.getItem(KEY);
   forget();
-  const token = raw ? (JSON.parse(raw) as Session).token : null;
-  if (!token) return;
-  try {
-    await request('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
-  } catch {
-    // An expired or revoked session is already over.
+  const s = raw ? (JSON.parse(raw) as Session) : null;
+  // Logging out while acting as someone ends the admin's own session too.
+  for (const token of [s?.token, s?.impersonation?.admin.token]) {
+    if (!token) continue;
+    try {
+      await request('/auth/logout', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    } catch {
+      // An expired or revoked session is already over.
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { brandVariables, contrast, fetchBranding, hostMayBeCustomDomain, logoFor, readableOn, textOn, type Branding } from './branding';
+import { brandParts, brandVariables, contrast, fetchBranding, hostMayBeCustomDomain, logoFor, readableOn, textOn, type Branding } from './branding';
 
 const acme: Branding = {
   tenant: 'acme',
@@ -50,6 +50,19 @@ describe('branding', () => {
     expect(logoFor(acme, 'dark')).toBe('/logo-dark.svg');
     expect(logoFor({ ...acme, darkLogoUrl: null }, 'dark')).toBe('/logo.svg');
     expect(logoFor(null, 'dark')).toBeNull();
+  });
+
+  it('shows the name in place of a logo that is missing or failed to load', () => {
+    expect(brandParts(acme, 'light', null, false)).toEqual({ logo: '/logo.svg', name: 'Acme Insights', nameShown: false });
+    expect(brandParts(acme, 'light', null, true)).toEqual({ logo: '/logo.svg', name: 'Acme Insights', nameShown: true });
+    // Refused by the CSP (an external https logo) or broken: the name in its place.
+    const external = { ...acme, logoUrl: 'https://cdn.example.com/acme.svg', darkLogoUrl: null };
+    expect(brandParts(external, 'light', 'https://cdn.example.com/acme.svg', false)).toEqual({ logo: null, name: 'Acme Insights', nameShown: true });
+    // Only the address that failed: the dark theme's logo still loads.
+    expect(brandParts(acme, 'dark', '/logo.svg', false)).toEqual({ logo: '/logo-dark.svg', name: 'Acme Insights', nameShown: false });
+    expect(brandParts({ ...acme, logoUrl: null, darkLogoUrl: null }, 'light', null, false)).toEqual({ logo: null, name: 'Acme Insights', nameShown: true });
+    expect(brandParts(null, 'light', null, false)).toEqual({ logo: null, name: 'NexBII', nameShown: false });
+    expect(brandParts(null, 'light', null, true)).toEqual({ logo: null, name: 'NexBII', nameShown: true });
   });
 
   it('asks for a custom domain only on DNS names', () => {

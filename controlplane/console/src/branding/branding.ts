@@ -114,6 +114,21 @@ export function logoFor(b: Branding | null, theme: Theme): string | null {
   return (theme === 'dark' ? b.darkLogoUrl || b.logoUrl : b.logoUrl) || null;
 }
 
+/** What a brand mark shows: the logo unless it failed to load (`broken` is the address that
+ * failed), and the name when asked for or when the tenant's branding has no logo to stand in
+ * for it (before the branding is known, where the name is not asked for, nothing: the page
+ * says the name elsewhere, and a default name would flash). */
+export function brandParts(
+  b: Branding | null,
+  theme: Theme,
+  broken: string | null,
+  showName: boolean,
+): { logo: string | null; name: string; nameShown: boolean } {
+  const src = logoFor(b, theme);
+  const logo = src && src !== broken ? src : null;
+  return { logo, name: b?.displayName || DEFAULT_NAME, nameShown: showName || (!!b && !logo) };
+}
+
 let customSheet: CSSStyleSheet | null = null;
 
 /** Puts the branding on the document: variables, title, favicon, custom CSS. */

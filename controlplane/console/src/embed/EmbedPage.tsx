@@ -7,7 +7,8 @@ import { BrandMark } from '../branding/Logo';
 import { useBranding } from '../branding/useBranding';
 import { gridColumns, place } from '../dashboards/layout';
 import { WidgetCard } from '../dashboards/WidgetCard';
-import { loadData, loadView, takeToken, unlockedValues, type EmbedView } from './embed';
+import { setTheme } from '../app/theme';
+import { embedTheme, loadData, loadView, takeToken, unlockedValues, type EmbedView } from './embed';
 
 // Read once and taken out of the address, so it stays out of the history and of reloads'
 // referrers; the page keeps it in memory for its requests.
@@ -21,6 +22,12 @@ function embedToken(): string | null {
   return taken;
 }
 
+// The host's theme (`?theme=`), applied when this page's code loads, before its first paint.
+const requested = embedTheme(location.search);
+if (requested) setTheme(requested, false);
+
+/** Like the login page, the embed page wears the tenant's branding: colours, font, favicon and
+ * title (`useBranding`), the logo for the theme, the name where there is no logo. */
 export function EmbedPage({ tenant }: { tenant: string }) {
   const branding = useBranding(tenant);
   const token = embedToken();

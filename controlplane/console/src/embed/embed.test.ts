@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { embedTenant, takeToken, unlockedValues, type EmbedVariable } from './embed';
+import { embedTenant, embedTheme, takeToken, unlockedValues, type EmbedVariable } from './embed';
 
 describe('embed page', () => {
   it('knows its tenant from the path only', () => {
@@ -8,6 +8,13 @@ describe('embed page', () => {
     expect(embedTenant('/embed/')).toBeNull();
     expect(embedTenant('/embed/acme/other')).toBeNull();
     expect(embedTenant('/dashboards/embed')).toBeNull();
+  });
+
+  it('takes the theme the host asks for, and nothing else', () => {
+    expect(embedTheme('?theme=dark&token=x')).toBe('dark');
+    expect(embedTheme('?theme=light')).toBe('light');
+    expect(embedTheme('?theme=blue')).toBeNull();
+    expect(embedTheme('')).toBeNull();
   });
 
   it('takes the token out of the address', () => {

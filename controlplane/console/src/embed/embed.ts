@@ -2,6 +2,7 @@
 // the two requests it makes with the embed token (never the session token).
 import { ApiError, describeProblem, type Problem } from '../api/client';
 import type { ChartType, WidgetData } from '../api/types';
+import type { Theme } from '../app/theme';
 
 export interface EmbedVariable {
   name: string;
@@ -36,6 +37,13 @@ export interface EmbedData {
 export function embedTenant(path: string): string | null {
   const m = /^\/embed\/([^/]+)\/?$/.exec(path);
   return m ? decodeURIComponent(m[1]) : null;
+}
+
+/** The theme a host application asks for (`?theme=light|dark`, to match its own page); null:
+ * the viewer's own choice. */
+export function embedTheme(search: string): Theme | null {
+  const t = new URLSearchParams(search).get('theme');
+  return t === 'light' || t === 'dark' ? t : null;
 }
 
 /** The token in `?token=`, and the address without it (so it does not stay in the history). */
