@@ -870,10 +870,7 @@ async fn release_installs_and_the_operator_converges_under_its_service_account()
         (("Dashboard", "wipe"), ("Degraded", "InvalidQueries")),
         (("GovernancePolicy", "default"), ("Healthy", "")),
         (("GovernancePolicy", "frozen"), ("Suspended", "Suspended")),
-        (
-            ("BackupSchedule", "nightly"),
-            ("Degraded", "BackupApiUnavailable"),
-        ),
+        (("BackupSchedule", "nightly"), ("Healthy", "")),
         (("BackupSchedule", "paused"), ("Suspended", "Suspended")),
     ]
     .into();
