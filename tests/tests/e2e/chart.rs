@@ -38,13 +38,15 @@ use serde_json::{json, Value};
 use crate::operator::{condition, eventually, setup};
 
 const CHART: &str = "charts/nexbii-operator";
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 8] = [
     "Tenant",
     "DataSource",
     "Dashboard",
     "SavedQuery",
     "GovernancePolicy",
     "BackupSchedule",
+    "Backup",
+    "Restore",
 ];
 
 /// Runs `helm_driver.py ARGS [--values JSON]`: the result, or Helm's error class and message.
