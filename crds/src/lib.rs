@@ -39,6 +39,8 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         GovernancePolicy::crd(),
         SavedQuery::crd(),
         BackupSchedule::crd(),
+        Backup::crd(),
+        Restore::crd(),
     ]
     .into_iter()
     .map(without_status_defaults)

@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use crate::{
-    backup::{BackupScheduleSpec, DestinationKind},
+    backup::{BackupMethod, BackupScheduleSpec, BackupSpec, DestinationKind, RestoreSpec},
     dashboard::DashboardSpec,
     datasource::{DataSourceSpec, DataSourceType},
     governance::GovernancePolicySpec,
@@ -296,21 +296,65 @@ impl Validate for GovernancePolicySpec {
 
 impl Validate for BackupScheduleSpec {
     fn validate(&self) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        match self.destination.kind {
-            DestinationKind::Volume => require(
-                &mut errs,
-                &self.destination.volume,
-                "spec.destination.volume",
-                "when kind is volume",
-            ),
-            DestinationKind::S3 => require(
-                &mut errs,
-                &self.destination.s3,
-                "spec.destination.s3",
-                "when kind is s3",
-            ),
+        destination_errors(&self.destination)
+    }
+}
+
+impl Validate for BackupSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = destination_errors(&self.destination);
+        if self.method == BackupMethod::Schedule && self.schedule_ref.is_none() {
+            errs.push(FieldError::new(
+                "spec.scheduleRef",
+                "required when method is schedule",
+            ));
         }
         errs
     }
+}
+
+impl Validate for RestoreSpec {
+    fn validate(&self) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        match (&self.backup_ref, &self.target_time) {
+            (None, None) => errs.push(FieldError::new(
+                "spec.backupRef",
+                "name a Backup, or give spec.targetTime",
+            )),
+            (Some(_), Some(_)) => errs.push(FieldError::new(
+                "spec.targetTime",
+                "give either spec.backupRef or spec.targetTime, not both",
+            )),
+            _ => {}
+        }
+        if let Some(t) = &self.target_time {
+            if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                errs.push(FieldError::new(
+                    "spec.targetTime",
+                    "an RFC 3339 time (2026-01-31T12:00:00Z)",
+                ));
+            }
+        }
+        if self.only.as_ref().is_some_and(|o| o.is_empty()) {
+            errs.push(FieldError::new(
+                "spec.only",
+                "name at least one collection, or leave it out to restore all",
+            ));
+        }
+        errs
+    }
+}
+
+fn destination_errors(d: &crate::backup::Destination) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    match d.kind {
+        DestinationKind::Volume => require(
+            &mut errs,
+            &d.volume,
+            "spec.destination.volume",
+            "when kind is volume",
+        ),
+        DestinationKind::S3 => require(&mut errs, &d.s3, "spec.destination.s3", "when kind is s3"),
+    }
+    errs
 }

@@ -28,7 +28,7 @@ use k8s_openapi::{
     },
     ByteString,
 };
-use nexbii_crds::{StorageKind, Tenant, TenantSpec};
+use nexbii_crds::{BackupSchedule, Destination, DestinationKind, StorageKind, Tenant, TenantSpec};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -249,11 +249,106 @@ pub fn config_hash(t: &Tenant, bootstrap: &BTreeMap<(String, String), String>) -
     hex::encode(&h.finalize()[..8])
 }
 
+/// The backup destination of a Tenant's instance: the one its BackupSchedules declare (the
+/// destination belongs to the instance, which backs up to and restores from it). `Err` names
+/// the schedules when they declare different ones: then none is rendered.
+pub fn backup_destination<'a>(
+    tenant: &str,
+    schedules: impl IntoIterator<Item = &'a BackupSchedule>,
+) -> Result<Option<Destination>, String> {
+    let mut found: Option<(String, &Destination)> = None;
+    let mut mine: Vec<&BackupSchedule> = schedules
+        .into_iter()
+        .filter(|s| s.spec.tenant_ref.name == tenant)
+        .collect();
+    // Name order, so the message (and the choice) does not depend on list order.
+    mine.sort_by_key(|s| s.metadata.name.clone());
+    for s in mine {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        match &found {
+            None => found = Some((name, &s.spec.destination)),
+            Some((first, d)) if *d != &s.spec.destination => {
+                return Err(format!(
+                    "BackupSchedules {first} and {name} declare different destinations; an \
+                     instance has one: no backup destination is configured until they agree"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(found.map(|(_, d)| d.clone()))
+}
+
+/// Volume name of a volume destination's claim in the pod.
+const BACKUP_VOLUME: &str = "backups";
+
+/// The instance's backup settings (what `nexbii-controlplane serve` reads from its
+/// environment) for `dest`, and the volume and mount a claim-backed volume destination needs.
+/// S3 credentials come from the destination's Secret (`accessKeyId`, `secretAccessKey`) by
+/// reference: their values never appear in the Deployment.
+pub fn backup_env(dest: &Destination) -> (Vec<EnvVar>, Option<(Volume, VolumeMount)>) {
+    let mut vars = Vec::new();
+    let mut mount = None;
+    match (dest.kind, &dest.volume, &dest.s3) {
+        (DestinationKind::Volume, Some(v), _) => {
+            vars.push(env("NEXBII_BACKUP_DIR", &v.path));
+            if let Some(claim) = &v.claim_name {
+                mount = Some((
+                    Volume {
+                        name: BACKUP_VOLUME.into(),
+                        persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                            claim_name: claim.clone(),
+                            read_only: Some(false),
+                        }),
+                        ..Default::default()
+                    },
+                    VolumeMount {
+                        name: BACKUP_VOLUME.into(),
+                        mount_path: v.path.clone(),
+                        ..Default::default()
+                    },
+                ));
+            }
+        }
+        (DestinationKind::S3, _, Some(s3)) => {
+            vars.push(env("NEXBII_BACKUP_S3_BUCKET", &s3.bucket));
+            if let Some(e) = &s3.endpoint {
+                vars.push(env("NEXBII_BACKUP_S3_ENDPOINT", e));
+            }
+            if let Some(r) = &s3.region {
+                vars.push(env("NEXBII_BACKUP_S3_REGION", r));
+            }
+            if let Some(p) = &s3.prefix {
+                vars.push(env("NEXBII_BACKUP_S3_PREFIX", p));
+            }
+            vars.push(env(
+                "NEXBII_BACKUP_S3_PATH_STYLE",
+                if s3.path_style { "true" } else { "false" },
+            ));
+            let secret = &s3.credentials_secret_ref.name;
+            vars.push(secret_env(
+                "NEXBII_BACKUP_S3_ACCESS_KEY_ID",
+                secret,
+                "accessKeyId",
+            ));
+            vars.push(secret_env(
+                "NEXBII_BACKUP_S3_SECRET_ACCESS_KEY",
+                secret,
+                "secretAccessKey",
+            ));
+        }
+        // Refused by validation before anything is rendered.
+        _ => {}
+    }
+    (vars, mount)
+}
+
 pub fn deployment(
     t: &Tenant,
     image: &str,
     config_hash: &str,
     with_bootstrap_secret: bool,
+    backup: Option<&Destination>,
 ) -> Deployment {
     let n = names(t);
     let spec = &t.spec;
@@ -287,6 +382,8 @@ pub fn deployment(
         }
         _ => env_vars.push(env("NEXBII_STORE", &format!("{DATA_DIR}/nexbii.db"))),
     }
+    let (backup_vars, backup_mount) = backup.map(backup_env).unwrap_or_default();
+    env_vars.extend(backup_vars);
     let mut sources = vec![VolumeProjection {
         config_map: Some(ConfigMapProjection {
             name: n.base.clone(),
@@ -347,19 +444,24 @@ pub fn deployment(
             }),
             ..Default::default()
         }),
-        volume_mounts: Some(vec![
-            VolumeMount {
-                name: "manifests".into(),
-                mount_path: MANIFESTS_DIR.into(),
-                read_only: Some(true),
-                ..Default::default()
-            },
-            VolumeMount {
-                name: "data".into(),
-                mount_path: DATA_DIR.into(),
-                ..Default::default()
-            },
-        ]),
+        volume_mounts: Some(
+            [
+                VolumeMount {
+                    name: "manifests".into(),
+                    mount_path: MANIFESTS_DIR.into(),
+                    read_only: Some(true),
+                    ..Default::default()
+                },
+                VolumeMount {
+                    name: "data".into(),
+                    mount_path: DATA_DIR.into(),
+                    ..Default::default()
+                },
+            ]
+            .into_iter()
+            .chain(backup_mount.as_ref().map(|(_, m)| m.clone()))
+            .collect(),
+        ),
         ..Default::default()
     };
     Deployment {
@@ -399,17 +501,22 @@ pub fn deployment(
                         ..Default::default()
                     }),
                     containers: vec![container],
-                    volumes: Some(vec![
-                        Volume {
-                            name: "manifests".into(),
-                            projected: Some(ProjectedVolumeSource {
-                                sources: Some(sources),
+                    volumes: Some(
+                        [
+                            Volume {
+                                name: "manifests".into(),
+                                projected: Some(ProjectedVolumeSource {
+                                    sources: Some(sources),
+                                    ..Default::default()
+                                }),
                                 ..Default::default()
-                            }),
-                            ..Default::default()
-                        },
-                        data_volume,
-                    ]),
+                            },
+                            data_volume,
+                        ]
+                        .into_iter()
+                        .chain(backup_mount.map(|(v, _)| v))
+                        .collect(),
+                    ),
                     ..Default::default()
                 }),
             },
@@ -648,7 +755,7 @@ mod tests {
                 sa.metadata.name.as_ref().unwrap(),
             );
 
-            let d = deployment(&t, "img", "h", true);
+            let d = deployment(&t, "img", "h", true, None);
             valid(
                 Dns1123Subdomain,
                 "Deployment",
@@ -755,7 +862,7 @@ mod tests {
             let embedded = tenant(&name, json!({"displayName": "X"}));
             let pvc = data_pvc(&embedded).unwrap();
             valid(Dns1123Subdomain, "PVC", pvc.metadata.name.as_ref().unwrap());
-            let d = deployment(&embedded, "img", "h", false);
+            let d = deployment(&embedded, "img", "h", false, None);
             let claim = d.spec.template.spec.unwrap().volumes.unwrap()[1]
                 .persistent_volume_claim
                 .clone()
@@ -792,5 +899,127 @@ mod tests {
             config_hash(&suspended, &BTreeMap::new())
         );
         assert!(!tenant_manifest(&t).contains("suspend"));
+    }
+
+    fn schedule(name: &str, tenant: &str, destination: Value) -> BackupSchedule {
+        serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1",
+            "kind": "BackupSchedule", "metadata": {"name": name, "namespace": "ns"},
+            "spec": {"tenantRef": {"name": tenant}, "schedule": "0 2 * * *",
+                "destination": destination}}))
+        .unwrap()
+    }
+
+    fn container_env(d: &Deployment) -> Vec<EnvVar> {
+        d.spec.template.spec.as_ref().unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_volume_destination_sets_the_dir_and_mounts_its_claim_there() {
+        let t = tenant("acme", json!({"displayName": "Acme"}));
+        let vol =
+            json!({"kind": "volume", "volume": {"claimName": "acme-backups", "path": "/backups"}});
+        let s = [schedule("nightly", "acme", vol.clone())];
+        let dest = backup_destination("acme", &s).unwrap().unwrap();
+        let d = deployment(&t, "img", "h", false, Some(&dest));
+        let env = container_env(&d);
+        let dir = env.iter().find(|e| e.name == "NEXBII_BACKUP_DIR").unwrap();
+        assert_eq!(dir.value.as_deref(), Some("/backups"));
+        let pod = d.spec.template.spec.unwrap();
+        let v = pod
+            .volumes
+            .unwrap()
+            .into_iter()
+            .find(|v| v.name == BACKUP_VOLUME)
+            .unwrap();
+        assert_eq!(
+            v.persistent_volume_claim.unwrap().claim_name,
+            "acme-backups"
+        );
+        let m = pod.containers[0]
+            .volume_mounts
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|m| m.name == BACKUP_VOLUME)
+            .unwrap();
+        assert_eq!(m.mount_path, "/backups");
+        // Without a claim the folder is the pod's own (standalone-like): no extra volume.
+        let bare = json!({"kind": "volume", "volume": {"path": "/backups"}});
+        let dest = backup_destination("acme", &[schedule("n", "acme", bare)])
+            .unwrap()
+            .unwrap();
+        let d = deployment(&t, "img", "h", false, Some(&dest));
+        assert_eq!(d.spec.template.spec.unwrap().volumes.unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_s3_destination_takes_its_credentials_by_reference_only() {
+        let t = tenant("acme", json!({"displayName": "Acme"}));
+        let s3 = json!({"kind": "s3", "s3": {"bucket": "bk", "endpoint": "http://minio:9000",
+            "prefix": "nexbii", "pathStyle": true, "credentialsSecretRef": {"name": "s3-creds"}}});
+        let dest = backup_destination("acme", &[schedule("n", "acme", s3)])
+            .unwrap()
+            .unwrap();
+        let env = container_env(&deployment(&t, "img", "h", false, Some(&dest)));
+        let value = |n: &str| {
+            env.iter()
+                .find(|e| e.name == n)
+                .and_then(|e| e.value.clone())
+        };
+        assert_eq!(value("NEXBII_BACKUP_S3_BUCKET").as_deref(), Some("bk"));
+        assert_eq!(
+            value("NEXBII_BACKUP_S3_ENDPOINT").as_deref(),
+            Some("http://minio:9000")
+        );
+        assert_eq!(value("NEXBII_BACKUP_S3_PREFIX").as_deref(), Some("nexbii"));
+        assert_eq!(
+            value("NEXBII_BACKUP_S3_PATH_STYLE").as_deref(),
+            Some("true")
+        );
+        assert_eq!(value("NEXBII_BACKUP_S3_REGION"), None);
+        for (var, key) in [
+            ("NEXBII_BACKUP_S3_ACCESS_KEY_ID", "accessKeyId"),
+            ("NEXBII_BACKUP_S3_SECRET_ACCESS_KEY", "secretAccessKey"),
+        ] {
+            let e = env.iter().find(|e| e.name == var).unwrap();
+            assert!(e.value.is_none(), "{var} is never a literal");
+            let r = e
+                .value_from
+                .as_ref()
+                .unwrap()
+                .secret_key_ref
+                .as_ref()
+                .unwrap();
+            assert_eq!((r.name.as_str(), r.key.as_str()), ("s3-creds", key));
+        }
+        assert!(env.iter().all(|e| e.name != "NEXBII_BACKUP_DIR"));
+    }
+
+    #[test]
+    fn schedules_of_one_tenant_must_agree_on_the_destination() {
+        let a = json!({"kind": "volume", "volume": {"path": "/a"}});
+        let b = json!({"kind": "volume", "volume": {"path": "/b"}});
+        // Another tenant's schedule does not count; the same destination twice is fine.
+        let s = [
+            schedule("nightly", "acme", a.clone()),
+            schedule("hourly", "acme", a.clone()),
+            schedule("other", "globex", b.clone()),
+        ];
+        let d = backup_destination("acme", &s).unwrap().unwrap();
+        assert_eq!(d.volume.unwrap().path, "/a");
+        assert_eq!(backup_destination("initech", &s).unwrap(), None);
+        let s = [
+            schedule("nightly", "acme", a),
+            schedule("hourly", "acme", b),
+        ];
+        let err = backup_destination("acme", &s).unwrap_err();
+        assert!(err.contains("hourly") && err.contains("nightly"), "{err}");
+        // Nothing rendered without a destination.
+        let t = tenant("acme", json!({"displayName": "Acme"}));
+        let env = container_env(&deployment(&t, "img", "h", false, None));
+        assert!(env.iter().all(|e| !e.name.starts_with("NEXBII_BACKUP_")));
     }
 }

@@ -128,6 +128,9 @@ pub struct Ctx {
     pub http: reqwest::Client,
     /// What the Tenant controller knows about the objects it owns.
     pub owned: Arc<Owned>,
+    /// Per Tenant uid: the backup destination last rendered into its Deployment (as JSON), so
+    /// that a schedule's new destination re-applies the Tenant's objects.
+    pub applied_backup: Mutex<HashMap<String, String>>,
     failures: Mutex<HashMap<String, u32>>,
 }
 
@@ -140,6 +143,7 @@ impl Ctx {
             recorder,
             http: crate::cp_client::http_client(),
             owned: Arc::default(),
+            applied_backup: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }

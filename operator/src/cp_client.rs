@@ -17,6 +17,9 @@ pub enum ClientError {
     Conflict(String),
 }
 
+/// Starts the message of a 410 answer (the object existed and is gone for good).
+const GONE: &str = "gone: ";
+
 #[derive(Clone)]
 pub struct ControlPlane {
     http: reqwest::Client,
@@ -53,6 +56,50 @@ pub struct DashboardSync {
 pub struct SavedQuerySync {
     pub revision: u64,
     pub url: String,
+}
+
+/// A backup as the instance reports it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceBackup {
+    pub id: String,
+    /// `Pending`, `Running`, `Completed` or `Failed`.
+    pub state: String,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub location: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// What a restore changed (or would change) in one collection, as the instance reports it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRestoreCollection {
+    pub collection: String,
+    pub in_backup: u64,
+    pub current: u64,
+    pub added: u64,
+    pub removed: u64,
+    pub modified: u64,
+    pub unchanged: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceRestore {
+    pub backup: String,
+    pub restored: bool,
+    pub started_at: String,
+    pub finished_at: String,
+    pub collections: Vec<InstanceRestoreCollection>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +178,9 @@ impl ControlPlane {
                 })
             })
             .unwrap_or(body);
+        if status == reqwest::StatusCode::GONE {
+            return Err(ClientError::Rejected(format!("{GONE}{detail}")));
+        }
         if status.is_server_error()
             || status == reqwest::StatusCode::UNAUTHORIZED
             || status == reqwest::StatusCode::NOT_FOUND
@@ -218,6 +268,62 @@ impl ControlPlane {
             )
             .await?
             .unwrap_or_default())
+    }
+
+    /// Starts a backup of the tenant (`body`: pinned, note, retention, destination).
+    pub async fn create_backup(
+        &self,
+        tenant: &str,
+        body: &Value,
+    ) -> Result<InstanceBackup, ClientError> {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/api/v1/provisioning/{tenant}/backups",
+                    self.base
+                ))
+                .json(body),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Rejected("empty answer".into()))
+    }
+
+    /// The backup `id`; `None` when the instance has no such backup any more (deleted, or
+    /// pruned by retention: 410). A 404 means the tenant is unknown and stays an error.
+    pub async fn get_backup(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<InstanceBackup>, ClientError> {
+        let url = format!("{}/api/v1/provisioning/{tenant}/backups/{id}", self.base);
+        match self.send(self.http.get(url)).await {
+            Err(ClientError::Rejected(m)) if m.starts_with(GONE) => Ok(None),
+            other => other,
+        }
+    }
+
+    /// Deletes the backup `id` and its archive; done when it is already gone.
+    pub async fn delete_backup(&self, tenant: &str, id: &str) -> Result<(), ClientError> {
+        let url = format!("{}/api/v1/provisioning/{tenant}/backups/{id}", self.base);
+        self.send::<Value>(self.http.delete(url)).await.map(|_| ())
+    }
+
+    /// Restores (or, with `dryRun`, reports): `body` is backup, targetTime, only, dryRun.
+    pub async fn restore(
+        &self,
+        tenant: &str,
+        body: &Value,
+    ) -> Result<InstanceRestore, ClientError> {
+        self.send(
+            self.http
+                .post(format!(
+                    "{}/api/v1/provisioning/{tenant}/restores",
+                    self.base
+                ))
+                .json(body),
+        )
+        .await?
+        .ok_or_else(|| ClientError::Rejected("empty answer".into()))
     }
 
     pub async fn delete(&self, tenant: &str, kind: &str, name: &str) -> Result<(), ClientError> {

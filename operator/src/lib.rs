@@ -1,5 +1,6 @@
 //! NexBII operator: one kube-runtime controller per kind, leader-elected.
 pub mod backup;
+pub mod backups;
 pub mod builders;
 pub mod conditions;
 pub mod context;

@@ -19,17 +19,19 @@ use kube::{
     runtime::{
         controller,
         events::{Recorder, Reporter},
-        reflector::{self, Store},
+        reflector::{self, ObjectRef, Store},
         watcher, Controller, PredicateConfig, WatchStreamExt,
     },
     Api, Client, Resource, ResourceExt,
 };
-use nexbii_crds::{BackupSchedule, Dashboard, DataSource, GovernancePolicy, SavedQuery, Tenant};
+use nexbii_crds::{
+    Backup, BackupSchedule, Dashboard, DataSource, GovernancePolicy, Restore, SavedQuery, Tenant,
+};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::sync::watch;
 
 use crate::{
-    backup, builders,
+    backup, backups, builders,
     context::{Ctx, Settings},
     leader::{self, LeaderConfig},
     metrics::{Metrics, ObjectState},
@@ -249,9 +251,11 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
     let ns = cfg.namespace;
     let config = controller::Config::default().concurrency(cfg.concurrency);
     let o = ctx.owned.clone();
+    let c = ctx.clone();
     let (tenant_store, tenant_stream) = primary(api::<Tenant>(&client, &ns), move |t: &Tenant| {
         if let Some(uid) = t.uid() {
             o.forget_tenant(&uid);
+            c.applied_backup.lock().expect("lock").remove(&uid);
         }
     });
     let (source_store, source_stream) =
@@ -323,6 +327,20 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
             watcher(api::<PartialObjectMeta<NetworkPolicy>>(&client, &ns), owned),
             no_ready,
         ))
+        // A schedule's destination is rendered into its Tenant's Deployment.
+        .watches_stream(
+            watcher(
+                api::<BackupSchedule>(&client, &ns),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .applied_objects()
+            .predicate_filter(spec_changes, PredicateConfig::default()),
+            |s: BackupSchedule| {
+                s.namespace()
+                    .map(|ns| ObjectRef::new(&s.spec.tenant_ref.name).within(&ns))
+            },
+        )
         .reconcile_on(tenant_rx)
         .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
@@ -377,10 +395,34 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         .for_each(|_| async {});
     metrics.watch_objects(backup_states(schedule_store.clone()));
     let schedules = Controller::for_stream(schedule_stream, schedule_store)
+        // A run's progress (its Backup's status) updates the schedule's status.
+        .owns(api::<Backup>(&client, &ns), watcher::Config::default())
         .reconcile_on(schedule_rx)
-        .with_config(config)
+        .with_config(config.clone())
         .graceful_shutdown_on(shutdown(rx.clone()))
         .run(backup::reconcile, backup::error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let (reader, stream) = primary(api::<Backup>(&client, &ns), |_: &Backup| {});
+    metrics.watch_objects(object_states(backups::BACKUP_KIND, reader.clone()));
+    let backup_runs = Controller::for_stream(stream, reader)
+        .with_config(config.clone())
+        .graceful_shutdown_on(shutdown(rx.clone()))
+        .run(
+            backups::reconcile_backup,
+            backups::error_policy_backup,
+            ctx.clone(),
+        )
+        .for_each(|_| async {});
+    let (reader, stream) = primary(api::<Restore>(&client, &ns), |_: &Restore| {});
+    metrics.watch_objects(object_states(backups::RESTORE_KIND, reader.clone()));
+    let restores = Controller::for_stream(stream, reader)
+        .with_config(config)
+        .graceful_shutdown_on(shutdown(rx.clone()))
+        .run(
+            backups::reconcile_restore,
+            backups::error_policy_restore,
+            ctx.clone(),
+        )
         .for_each(|_| async {});
     tokio::join!(
         tenants,
@@ -389,6 +431,8 @@ pub async fn run(client: Client, cfg: RunConfig, metrics: Metrics) -> anyhow::Re
         saved_queries,
         policies,
         schedules,
+        backup_runs,
+        restores,
         secret_watch
     );
     metrics.leader.set(0);

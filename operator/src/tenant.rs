@@ -21,13 +21,13 @@ use kube::{
     runtime::controller::Action,
     Api, ResourceExt,
 };
-use nexbii_crds::{Tenant, TenantAlert};
+use nexbii_crds::{BackupSchedule, Condition, Destination, Tenant, TenantAlert};
 use rand::{Rng, RngCore};
 use serde_json::{json, Map, Value};
 
 use crate::{
     builders::{self, keys},
-    conditions::Outcome,
+    conditions::{cond, Outcome},
     context::{
         apply, controller_uid, delete_owned, object_key, read_secret, secret_value, validate_spec,
         Ctx, Error, KubeContext, Result,
@@ -198,6 +198,7 @@ async fn apply_all(
     names: &Names,
     bootstrap: &BTreeMap<(String, String), String>,
     reported: bool,
+    backup: Option<&Destination>,
 ) -> Result<Deployment> {
     let c = &ctx.client;
     let uid = t.uid().unwrap_or_default();
@@ -239,7 +240,7 @@ async fn apply_all(
     let deployment = apply(
         ctx,
         ns,
-        &builders::deployment(t, &image, &hash, !bootstrap.is_empty()),
+        &builders::deployment(t, &image, &hash, !bootstrap.is_empty(), backup),
     )
     .await?;
     apply(ctx, ns, &builders::service(t)).await?;
@@ -309,6 +310,49 @@ struct Done {
     outcome: Outcome,
     fields: Map<String, Value>,
     action: Action,
+    extra: Vec<Condition>,
+}
+
+/// The destination the Tenant's BackupSchedules declare, and the `BackupDestination`
+/// condition saying so (or that they disagree, and none is configured).
+async fn backup_destination(
+    ctx: &Ctx,
+    t: &Tenant,
+    ns: &str,
+) -> Result<(Option<Destination>, Condition)> {
+    let schedules = Api::<BackupSchedule>::namespaced(ctx.client.clone(), ns)
+        .list(&Default::default())
+        .await
+        .what(|| format!("list BackupSchedules in {ns}"))?;
+    let gen = t.metadata.generation;
+    Ok(
+        match builders::backup_destination(&t.name_any(), &schedules.items) {
+            Ok(Some(d)) => {
+                let c = cond(
+                    "BackupDestination",
+                    true,
+                    "Configured",
+                    "the instance backs up to its BackupSchedules' destination",
+                    gen,
+                );
+                (Some(d), c)
+            }
+            Ok(None) => (
+                None,
+                cond(
+                    "BackupDestination",
+                    false,
+                    "NoBackupSchedule",
+                    "no BackupSchedule names this Tenant: the instance keeps its default backup folder",
+                    gen,
+                ),
+            ),
+            Err(why) => (
+                None,
+                cond("BackupDestination", false, "ConflictingDestinations", why, gen),
+            ),
+        },
+    )
 }
 
 async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
@@ -322,11 +366,21 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
             outcome: Outcome::suspended(),
             fields: Map::new(),
             action: Action::await_change(),
+            extra: vec![],
         });
     }
     validate_spec(&t.spec)?;
+    let (backup, backup_cond) = backup_destination(ctx, t, &ns).await?;
+    let backup_json = serde_json::to_string(&backup).unwrap_or_default();
+    let backup_changed = ctx
+        .applied_backup
+        .lock()
+        .expect("lock")
+        .get(&uid)
+        .is_none_or(|b| *b != backup_json);
     let dirty = ctx.owned.take_dirty(&uid);
     if dirty
+        || backup_changed
         || !ctx
             .owned
             .applied_recently(&uid, generation, ctx.settings.resync)
@@ -339,7 +393,12 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
             .as_ref()
             .is_some_and(|s| s.observed_generation.is_some());
         ensure_keys(ctx, t, &ns, names, reported).await?;
-        let deployment = apply_all(ctx, t, &ns, names, &bootstrap, reported).await?;
+        let deployment =
+            apply_all(ctx, t, &ns, names, &bootstrap, reported, backup.as_ref()).await?;
+        ctx.applied_backup
+            .lock()
+            .expect("lock")
+            .insert(uid.clone(), backup_json);
         ctx.metrics.applies.with_label_values(&[KIND]).inc();
         let ready = deployment
             .status
@@ -401,6 +460,7 @@ async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {
         outcome,
         fields: fields.as_object().cloned().unwrap_or_default(),
         action,
+        extra: vec![backup_cond],
     })
 }
 
@@ -410,14 +470,18 @@ pub async fn reconcile(t: Arc<Tenant>, ctx: Arc<Ctx>) -> Result<Action> {
     let key = object_key(KIND, t.as_ref());
     let names = builders::names(&t);
     let res = reconcile_inner(&t, &ctx, &names).await;
-    let (outcome, mut fields) = match &res {
-        Ok(done) => (done.outcome.clone(), done.fields.clone()),
-        Err(e) => (e.outcome(), Map::new()),
+    let (outcome, mut fields, extra) = match &res {
+        Ok(done) => (
+            done.outcome.clone(),
+            done.fields.clone(),
+            done.extra.clone(),
+        ),
+        Err(e) => (e.outcome(), Map::new(), vec![]),
     };
     // The name mapping is known whatever happened, and is what a user needs to look further.
     fields.insert("instanceName".into(), json!(names.base));
     fields.insert("keysSecretName".into(), json!(names.keys_secret));
-    let reported = ctx.report(KIND, t.as_ref(), &outcome, vec![], fields).await;
+    let reported = ctx.report(KIND, t.as_ref(), &outcome, extra, fields).await;
     ctx.metrics
         .duration
         .with_label_values(&[KIND])

@@ -34,7 +34,7 @@ fn every_object_is_owned_by_the_tenant_and_labelled() {
     let metas = [
         builders::config_map(&t).metadata,
         builders::service_account(&t).metadata,
-        builders::deployment(&t, "img", "h", false).metadata,
+        builders::deployment(&t, "img", "h", false, None).metadata,
         builders::service(&t).metadata,
         builders::ingress(&t).unwrap().metadata,
         builders::network_policy(&t).metadata,
@@ -59,7 +59,7 @@ fn every_object_is_owned_by_the_tenant_and_labelled() {
 #[test]
 fn embedded_storage_forces_one_replica_a_volume_and_recreate() {
     let t = tenant(EMBEDDED);
-    let d = builders::deployment(&t, "img:1", "h", false);
+    let d = builders::deployment(&t, "img:1", "h", false, None);
     assert_eq!(d.spec.replicas, Some(1));
     assert_eq!(
         d.spec.strategy.as_ref().unwrap().type_.as_deref(),
@@ -93,7 +93,7 @@ fn embedded_storage_forces_one_replica_a_volume_and_recreate() {
 #[test]
 fn mongodb_tenant_scales_with_pdb_ingress_and_secret_refs() {
     let t = tenant(MONGO);
-    let d = builders::deployment(&t, "default-img", "abc", false);
+    let d = builders::deployment(&t, "default-img", "abc", false, None);
     assert_eq!(d.spec.replicas, Some(3));
     assert!(d.spec.strategy.is_none());
     assert!(builders::data_pvc(&t).is_none());
@@ -226,7 +226,7 @@ fn config_map_carries_the_tenant_manifest_and_hash_tracks_it() {
         text.contains("kind: Secret") && text.contains("name: s") && text.contains("k: pw"),
         "{text}"
     );
-    let d = builders::deployment(&t, "i", "h", true);
+    let d = builders::deployment(&t, "i", "h", true, None);
     let vols = d.spec.template.spec.unwrap().volumes.unwrap();
     let projected = vols[0].projected.clone().unwrap().sources.unwrap();
     assert_eq!(projected.len(), 2, "config map and bootstrap secret");

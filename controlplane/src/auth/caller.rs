@@ -81,9 +81,30 @@ impl Caller {
 
     /// Who the write path records as the author of this caller's changes.
     pub fn actor(&self) -> Actor {
+        if self.session_id == OPERATOR_SESSION {
+            return Actor::Operator;
+        }
         Actor::User(self.username.clone())
     }
+
+    /// The operator acting in `scope` through its token (the provisioning API), so that the
+    /// admin domain functions it reuses record `Actor::Operator` as the author.
+    pub fn operator(scope: TenantScope) -> Self {
+        Self {
+            scope,
+            username: "operator".into(),
+            role: Role::Admin,
+            session_id: OPERATOR_SESSION.into(),
+            api_key: None,
+            impersonator: None,
+            row_context: Default::default(),
+        }
+    }
 }
+
+/// The session id of [`Caller::operator`]: never a login session's (those are random ids,
+/// `share:<id>` or `key:<id>`).
+const OPERATOR_SESSION: &str = "operator:";
 
 fn unauthorized() -> ApiError {
     ApiError::Unauthorized("missing, invalid or expired token".into())

@@ -288,6 +288,8 @@ impl Modify for KeysAndLimits {
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
         operator_api::alerts,
         operator_api::put_saved_query, operator_api::delete_saved_query,
+        crate::provisioning::backups::create_backup, crate::provisioning::backups::get_backup,
+        crate::provisioning::backups::delete_backup, crate::provisioning::backups::create_restore,
     ),
     components(schemas(
         error::Problem, error::ProblemField, Role, Origin, Meta,

@@ -1,12 +1,13 @@
 //! Provisioning: objects declared in YAML, applied from a folder (`--manifests`) or pushed by the
 //! operator through its token-authenticated API. Provisioned objects are read-only to users.
 use axum::{
-    routing::{get, put},
+    routing::{get, post, put},
     Router,
 };
 
 use crate::state::SharedState;
 
+pub mod backups;
 pub mod manifests;
 pub mod operator_api;
 
@@ -30,4 +31,16 @@ pub fn routes() -> Router<SharedState> {
             put(put_saved_query).delete(delete_saved_query),
         )
         .route("/api/v1/provisioning/{tenant}/alerts", get(alerts))
+        .route(
+            "/api/v1/provisioning/{tenant}/backups",
+            post(backups::create_backup),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/backups/{id}",
+            get(backups::get_backup).delete(backups::delete_backup),
+        )
+        .route(
+            "/api/v1/provisioning/{tenant}/restores",
+            post(backups::create_restore),
+        )
 }

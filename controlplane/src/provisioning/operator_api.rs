@@ -23,7 +23,7 @@ use crate::{
     store::{write::Actor, Entity, Expect, Origin, StoreExt, TenantScope},
 };
 
-async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScope> {
+pub(super) async fn tenant_scope(state: &SharedState, tenant: &str) -> ApiResult<TenantScope> {
     let scope =
         TenantScope::new(tenant).ok_or_else(|| ApiError::NotFound(format!("tenant {tenant}")))?;
     state.tenant(&scope).await?;

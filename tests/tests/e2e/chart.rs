@@ -38,13 +38,15 @@ use serde_json::{json, Value};
 use crate::operator::{condition, eventually, setup};
 
 const CHART: &str = "charts/nexbii-operator";
-const KINDS: [&str; 6] = [
+const KINDS: [&str; 8] = [
     "Tenant",
     "DataSource",
     "Dashboard",
     "SavedQuery",
     "GovernancePolicy",
     "BackupSchedule",
+    "Backup",
+    "Restore",
 ];
 
 /// Runs `helm_driver.py ARGS [--values JSON]`: the result, or Helm's error class and message.
@@ -870,10 +872,7 @@ async fn release_installs_and_the_operator_converges_under_its_service_account()
         (("Dashboard", "wipe"), ("Degraded", "InvalidQueries")),
         (("GovernancePolicy", "default"), ("Healthy", "")),
         (("GovernancePolicy", "frozen"), ("Suspended", "Suspended")),
-        (
-            ("BackupSchedule", "nightly"),
-            ("Degraded", "BackupApiUnavailable"),
-        ),
+        (("BackupSchedule", "nightly"), ("Healthy", "")),
         (("BackupSchedule", "paused"), ("Suspended", "Suspended")),
     ]
     .into();

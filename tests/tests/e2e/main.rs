@@ -20,6 +20,7 @@ mod mongo_source;
 mod monitoring;
 mod oidc;
 mod operator;
+mod operator_backups;
 mod provisioning;
 mod queries;
 mod sharing;

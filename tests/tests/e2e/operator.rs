@@ -89,11 +89,16 @@ where
     panic!("timed out waiting for: {what}");
 }
 
-fn start_operator(c: &Client, ns: &str, identity: &str, instance_url: Option<String>) -> Metrics {
+pub(crate) fn start_operator(
+    c: &Client,
+    ns: &str,
+    identity: &str,
+    instance_url: Option<String>,
+) -> Metrics {
     start_operator_with(c, ns, identity, instance_url, Duration::from_secs(30))
 }
 
-fn start_operator_with(
+pub(crate) fn start_operator_with(
     c: &Client,
     ns: &str,
     identity: &str,
@@ -128,7 +133,7 @@ pub(crate) fn condition(status: &Value, type_: &str) -> Option<(String, String)>
         })
 }
 
-async fn status_of<K>(api: &Api<K>, name: &str) -> Value
+pub(crate) async fn status_of<K>(api: &Api<K>, name: &str) -> Value
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
@@ -139,7 +144,7 @@ where
         .unwrap_or(Value::Null)
 }
 
-fn tenant(name: &str, spec: Value) -> Tenant {
+pub(crate) fn tenant(name: &str, spec: Value) -> Tenant {
     serde_json::from_value(json!({"apiVersion": "nexbii.io/v1alpha1", "kind": "Tenant", "metadata": {"name": name}, "spec": spec})).unwrap()
 }
 
@@ -517,7 +522,7 @@ async fn resources_sync_into_the_instance_and_finalizers_clean_up() {
         json!(90)
     );
 
-    // Backup schedules: parsed and honest about the missing backup API; bad cron named.
+    // Backup schedules: parsed and scheduled (the next run announced); bad cron named.
     let schedules: Api<BackupSchedule> = Api::namespaced(c.clone(), &ns);
     for (name, cron) in [("nightly", "0 2 * * *"), ("broken", "61 * * * *")] {
         let b: BackupSchedule = serde_json::from_value(
@@ -528,9 +533,11 @@ async fn resources_sync_into_the_instance_and_finalizers_clean_up() {
         .unwrap();
         schedules.create(&PostParams::default(), &b).await.unwrap();
     }
-    eventually("schedule reports missing backup API", || async {
+    eventually("schedule reports its next run", || async {
         let s = status_of(&schedules, "nightly").await;
-        (condition(&s, "Stalled")? == ("True".into(), "BackupApiUnavailable".into())).then_some(())
+        (condition(&s, "Ready")? == ("True".into(), "Scheduled".into())
+            && s["nextScheduleTime"].as_str()?.ends_with("T02:00:00Z"))
+        .then_some(())
     })
     .await;
     eventually("bad cron named", || async {
@@ -780,7 +787,7 @@ where
 }
 
 /// Waits for an Event with `reason` about the object `name`; returns its type.
-async fn event_about(c: &Client, ns: &str, name: &str, reason: &str) -> String {
+pub(crate) async fn event_about(c: &Client, ns: &str, name: &str, reason: &str) -> String {
     let events: Api<Event> = Api::namespaced(c.clone(), ns);
     eventually(&format!("{reason} event about {name}"), || async {
         let list = events.list(&ListParams::default()).await.ok()?;
@@ -1590,7 +1597,7 @@ async fn a_changed_secret_reaches_the_objects_that_reference_it_at_once() {
             "s3": {"bucket": "backups", "credentialsSecretRef": {"name": "s3-creds"}}}}}))
     .unwrap();
     schedules.create(&pp, &b).await.unwrap();
-    reported(&schedules, "offsite", "Stalled", "BackupApiUnavailable").await;
+    reported(&schedules, "offsite", "Ready", "Scheduled").await;
 
     // Secrets nobody references come and go: nothing is reconciled for them.
     let reconciles = |kind: &str| metrics.reconciles.with_label_values(&[kind]).get();

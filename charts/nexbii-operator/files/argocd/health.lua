@@ -1,5 +1,5 @@
 -- Argo CD health of a nexbii.io resource (Tenant, DataSource, Dashboard, SavedQuery,
--- GovernancePolicy, BackupSchedule). The operator writes kstatus conditions for every kind: Ready, Reconciling,
+-- GovernancePolicy, BackupSchedule, Backup, Restore). The operator writes kstatus conditions for every kind: Ready, Reconciling,
 -- Stalled, Suspended, with status.observedGeneration. Argo CD runs this in gopher-lua (Lua 5.1).
 local hs = {}
 local status = obj.status
