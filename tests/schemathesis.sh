@@ -102,9 +102,11 @@ echo "schemathesis $("$ST" --version 2>/dev/null | awk '{print $NF}') against $B
 # the per-address limit that applies to unauthenticated requests (6000 a minute), whose 429s
 # would otherwise stand in for the 401s the auth checks expect.
 set +e
+# Run from the temp dir: Schemathesis keeps a cache (`.schemathesis/`) in its working directory.
+ROOT=$PWD
 # shellcheck disable=SC2086
-PYTHONPATH=tests SCHEMATHESIS_HOOKS=schemathesis_hooks \
-"$ST" --config-file tests/schemathesis.toml run "$BASE/api/v1/openapi.json" \
+(cd "$DIR" && PYTHONPATH=$ROOT/tests SCHEMATHESIS_HOOKS=schemathesis_hooks \
+"$ST" --config-file "$ROOT/tests/schemathesis.toml" run "$BASE/api/v1/openapi.json" \
   --checks all \
   -H "Authorization: Bearer $TOKEN" \
   --seed 20261204 \
@@ -115,7 +117,7 @@ PYTHONPATH=tests SCHEMATHESIS_HOOKS=schemathesis_hooks \
   --request-timeout 30 \
   --no-color \
   "${EXCLUDE[@]}" \
-  ${SCHEMATHESIS_ARGS:-} 2>&1 | tee "$DIR/schemathesis.log"
+  ${SCHEMATHESIS_ARGS:-}) 2>&1 | tee "$DIR/schemathesis.log"
 rc=${PIPESTATUS[0]}
 set -e
 # A worker that dies on an exception leaves its operations untested without failing the run.
