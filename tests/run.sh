@@ -4,7 +4,8 @@
 # 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
 #    and MariaDB, the MongoDB-wire server, the S3-compatible server (moto), the Kubernetes test cluster — built on first use and
 #    cached), remembering which ones it started, and installs Helm's SDK for the chart tests;
-# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, the console
+# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, Schemathesis
+#    against a running control plane (tests/schemathesis.sh, `--checks all`), the console
 #    tests (npm ci && npm test in controlplane/console, once that folder has a package.json),
 #    and the container images (tests/env/images.sh: static release build, buildah images FROM
 #    scratch, podman smoke run; NEXBII_SKIP_IMAGES=1 skips it on a developer machine);
@@ -128,6 +129,9 @@ disk
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace --no-fail-fast" cargo test --workspace --no-fail-fast
+# The OpenAPI document against the running server: Schemathesis, every check (tests/schemathesis.sh
+# starts the debug binary the step above built; its run time is printed).
+step "schemathesis --checks all (OpenAPI document vs. running server)" bash tests/schemathesis.sh
 disk
 step "console tests" console_tests
 

@@ -39,6 +39,12 @@ pub fn router(state: SharedState) -> Router {
             state.clone(),
             audit::capture::record,
         ))
+        // Problem `type` URIs on the branded tenant's own host (inside `track`, whose
+        // identity names the authenticated tenant).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            branding::problems::brand_problems,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             http::middleware::track,

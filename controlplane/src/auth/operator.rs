@@ -23,15 +23,16 @@ impl FromRequestParts<SharedState> for Operator {
         parts: &mut Parts,
         state: &SharedState,
     ) -> Result<Self, Self::Rejection> {
-        let expected = state.settings.operator_token.as_deref().ok_or_else(|| {
-            ApiError::Forbidden("provisioning is disabled on this instance".into())
-        })?;
+        // A missing credential is a 401 whether or not provisioning is on (as documented).
         let given = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| ApiError::Unauthorized("operator token required".into()))?;
+        let expected = state.settings.operator_token.as_deref().ok_or_else(|| {
+            ApiError::Forbidden("provisioning is disabled on this instance".into())
+        })?;
         // Compare digests so the comparison time does not depend on where the tokens differ.
         let (a, b) = (digest(expected), digest(given));
         if a.iter()

@@ -103,7 +103,7 @@ pub struct UserExport {
     pub tenant: String,
     pub username: String,
     /// The user record, without credentials; absent when the user no longer exists.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub profile: Option<Value>,
     #[schema(value_type = Vec<Object>)]
     pub sessions: Vec<Value>,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 pub mod css;
+pub mod problems;
 
 use crate::{
     http::{ApiError, ApiResult, Problem},
@@ -24,7 +25,9 @@ use crate::{
 };
 
 pub fn routes() -> Router<SharedState> {
-    Router::new().route("/api/v1/branding", get(branding))
+    Router::new()
+        .route("/api/v1/branding", get(branding))
+        .merge(problems::routes())
 }
 
 /// Custom domains → tenant names, looked up across the instance's tenants and remembered
@@ -43,7 +46,11 @@ impl Default for Domains {
 }
 
 impl Domains {
-    async fn tenant_of(&self, state: &AppState, host: &str) -> ApiResult<Option<TenantScope>> {
+    pub(crate) async fn tenant_of(
+        &self,
+        state: &AppState,
+        host: &str,
+    ) -> ApiResult<Option<TenantScope>> {
         if let Some(hit) = self.0.get(host).await {
             return Ok(hit);
         }
@@ -126,7 +133,7 @@ fn patterns() -> &'static [Regex; 3] {
 }
 
 /// The request's host name, without port, lower-cased.
-fn host(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn host(headers: &HeaderMap) -> Option<String> {
     let h = headers.get(header::HOST)?.to_str().ok()?;
     let name = h.rsplit_once(':').map_or(h, |(n, port)| {
         if port.bytes().all(|b| b.is_ascii_digit()) {

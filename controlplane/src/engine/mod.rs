@@ -120,7 +120,8 @@ pub struct ColumnInfo {
 #[serde(rename_all = "camelCase")]
 pub struct QueryResult {
     pub columns: Vec<ColumnInfo>,
-    #[schema(value_type = Vec<Vec<Object>>)]
+    /// Each row's values in column order (any JSON value).
+    #[schema(value_type = Vec<Vec<Value>>)]
     pub rows: Rows,
     pub row_count: usize,
     /// More rows existed than the row limit allowed.

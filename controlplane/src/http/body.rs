@@ -66,5 +66,9 @@ pub fn optional_json<T: serde::de::DeserializeOwned + Default>(
             detail: "expected Content-Type: application/json".into(),
         });
     }
+    // The document calls these bodies optional (nullable): `null` is no body too.
+    if body.trim_ascii() == b"null" {
+        return Ok(T::default());
+    }
     parse_json(body)
 }

@@ -68,6 +68,32 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Where problem `type` URIs point unless the request's tenant is branded (then
+/// `branding::problems` rewrites them to the tenant's own host).
+pub const DEFAULT_PROBLEM_BASE: &str = "https://nexbii.io/problems/";
+
+/// Every problem type the API answers with: slug, status, what it means. Served at
+/// `GET /problems/{slug}` so each `type` URI resolves.
+pub const PROBLEM_TYPES: &[(&str, u16, &str)] = &[
+    ("bad-request", 400, "The body, a query parameter or a header could not be read; `field` names it when it is one."),
+    ("query-failed", 400, "The data source refused the statement; `position` is the 1-based character it pointed at, when it gave one."),
+    ("validation-failed", 422, "The input was read but is not valid; `errors` lists each field and why."),
+    ("query-refused", 400, "The statement was refused before it reached the data source (only reading statements run)."),
+    ("unauthorized", 401, "No valid session token, API key or embed token was sent, or it has expired."),
+    ("forbidden", 403, "The caller may not do this: role, API-key scope, IP allow-list or a feature turned off."),
+    ("approval-required", 403, "The statement reads classified data and must be approved first (`POST /api/v1/approvals`)."),
+    ("not-found", 404, "The object or route does not exist in the caller's tenant."),
+    ("gone", 410, "It existed and has ended for good, like an expired share link."),
+    ("method-not-allowed", 405, "The route does not answer this HTTP method."),
+    ("conflict", 409, "The object already exists, or changed since it was read (`If-Match`)."),
+    ("declared-elsewhere", 409, "The field is declared outside the API (the Tenant, a manifest) and is changed there."),
+    ("too-many-requests", 429, "A rate limit was reached; `Retry-After` says when to try again."),
+    ("query-timeout", 504, "The data source did not answer within the timeout."),
+    ("data-source-unavailable", 502, "The data source could not be reached or refused the connection."),
+    ("unavailable", 503, "The service cannot answer now (the store is unreachable); try again later."),
+    ("internal", 500, "An unexpected error; the server log has the details."),
+];
+
 #[cfg(test)]
 mod query_tests {
     use super::*;
@@ -103,6 +129,8 @@ mod query_tests {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// `https://nexbii.io/problems/<slug>`, or on a branded tenant's own host:
+    /// `GET /problems/{slug}` there describes it.
     #[serde(rename = "type")]
     pub type_: String,
     pub title: String,
@@ -149,7 +177,7 @@ impl ApiError {
         }
     }
 
-    fn slug(&self) -> &'static str {
+    pub fn slug(&self) -> &'static str {
         match self {
             Self::BadRequest { .. } => "bad-request",
             Self::Sql { .. } => "query-failed",
@@ -195,7 +223,7 @@ impl ApiError {
         };
         Problem {
             position,
-            type_: format!("https://nexbii.io/problems/{}", self.slug()),
+            type_: format!("{DEFAULT_PROBLEM_BASE}{}", self.slug()),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: self.to_string(),
@@ -320,10 +348,47 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
     })
 }
 
+/// Whole numbers written with a fraction (`3.0`) as integers: JSON Schema's `integer` (what
+/// the document declares) admits them, serde's integer fields do not. `false` when none.
+fn integral_floats(v: &mut serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            let whole = f.fract() == 0.0 && f.abs() < 9.0e15;
+            if whole {
+                *v = if f < 0.0 {
+                    serde_json::Value::from(f as i64)
+                } else {
+                    serde_json::Value::from(f as u64)
+                };
+            }
+            whole
+        }
+        serde_json::Value::Array(a) => a.iter_mut().fold(false, |c, x| integral_floats(x) | c),
+        serde_json::Value::Object(o) => o.values_mut().fold(false, |c, x| integral_floats(x) | c),
+        _ => false,
+    }
+}
+
 /// Deserializes JSON, reporting the path of the first bad field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let first = serde_path_to_error::deserialize(de);
+    // Only when the body did not fit: retried with `3.0` read as `3`.
+    let first = match first {
+        Err(e) => match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(mut v) => {
+                if integral_floats(&mut v) {
+                    serde_path_to_error::deserialize(v).map_err(|_| e)
+                } else {
+                    Err(e)
+                }
+            }
+            Err(_) => Err(e),
+        },
+        ok => ok,
+    };
+    first.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         ApiError::BadRequest {

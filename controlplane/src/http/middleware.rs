@@ -25,6 +25,13 @@ pub fn route_of(req: &Request) -> String {
 #[derive(Clone, Default)]
 pub struct Identity(Arc<OnceLock<(String, String)>>);
 
+impl Identity {
+    /// The tenant the request authenticated as, once it has.
+    pub fn tenant(&self) -> Option<String> {
+        self.0.get().map(|(t, _)| t.clone())
+    }
+}
+
 /// Tells [`track`] and the audit log the tenant and user of the request being extracted (the
 /// tenant is known only after authentication), and how it authenticated (`via`: `session`,
 /// `key:<id>`). Requests nobody identified are recorded under the instance.

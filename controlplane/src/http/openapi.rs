@@ -164,6 +164,31 @@ fn keys_and_limits(path: &str, method: &axum::http::Method, op: &mut Operation) 
                 )
             });
     }
+    // Checks beyond the schema (ranges, references to other objects, `ApiError::Invalid`) are
+    // 422 problems naming the field, for any operation that takes input.
+    if op.request_body.is_some() || op.parameters.iter().flatten().next().is_some() {
+        op.responses
+            .responses
+            .entry("422".into())
+            .or_insert_with(|| problem("a value is out of range or refers to something that does not exist; the problem names the field"));
+    }
+    // `If-Match` is an ETag (`"<revision>"`, optionally weak) or `*`; anything else is a 400.
+    for p in op.parameters.iter_mut().flatten() {
+        if matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Header)
+            && p.name.eq_ignore_ascii_case("If-Match")
+        {
+            p.schema = Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(r#"^(\*|(W/)?"[0-9]{1,19}")$"#))
+                    .into(),
+            );
+            op.responses
+                .responses
+                .entry("400".into())
+                .or_insert_with(|| problem("`If-Match` is not an ETag of the object or `*`"));
+        }
+    }
     if crate::admin::features::domain::feature_of(path).is_some() {
         op.responses
             .responses
@@ -283,7 +308,7 @@ impl Modify for KeysAndLimits {
         webhooks::list, webhooks::create, webhooks::get_one, webhooks::update, webhooks::delete,
         webhooks::deliveries, webhooks::redeliver,
         crate::audit::list, crate::audit::export, crate::audit::verify,
-        crate::branding::branding,
+        crate::branding::branding, crate::branding::problems::problem_type,
         operator_api::put_datasource, operator_api::put_dashboard, operator_api::put_policy,
         operator_api::delete_datasource, operator_api::delete_dashboard, operator_api::delete_policy,
         operator_api::alerts,

@@ -41,6 +41,24 @@ async fn metrics(State(state): State<SharedState>) -> Response {
         .into_response()
 }
 
-async fn openapi_doc() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::document())
+/// The document, branded for the tenant of `?tenant=` or of the custom domain in `Host`.
+async fn openapi_doc(
+    State(state): State<SharedState>,
+    req: axum::extract::Request,
+) -> Json<utoipa::openapi::OpenApi> {
+    let mut doc = openapi::document();
+    let t =
+        crate::branding::problems::request_tenant(&state, req.uri().query(), req.headers(), None)
+            .await;
+    if let Some(t) = t {
+        let peer = crate::auth::oidc::peer(req.extensions());
+        let origin = crate::auth::oidc::external_base(&state, req.headers(), peer).ok();
+        let b = t.spec.branding.as_ref();
+        if let Some(base) = crate::branding::problems::problem_base(b, origin.as_deref()) {
+            let name = crate::branding::view(&t.name, &t.spec.display_name, b).display_name;
+            let domain = b.and_then(|b| b.custom_domain.as_deref());
+            crate::branding::problems::brand_document(&mut doc, &name, domain, &base);
+        }
+    }
+    Json(doc)
 }

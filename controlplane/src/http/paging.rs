@@ -20,9 +20,11 @@ pub const MAX_LIMIT: u32 = 1000;
 pub struct PageParams {
     /// Items per page (1 to 1000, default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `X-Next-Cursor` of the previous page.
     #[serde(default)]
+    #[param(pattern = r"^[A-Za-z0-9_-]*$")]
     pub cursor: Option<String>,
 }
 
@@ -40,9 +42,23 @@ impl PageParams {
             .cursor
             .as_deref()
             .map(|c| {
-                B64.decode(c)
+                // Read leniently (a cursor only says where to start; any base64url text is one):
+                // a cursor of the documented alphabet is never refused.
+                let lenient = base64::engine::GeneralPurpose::new(
+                    &base64::alphabet::URL_SAFE,
+                    base64::engine::GeneralPurposeConfig::new()
+                        .with_decode_allow_trailing_bits(true)
+                        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+                );
+                let mut text = c.to_string();
+                // A lone last character holds no whole byte: it is dropped.
+                if text.len() % 4 == 1 {
+                    text.pop();
+                }
+                lenient
+                    .decode(text)
                     .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .ok_or_else(|| ApiError::invalid("cursor", "not a cursor from this API"))
             })
             .transpose()?;

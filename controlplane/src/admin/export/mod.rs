@@ -63,7 +63,7 @@ pub struct ExportParams {
             `?format=json` a `v1` List. A stored data-source password is exported as \
             `spec.passwordSecretRef` to the Secret `datasource-<name>-credentials` (key \
             `password`, named in the `nexbii.io/secret-keys` annotation), never as a value",
-            content((String = "application/yaml"), (Object = "application/json"))),
+            content((Vec<Object> = "application/yaml"), (Object = "application/json"))),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "unknown `format`"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "not an admin")),

@@ -73,6 +73,7 @@ pub struct FlagInput {
     pub users: Vec<String>,
     /// Share of the other users that get it, chosen by a stable hash of the user (default 100).
     #[serde(default = "hundred")]
+    #[schema(maximum = 100)]
     pub rollout_percent: u8,
 }
 

@@ -225,6 +225,8 @@ pub const ROUTE_AREAS: &[(&str, RouteRule)] = {
         ("/embed/{tenant}", Public),
         // Shown on the login page, before anyone signs in.
         ("/api/v1/branding", Public),
+        // What a problem body's `type` URI names: public like the errors themselves.
+        ("/problems", Public),
         ("/api/v1/auth/me", AnyKey),
         // What is on for the caller: every client may ask.
         ("/api/v1/features", AnyKey),

@@ -81,7 +81,7 @@ fn client_secret(state: &SharedState, scope: &TenantScope) -> ApiResult<String> 
 
 /// `scheme://host` of this instance as the browser sees it: the forwarded scheme is believed
 /// only from a trusted proxy, and the host must be a plain host[:port].
-fn external_base(
+pub(crate) fn external_base(
     state: &SharedState,
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
@@ -114,7 +114,7 @@ fn external_base(
     Ok(format!("{}://{host}", if https { "https" } else { "http" }))
 }
 
-fn peer(parts_ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+pub(crate) fn peer(parts_ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
     parts_ext
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
