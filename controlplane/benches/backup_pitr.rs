@@ -61,7 +61,7 @@ fn text(seed: u64, len: usize) -> String {
         x ^= x << 17;
         out.push_str(words[(x % words.len() as u64) as usize]);
         out.push(' ');
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             out.push_str(&format!("{:x} ", x >> 20));
         }
     }

@@ -343,6 +343,9 @@ impl PartState {
     }
 }
 
+/// The compressed stream into the frames of an archive or segment being written.
+type Sealing<W> = zstd::stream::write::Encoder<'static, Frames<Counted<W>>>;
+
 /// Writes the header and starts the frames: what an archive and a journal segment share.
 fn seal<W: Write>(
     out: W,
@@ -350,13 +353,7 @@ fn seal<W: Write>(
     id: &str,
     tenant: &str,
     frame_size: u32,
-) -> Result<
-    (
-        Header,
-        zstd::stream::write::Encoder<'static, Frames<Counted<W>>>,
-    ),
-    ArchiveError,
-> {
+) -> Result<(Header, Sealing<W>), ArchiveError> {
     let mut salt = [0u8; 32];
     let mut prefix = [0u8; NONCE_PREFIX];
     OsRng.fill_bytes(&mut salt);
