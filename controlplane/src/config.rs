@@ -25,6 +25,11 @@ pub struct Settings {
     pub backup_s3: Option<Arc<S3Bucket>>,
     /// Applied after each successful backup unless its request gives its own; none: keep all.
     pub backup_retention: Option<nexbii_crds::backup::Retention>,
+    /// Where the change journal keeps each tenant's unshipped entries
+    /// (`<dir>/<tenant>/journal.log`); `<backup_dir>/.journal` when `None`.
+    pub journal_dir: Option<PathBuf>,
+    /// How often journal entries are shipped to the backup destination (and at shutdown).
+    pub journal_ship_interval: Duration,
     /// How often API keys' last-used times and request counts are written to the store.
     pub apikey_usage_flush: Duration,
     /// A session's last-seen time is written at most this often (idle timeouts are checked
@@ -54,6 +59,8 @@ impl Default for Settings {
             backup_dir: PathBuf::from("./data/backups"),
             backup_s3: None,
             backup_retention: None,
+            journal_dir: None,
+            journal_ship_interval: Duration::from_secs(60),
             apikey_usage_flush: Duration::from_secs(10),
             session_seen_every: Duration::from_secs(60),
             trusted_proxies: Vec::new(),

@@ -116,6 +116,18 @@ struct ServeArgs {
     /// Retention: also keep the newest backup of each of the last N months.
     #[arg(long, env = "NEXBII_BACKUP_KEEP_MONTHLY")]
     backup_keep_monthly: Option<u32>,
+    /// Folder of the change journal's unshipped entries (<DIR>/<tenant>/journal.log); by
+    /// default <backup-dir>/.journal. Keep it on a persistent volume, one per instance.
+    #[arg(long, env = "NEXBII_JOURNAL_DIR")]
+    journal_dir: Option<PathBuf>,
+    /// How often change-journal entries are shipped to the backup destination (also at
+    /// shutdown): the recovery point of point-in-time recovery.
+    #[arg(
+        long,
+        default_value_t = 60,
+        env = "NEXBII_JOURNAL_SHIP_INTERVAL_SECONDS"
+    )]
+    journal_ship_interval_seconds: u64,
     /// Proxies (CIDR, comma-separated) whose X-Forwarded-For names the client address for
     /// rate limits; requests from any other peer are limited by the peer's own address.
     #[arg(long, env = "NEXBII_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -236,6 +248,10 @@ async fn main() -> anyhow::Result<()> {
                 backup_dir: args.backup_dir,
                 backup_s3,
                 backup_retention,
+                journal_dir: args.journal_dir,
+                journal_ship_interval: Duration::from_secs(
+                    args.journal_ship_interval_seconds.max(1),
+                ),
                 trusted_proxies: args.trusted_proxies,
                 apikey_usage_flush: Duration::from_secs(args.apikey_usage_flush_seconds.max(1)),
                 runtime_flags: std::sync::Arc::new(runtime_flags),

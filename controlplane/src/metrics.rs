@@ -25,6 +25,7 @@ pub struct Metrics {
     pub audit_entries: IntCounter,
     pub audit_failures: IntCounter,
     pub backups: BackupMetrics,
+    pub journal: JournalMetrics,
     /// Health alerts firing per tenant and alert (1 firing, 0 cleared), and their transitions.
     pub alerts_firing: GaugeVec,
     pub alert_transitions: IntCounterVec,
@@ -322,6 +323,104 @@ impl BackupMetrics {
     }
 }
 
+/// The change journals: how far behind shipping is (the recovery point at risk), and what
+/// was shipped last.
+#[derive(Clone)]
+pub struct JournalMetrics {
+    lag: GaugeVec,
+    last_shipped_sequence: GaugeVec,
+    last_shipped_at: GaugeVec,
+    ship_failures: IntCounterVec,
+    append_failures: IntCounterVec,
+    /// Time of each tenant's oldest unshipped entry; the lag is computed from it when scraped.
+    oldest: Arc<std::sync::Mutex<std::collections::HashMap<String, Option<DateTime<Utc>>>>>,
+}
+
+impl JournalMetrics {
+    fn new() -> Self {
+        let counter = |name: &str, help: &str| {
+            IntCounterVec::new(Opts::new(name, help), &["tenant"]).expect("metric")
+        };
+        Self {
+            lag: gauge(
+                "journal_lag_seconds",
+                "Seconds since the tenant's oldest change-journal entry not yet shipped to the backup destination (0 when all are shipped): the recovery point at risk",
+                &["tenant"],
+            ),
+            last_shipped_sequence: gauge(
+                "journal_last_shipped_sequence",
+                "Sequence of the last change-journal entry shipped to the backup destination",
+                &["tenant"],
+            ),
+            last_shipped_at: gauge(
+                "journal_last_shipped_timestamp_seconds",
+                "When (Unix seconds) journal entries were last shipped to the backup destination",
+                &["tenant"],
+            ),
+            ship_failures: counter(
+                "journal_ship_failures_total",
+                "Journal shipping rounds that failed (the entries stay local and are retried)",
+            ),
+            append_failures: counter(
+                "journal_append_failures_total",
+                "Committed changes the change journal could not record",
+            ),
+            oldest: Arc::default(),
+        }
+    }
+
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        vec![
+            Box::new(self.lag.clone()),
+            Box::new(self.last_shipped_sequence.clone()),
+            Box::new(self.last_shipped_at.clone()),
+            Box::new(self.ship_failures.clone()),
+            Box::new(self.append_failures.clone()),
+        ]
+    }
+
+    /// A tenant's journal was opened with this shipping state.
+    pub fn opened(&self, tenant: &str, shipped: u64, at: Option<DateTime<Utc>>) {
+        if let Some(at) = at {
+            self.shipped(tenant, shipped, at);
+        }
+    }
+
+    pub fn shipped(&self, tenant: &str, last: u64, at: DateTime<Utc>) {
+        self.last_shipped_sequence
+            .with_label_values(&[tenant])
+            .set(last as f64);
+        self.last_shipped_at
+            .with_label_values(&[tenant])
+            .set(at.timestamp_millis() as f64 / 1000.0);
+    }
+
+    pub fn oldest_unshipped(&self, tenant: &str, at: Option<DateTime<Utc>>) {
+        self.oldest
+            .lock()
+            .expect("journal metrics")
+            .insert(tenant.to_string(), at);
+    }
+
+    pub fn ship_failed(&self, tenant: &str) {
+        self.ship_failures.with_label_values(&[tenant]).inc();
+    }
+
+    pub fn append_failed(&self, tenant: &str) {
+        self.append_failures.with_label_values(&[tenant]).inc();
+    }
+
+    fn refresh(&self) {
+        let now = Utc::now();
+        for (tenant, oldest) in self.oldest.lock().expect("journal metrics").iter() {
+            let lag = oldest.map_or(0.0, |at| {
+                ((now - at).num_milliseconds() as f64 / 1000.0).max(0.0)
+            });
+            self.lag.with_label_values(&[tenant]).set(lag);
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -400,6 +499,10 @@ impl Metrics {
         for c in backups.collectors() {
             registry.register(c).expect("unique metric");
         }
+        let journal = JournalMetrics::new();
+        for c in journal.collectors() {
+            registry.register(c).expect("unique metric");
+        }
         for g in window.all() {
             registry
                 .register(Box::new(g.clone()))
@@ -432,6 +535,7 @@ impl Metrics {
             audit_entries,
             audit_failures,
             backups,
+            journal,
             alerts_firing,
             alert_transitions,
             telemetry: Arc::new(Telemetry::new()),
@@ -441,6 +545,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         self.window.refresh(&self.telemetry);
+        self.journal.refresh();
         let mut buf = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut buf)

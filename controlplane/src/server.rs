@@ -73,6 +73,11 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     ));
     // Backups an earlier process left running are marked failed (their temp files removed).
     tokio::spawn(admin::backups::domain::recover_interrupted(state.clone()));
+    // Change-journal entries shipped to the backup destination (point-in-time recovery).
+    let shipping = tokio::spawn(admin::backups::journal::ship_loop(
+        state.clone(),
+        state.settings.journal_ship_interval,
+    ));
     // Resource use sampled once a minute for the monitoring series.
     let sampler = tokio::spawn(admin::monitoring::domain::sampler(state.clone()));
     // Health alerts of every tenant, checked against its thresholds.
@@ -97,6 +102,15 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
         .await;
     usage.abort();
     state.apikey_usage.flush(&state).await;
+    // What the journal holds goes to the destination before the process ends.
+    shipping.abort();
+    state
+        .journal
+        .ship_all(
+            &admin::backups::domain::destination(&state),
+            &admin::backups::domain::archive_key(&state),
+        )
+        .await;
     sync.abort();
     crawls.abort();
     deliveries.abort();

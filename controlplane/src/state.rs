@@ -25,6 +25,8 @@ pub struct AppState {
     pub governance: Arc<crate::governance::GovernanceState>,
     /// Restores in progress (one per tenant at a time).
     pub backups: Arc<crate::admin::backups::BackupsState>,
+    /// The tenants' change journals (point-in-time recovery).
+    pub journal: crate::admin::backups::journal::Journal,
     /// Failed logins per (tenant, username), forgotten 15 minutes after the last failure.
     pub login_failures: moka::future::Cache<(String, String), u32>,
     /// Token buckets per API key, user and client address.
@@ -70,12 +72,20 @@ impl AppState {
             .with_policy(Arc::new(enforce)),
         );
         let audit = Arc::new(crate::audit::AuditLog::default());
+        let journal = crate::admin::backups::journal::Journal::new(
+            settings
+                .journal_dir
+                .clone()
+                .unwrap_or_else(|| settings.backup_dir.join(".journal")),
+            metrics.journal.clone(),
+        );
         let writer = Writer::new(
             store.clone() as DynStore,
             vec![
                 Arc::new(ForgetChangedSources(engine.clone())),
                 Arc::new(crate::governance::ForgetCatalogViews(governance.clone())),
                 Arc::new(crate::audit::log::ForgetAuditHeads(audit.clone())),
+                Arc::new(crate::admin::backups::journal::JournalHook(journal.clone())),
             ],
         );
         Arc::new(Self {
@@ -87,6 +97,7 @@ impl AppState {
             settings,
             governance,
             backups: Default::default(),
+            journal,
             deliveries: Default::default(),
             login_failures: moka::future::Cache::builder()
                 .time_to_idle(Duration::from_secs(15 * 60))

@@ -207,6 +207,7 @@ mod tests {
             at: Utc::now(),
             before,
             after,
+            fields: None,
         }
     }
 

@@ -56,6 +56,9 @@ pub struct Change {
     pub at: DateTime<Utc>,
     pub before: Option<Value>,
     pub after: Option<Value>,
+    /// The list fields stored beside `after` (none for deletes): with `after`, revision and
+    /// time, exactly the record as stored, so the change journal can replay it.
+    pub fields: Option<serde_json::Map<String, Value>>,
 }
 
 /// Whole collections of a tenant replaced at once (a restore), as hooks see it.
@@ -282,7 +285,7 @@ impl Writer {
             Op::Put(..) if wants_before => self.store.get(scope, coll, id).await?,
             Op::Put(..) => None,
         };
-        let (kind, revision, after) = match op {
+        let (kind, revision, after, stored_fields) = match op {
             Op::Put(doc, fields) => {
                 let revision = match expect {
                     Expect::Absent => 1,
@@ -300,7 +303,7 @@ impl Writer {
                     Expect::Absent => ChangeKind::Created,
                     Expect::Revision(_) => ChangeKind::Updated,
                 };
-                (kind, revision, Some(doc.clone()))
+                (kind, revision, Some(doc.clone()), Some(fields))
             }
             Op::Delete(_) => {
                 let rev = match expect {
@@ -310,7 +313,7 @@ impl Writer {
                 if !self.store.remove(&access, scope, coll, id, rev).await? {
                     return Ok(false);
                 }
-                (ChangeKind::Deleted, rev.unwrap_or_default(), None)
+                (ChangeKind::Deleted, rev.unwrap_or_default(), None, None)
             }
         };
         let change = Change {
@@ -323,6 +326,7 @@ impl Writer {
             at,
             before,
             after,
+            fields: stored_fields,
         };
         tracing::debug!(
             tenant = scope.tenant(),
@@ -401,6 +405,23 @@ impl Writer {
                 .await
             {
                 Ok(()) => {
+                    // Versions are records like any other: the hooks (the change journal
+                    // among them) see them too.
+                    let written = Change {
+                        tenant: change.tenant.clone(),
+                        collection: Collection::ConfigHistory,
+                        id: version.id.clone(),
+                        kind: ChangeKind::Created,
+                        revision: 1,
+                        actor: change.actor.clone(),
+                        at: change.at,
+                        before: None,
+                        after: Some(doc.clone()),
+                        fields: Some(version.fields()),
+                    };
+                    for hook in self.hooks.iter() {
+                        hook.committed(&written).await;
+                    }
                     if version.version > history::KEEP_VERSIONS {
                         let old = history::version_id(
                             kind,
@@ -417,8 +438,28 @@ impl Writer {
                                 None,
                             )
                             .await;
-                        if let Err(e) = gone {
-                            tracing::warn!(error = %e, id = old, "old configuration version kept");
+                        match gone {
+                            Ok(true) => {
+                                let removed = Change {
+                                    tenant: change.tenant.clone(),
+                                    collection: Collection::ConfigHistory,
+                                    id: old.clone(),
+                                    kind: ChangeKind::Deleted,
+                                    revision: 1,
+                                    actor: change.actor.clone(),
+                                    at: change.at,
+                                    before: None,
+                                    after: None,
+                                    fields: None,
+                                };
+                                for hook in self.hooks.iter() {
+                                    hook.committed(&removed).await;
+                                }
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, id = old, "old configuration version kept")
+                            }
                         }
                     }
                     return;

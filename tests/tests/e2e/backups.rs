@@ -24,13 +24,13 @@ use nexbii_tests::{s3_url, unique, Client2, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const PW: &str = "admin-password-123";
-const BACKUPS: &str = "/api/v1/admin/backups";
-const RESTORES: &str = "/api/v1/admin/restores";
+pub(crate) const PW: &str = "admin-password-123";
+pub(crate) const BACKUPS: &str = "/api/v1/admin/backups";
+pub(crate) const RESTORES: &str = "/api/v1/admin/restores";
 
 /// Every record of the tenant a restore puts back, exactly as stored (the audit log is in
 /// backups but append-only: every request adds to it, and a restore never rewinds it).
-async fn records(server: &TestServer, tenant: &str) -> Vec<RawRecord> {
+pub(crate) async fn records(server: &TestServer, tenant: &str) -> Vec<RawRecord> {
     let scope = TenantScope::new(tenant).unwrap();
     server
         .state
@@ -45,7 +45,7 @@ async fn records(server: &TestServer, tenant: &str) -> Vec<RawRecord> {
 }
 
 /// Asserts two record sets are equal, naming the first record that differs.
-fn same_records(got: &[RawRecord], want: &[RawRecord], what: &str) {
+pub(crate) fn same_records(got: &[RawRecord], want: &[RawRecord], what: &str) {
     for (g, w) in got.iter().zip(want) {
         assert_eq!(g, w, "{what}: first differing record");
     }
@@ -58,7 +58,7 @@ fn same_records(got: &[RawRecord], want: &[RawRecord], what: &str) {
 }
 
 /// Starts a backup and waits for its end.
-async fn backup(admin: &Client2, body: Option<Value>) -> Value {
+pub(crate) async fn backup(admin: &Client2, body: Option<Value>) -> Value {
     let (s, b) = admin.call(Method::POST, BACKUPS, body).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{b}");
     assert_eq!(b["state"], "Pending");
@@ -74,7 +74,7 @@ async fn backup(admin: &Client2, body: Option<Value>) -> Value {
     panic!("backup {id} did not finish in 30 s");
 }
 
-async fn completed(admin: &Client2, body: Option<Value>) -> Value {
+pub(crate) async fn completed(admin: &Client2, body: Option<Value>) -> Value {
     let b = backup(admin, body).await;
     assert_eq!(b["state"], "Completed", "{b}");
     b
@@ -111,7 +111,7 @@ async fn mongo_server_with(s3: Option<Arc<S3Bucket>>) -> (TestServer, Arc<MongoS
 }
 
 /// A tenant with the sample source, users, saved queries, a dashboard and a share link.
-async fn populated(server: &TestServer, tenant: &str) -> (Client2, Value) {
+pub(crate) async fn populated(server: &TestServer, tenant: &str) -> (Client2, Value) {
     let admin = server.tenant(tenant, PW).await;
     server.add_sales(&admin, &format!("{tenant}.db")).await;
     settled(&admin, "sales").await;
@@ -427,7 +427,7 @@ async fn backup_mutate_restore(server: &TestServer) {
 
 /// A fresh bucket on the S3 test server (moto takes unsigned bucket creation) and a client for
 /// it, through `endpoint` (the server itself, or a relay in front of it).
-async fn s3_bucket(endpoint: &str) -> Arc<S3Bucket> {
+pub(crate) async fn s3_bucket(endpoint: &str) -> Arc<S3Bucket> {
     let name = unique("nxbk-");
     let r = reqwest::Client::new()
         .put(format!("{}/{name}", s3_url()))
@@ -548,7 +548,7 @@ async fn other_keys_instance(server: &TestServer, tenant: &str) -> Client2 {
     }
 }
 
-fn problem_says(b: &Value, field: &str, words: &str) {
+pub(crate) fn problem_says(b: &Value, field: &str, words: &str) {
     assert_eq!(b["field"], field, "{b}");
     let detail = b["detail"].as_str().unwrap();
     assert!(detail.contains(words), "{detail:?} should say {words:?}");
@@ -940,7 +940,7 @@ impl Relay {
 }
 
 /// The tenant's files or objects at the instance's destination.
-async fn stored(server: &TestServer, tenant: &str) -> Vec<String> {
+pub(crate) async fn stored(server: &TestServer, tenant: &str) -> Vec<String> {
     domain::destination(&server.state)
         .list(tenant)
         .await

@@ -494,6 +494,19 @@ async fn every_rendered_object_is_accepted_by_the_apiserver() {
             "NexBIIControlPlaneBackupStale reads {n}, which the control plane does not export"
         );
     }
+    // The journal's lag: exported for every tenant with a journal, 0 when all is shipped.
+    let lag = &group["rules"][1];
+    assert_eq!(lag["alert"], "NexBIIControlPlaneJournalLagging");
+    let expr = lag["expr"].as_str().unwrap();
+    assert!(expr.contains("> 600"), "{expr}");
+    cp.journal.oldest_unshipped("acme", None);
+    let text = cp.render();
+    for n in metric_names(expr) {
+        assert!(
+            text.contains(&format!("{n}{{tenant=\"acme\"}} 0")),
+            "NexBIIControlPlaneJournalLagging reads {n}, which the control plane does not export: {text}"
+        );
+    }
 }
 
 /// A client authenticated as `sa` in `ns` by a token from the TokenRequest API, counting its

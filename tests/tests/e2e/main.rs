@@ -6,6 +6,7 @@ mod api;
 mod apikeys;
 mod audit;
 mod backups;
+mod backups_pitr;
 mod branding;
 mod chart;
 mod config_export;

@@ -162,6 +162,10 @@ pub struct Manifest {
     pub store: String,
     /// Where the store stood at the snapshot (see the README).
     pub store_position: String,
+    /// The tenant's change-journal sequence at the snapshot: every journal entry up to it is
+    /// in the archive, so a point-in-time recovery replays the entries after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal_sequence: Option<u64>,
     pub created_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// Every collection in the archive, in name order (empty ones too).
@@ -183,6 +187,7 @@ struct ManifestLine {
 pub struct Finish {
     pub store: String,
     pub position: String,
+    pub journal_sequence: Option<u64>,
     pub excluded: Vec<Excluded>,
 }
 
@@ -338,6 +343,124 @@ impl PartState {
     }
 }
 
+/// The compressed stream into the frames of an archive or segment being written.
+type Sealing<W> = zstd::stream::write::Encoder<'static, Frames<Counted<W>>>;
+
+/// Writes the header and starts the frames: what an archive and a journal segment share.
+fn seal<W: Write>(
+    out: W,
+    key: &ArchiveKey,
+    id: &str,
+    tenant: &str,
+    frame_size: u32,
+) -> Result<(Header, Sealing<W>), ArchiveError> {
+    let mut salt = [0u8; 32];
+    let mut prefix = [0u8; NONCE_PREFIX];
+    OsRng.fill_bytes(&mut salt);
+    OsRng.fill_bytes(&mut prefix);
+    let header = Header {
+        format_version: FORMAT_VERSION,
+        backup_id: id.to_string(),
+        tenant: tenant.to_string(),
+        created_at: Utc::now(),
+        key_id: key.id().to_string(),
+        cipher: CIPHER.into(),
+        compression: COMPRESSION.into(),
+        frame_size: frame_size.clamp(1, MAX_FRAME),
+        salt: hex::encode(salt),
+        nonce_prefix: hex::encode(prefix),
+    };
+    let aad = header_bytes(&header);
+    let mut out = Counted::new(out);
+    out.write_all(&aad)?;
+    let frame = header.frame_size as usize;
+    let frames = Frames {
+        out,
+        enc: Some(EncryptorBE32::from_aead(
+            key.cipher(&salt),
+            nonce_prefix(&prefix),
+        )),
+        aad,
+        buf: Vec::with_capacity(frame + TAG),
+        frame,
+    };
+    let z = zstd::stream::write::Encoder::new(frames, ZSTD_LEVEL)?;
+    Ok((header, z))
+}
+
+/// Reads and checks the header, and opens the frames and the compressed stream behind it.
+type Unsealed<R> = zstd::stream::read::Decoder<'static, BufReader<Unframes<R>>>;
+
+fn unseal<R: Read>(input: R, key: &ArchiveKey) -> Result<(Header, Unsealed<R>), ArchiveError> {
+    let mut input = Counted::new(input);
+    let (header, aad) = read_header(&mut input)?;
+    if header.format_version != FORMAT_VERSION {
+        return Err(ArchiveError::Unsupported(header.format_version.to_string()));
+    }
+    if header.cipher != CIPHER || header.compression != COMPRESSION {
+        return Err(ArchiveError::Unsupported(format!(
+            "{} with {}",
+            header.cipher, header.compression
+        )));
+    }
+    if header.key_id != key.id() {
+        return Err(ArchiveError::WrongKey {
+            archive: header.key_id.clone(),
+            ours: key.id().to_string(),
+        });
+    }
+    if !(1..=MAX_FRAME).contains(&header.frame_size) {
+        return Err(ArchiveError::Corrupt(format!(
+            "frame size {}",
+            header.frame_size
+        )));
+    }
+    let salt =
+        hex::decode(&header.salt).map_err(|_| ArchiveError::Corrupt("salt is not hex".into()))?;
+    let prefix = hex::decode(&header.nonce_prefix)
+        .ok()
+        .filter(|p| p.len() == NONCE_PREFIX)
+        .ok_or_else(|| ArchiveError::Corrupt("nonce prefix".into()))?;
+    let max = header.frame_size as usize + TAG;
+    let frames = Unframes {
+        inner: input,
+        dec: Some(DecryptorBE32::from_aead(
+            key.cipher(&salt),
+            nonce_prefix(&prefix),
+        )),
+        aad,
+        buf: Vec::with_capacity(max),
+        pos: 0,
+        frames: 0,
+        max,
+        done: false,
+    };
+    let z = zstd::stream::read::Decoder::new(frames)?;
+    Ok((header, z))
+}
+
+/// Seals bytes other than a backup's records (a journal segment) the way an archive is sealed:
+/// header, zstd, AES-256-GCM frames; `id` goes where an archive has its backup id.
+pub fn seal_bytes(
+    key: &ArchiveKey,
+    id: &str,
+    tenant: &str,
+    plain: &[u8],
+) -> Result<Vec<u8>, ArchiveError> {
+    let (_, mut z) = seal(Vec::new(), key, id, tenant, DEFAULT_FRAME)?;
+    z.write_all(plain)?;
+    let frames = z.finish()?;
+    Ok(frames.finish()?.inner)
+}
+
+/// Opens what [`seal_bytes`] sealed, checking every frame; returns its header and plaintext.
+pub fn unseal_bytes(sealed: &[u8], key: &ArchiveKey) -> Result<(Header, Vec<u8>), ArchiveError> {
+    let (header, mut z) = unseal(sealed, key)?;
+    let mut plain = Vec::new();
+    z.read_to_end(&mut plain).map_err(from_io)?;
+    Ok((header, plain))
+}
+
 /// Writes an archive: records in (collection name, id) order, then [`ArchiveWriter::finish`].
 pub struct ArchiveWriter<W: Write> {
     z: zstd::stream::write::Encoder<'static, Frames<Counted<W>>>,
@@ -371,37 +494,7 @@ impl<W: Write> ArchiveWriter<W> {
         collections: &[Collection],
         frame_size: u32,
     ) -> Result<Self, ArchiveError> {
-        let mut salt = [0u8; 32];
-        let mut prefix = [0u8; NONCE_PREFIX];
-        OsRng.fill_bytes(&mut salt);
-        OsRng.fill_bytes(&mut prefix);
-        let header = Header {
-            format_version: FORMAT_VERSION,
-            backup_id: backup_id.to_string(),
-            tenant: tenant.to_string(),
-            created_at: Utc::now(),
-            key_id: key.id().to_string(),
-            cipher: CIPHER.into(),
-            compression: COMPRESSION.into(),
-            frame_size: frame_size.clamp(1, MAX_FRAME),
-            salt: hex::encode(salt),
-            nonce_prefix: hex::encode(prefix),
-        };
-        let aad = header_bytes(&header);
-        let mut out = Counted::new(out);
-        out.write_all(&aad)?;
-        let frame = header.frame_size as usize;
-        let frames = Frames {
-            out,
-            enc: Some(EncryptorBE32::from_aead(
-                key.cipher(&salt),
-                nonce_prefix(&prefix),
-            )),
-            aad,
-            buf: Vec::with_capacity(frame + TAG),
-            frame,
-        };
-        let z = zstd::stream::write::Encoder::new(frames, ZSTD_LEVEL)?;
+        let (header, z) = seal(out, key, backup_id, tenant, frame_size)?;
         let mut names: Vec<&str> = collections.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();
@@ -484,6 +577,7 @@ impl<W: Write> ArchiveWriter<W> {
             cipher: h.cipher.clone(),
             store: info.store,
             store_position: info.position,
+            journal_sequence: info.journal_sequence,
             created_at: h.created_at,
             finished_at: Utc::now(),
             parts: std::mem::take(&mut self.done),
@@ -658,50 +752,7 @@ pub struct ArchiveReader<R: Read> {
 
 impl<R: Read> ArchiveReader<R> {
     pub fn open(input: R, key: &ArchiveKey) -> Result<Self, ArchiveError> {
-        let mut input = Counted::new(input);
-        let (header, aad) = read_header(&mut input)?;
-        if header.format_version != FORMAT_VERSION {
-            return Err(ArchiveError::Unsupported(header.format_version.to_string()));
-        }
-        if header.cipher != CIPHER || header.compression != COMPRESSION {
-            return Err(ArchiveError::Unsupported(format!(
-                "{} with {}",
-                header.cipher, header.compression
-            )));
-        }
-        if header.key_id != key.id() {
-            return Err(ArchiveError::WrongKey {
-                archive: header.key_id.clone(),
-                ours: key.id().to_string(),
-            });
-        }
-        if !(1..=MAX_FRAME).contains(&header.frame_size) {
-            return Err(ArchiveError::Corrupt(format!(
-                "frame size {}",
-                header.frame_size
-            )));
-        }
-        let salt = hex::decode(&header.salt)
-            .map_err(|_| ArchiveError::Corrupt("salt is not hex".into()))?;
-        let prefix = hex::decode(&header.nonce_prefix)
-            .ok()
-            .filter(|p| p.len() == NONCE_PREFIX)
-            .ok_or_else(|| ArchiveError::Corrupt("nonce prefix".into()))?;
-        let max = header.frame_size as usize + TAG;
-        let frames = Unframes {
-            inner: input,
-            dec: Some(DecryptorBE32::from_aead(
-                key.cipher(&salt),
-                nonce_prefix(&prefix),
-            )),
-            aad,
-            buf: Vec::with_capacity(max),
-            pos: 0,
-            frames: 0,
-            max,
-            done: false,
-        };
-        let z = zstd::stream::read::Decoder::new(frames)?;
+        let (header, z) = unseal(input, key)?;
         Ok(Self {
             lines: BufReader::with_capacity(256 << 10, z),
             header,
@@ -886,6 +937,7 @@ mod tests {
             .finish(Finish {
                 store: "sqlite".into(),
                 position: "p".into(),
+                journal_sequence: Some(4),
                 excluded: vec![],
             })
             .unwrap();

@@ -29,6 +29,8 @@ use sha2::{Digest, Sha256};
 use tokio::{runtime::Handle, sync::mpsc, task::JoinHandle};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
+/// The folder of a tenant's journal segments, beside its archives.
+pub const JOURNAL_FOLDER: &str = "journal";
 /// File name ending of a committed archive.
 pub const EXTENSION: &str = ".nxbk";
 /// Upload part size: S3's minimum for all but the last part.
@@ -190,6 +192,10 @@ impl S3Bucket {
 
     fn key(&self, tenant: &str, name: &str) -> Key {
         self.folder(tenant).child(name)
+    }
+
+    fn journal_key(&self, tenant: &str, name: &str) -> Key {
+        self.folder(tenant).child(JOURNAL_FOLDER).child(name)
     }
 
     fn url(&self, key: &Key) -> String {
@@ -564,6 +570,10 @@ impl Destination {
                     Err(e) => return Err(e.into()),
                 };
                 while let Some(e) = rd.next_entry().await? {
+                    // The journal folder is listed by `segments`.
+                    if e.file_type().await?.is_dir() {
+                        continue;
+                    }
                     out.push(e.file_name().to_string_lossy().into_owned());
                 }
                 out.sort();
@@ -574,11 +584,120 @@ impl Destination {
                 let mut out: Vec<String> = b
                     .store
                     .list(Some(&folder))
+                    .try_filter(|m| {
+                        let direct = m
+                            .location
+                            .prefix_match(&folder)
+                            .is_some_and(|rest| rest.count() == 1);
+                        futures::future::ready(direct)
+                    })
                     .map_ok(|m| m.location.filename().unwrap_or_default().to_string())
                     .try_collect()
                     .await?;
                 out.sort();
                 Ok(out)
+            }
+        }
+    }
+
+    /// Where a journal segment goes.
+    pub fn segment_location(&self, tenant: &str, name: &str) -> Location {
+        match self {
+            Self::Volume(dir) => Location::File(dir.join(tenant).join(JOURNAL_FOLDER).join(name)),
+            Self::S3(b) => Location::S3 {
+                bucket: b.bucket.clone(),
+                key: b.journal_key(tenant, name).to_string(),
+            },
+        }
+    }
+
+    /// Writes a journal segment the way archives are written: under a temporary name first,
+    /// then committed under `name` (a rename of the synced file; a server-side copy checked
+    /// by size), so a segment is seen whole or not at all.
+    pub async fn put_segment(
+        &self,
+        tenant: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Location, DestinationError> {
+        match self {
+            Self::Volume(dir) => {
+                let dir = dir.join(tenant).join(JOURNAL_FOLDER);
+                let (tmp, fin) = (dir.join(format!(".{name}.tmp")), dir.join(name));
+                tokio::task::spawn_blocking(move || -> io::Result<()> {
+                    std::fs::create_dir_all(&dir)?;
+                    let mut f = std::fs::File::create(&tmp)?;
+                    f.write_all(&bytes)?;
+                    f.sync_all()?;
+                    std::fs::rename(&tmp, &fin)?;
+                    std::fs::File::open(&dir)?.sync_all()
+                })
+                .await
+                .map_err(io::Error::other)??;
+                Ok(self.segment_location(tenant, name))
+            }
+            Self::S3(b) => {
+                let tmp = b.journal_key(tenant, &format!("{name}.tmp"));
+                let fin = b.journal_key(tenant, name);
+                let size = bytes.len() as u64;
+                b.store.put(&tmp, Bytes::from(bytes).into()).await?;
+                b.store.copy(&tmp, &fin).await?;
+                let copied = b.store.head(&fin).await?.size;
+                if copied != size {
+                    return Err(DestinationError::Unreachable(format!(
+                        "{} holds {copied} bytes after the copy of {size}",
+                        b.url(&fin)
+                    )));
+                }
+                b.store.delete(&tmp).await?;
+                Ok(self.segment_location(tenant, name))
+            }
+        }
+    }
+
+    /// Names of the tenant's committed journal segments, sorted.
+    pub async fn segments(&self, tenant: &str) -> Result<Vec<String>, DestinationError> {
+        let mut out: Vec<String> = match self {
+            Self::Volume(dir) => {
+                let mut out = Vec::new();
+                let dir = dir.join(tenant).join(JOURNAL_FOLDER);
+                let mut rd = match tokio::fs::read_dir(&dir).await {
+                    Ok(rd) => rd,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+                    Err(e) => return Err(e.into()),
+                };
+                while let Some(e) = rd.next_entry().await? {
+                    out.push(e.file_name().to_string_lossy().into_owned());
+                }
+                out
+            }
+            Self::S3(b) => {
+                let folder = b.folder(tenant).child(JOURNAL_FOLDER);
+                b.store
+                    .list(Some(&folder))
+                    .map_ok(|m| m.location.filename().unwrap_or_default().to_string())
+                    .try_collect()
+                    .await?
+            }
+        };
+        out.retain(|n| !n.starts_with('.') && !n.ends_with(".tmp"));
+        out.sort();
+        Ok(out)
+    }
+
+    /// A journal segment's bytes (segments are small: one shipping interval of changes).
+    pub async fn read_segment(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<Vec<u8>, DestinationError> {
+        match self {
+            Self::Volume(dir) => {
+                Ok(tokio::fs::read(dir.join(tenant).join(JOURNAL_FOLDER).join(name)).await?)
+            }
+            Self::S3(b) => {
+                let got = b.store.get(&b.journal_key(tenant, name)).await?;
+                Ok(got.bytes().await?.to_vec())
             }
         }
     }

@@ -338,6 +338,10 @@ pub async fn run(state: SharedState, scope: TenantScope, id: String) {
                     Ok(removed) => metrics.pruned(scope.tenant(), removed.len()),
                     Err(_) => metrics.retention_failed(scope.tenant()),
                 }
+                if let Err(e) = prune_journal(&state, &scope).await {
+                    metrics.retention_failed(scope.tenant());
+                    tracing::warn!(tenant = scope.tenant(), error = %e, "retention: journal segments not pruned");
+                }
             }
         }
         (Ok(w), _) => {
@@ -352,6 +356,34 @@ pub async fn run(state: SharedState, scope: TenantScope, id: String) {
             )
         }
     }
+}
+
+/// Removes the journal segments older than the oldest completed backup left: no recovery
+/// starts before it. A completed backup without a journal position keeps them all.
+pub async fn prune_journal(state: &AppState, scope: &TenantScope) -> Result<usize, BackupError> {
+    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
+    let page = state.store.list(scope, Collection::Backups, &q).await?;
+    let oldest = page
+        .items
+        .into_iter()
+        .filter_map(|d| serde_json::from_value::<BackupRecord>(d).ok())
+        .map(|r| r.manifest.and_then(|m| m.journal_sequence).unwrap_or(0))
+        .min();
+    let Some(upto) = oldest.filter(|p| *p > 0) else {
+        return Ok(0);
+    };
+    let n = super::journal::prune(&destination(state), scope, upto)
+        .await
+        .map_err(|e| BackupError::Internal(e.to_string()))?;
+    if n > 0 {
+        tracing::info!(
+            tenant = scope.tenant(),
+            removed = n,
+            upto,
+            "retention removed journal segments"
+        );
+    }
+    Ok(n)
 }
 
 async fn heartbeat(state: SharedState, scope: TenantScope, id: String) {
@@ -422,6 +454,15 @@ async fn stream_snapshot(
     name: String,
 ) -> Result<Written, BackupError> {
     let colls = backed_up();
+    // Read before the snapshot: every entry up to it was committed before the snapshot began,
+    // so it is in the archive; a recovery replays only the entries after it.
+    let journal_sequence = match state.journal.position(scope).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(tenant = scope.tenant(), error = %e, "backup without a journal position: no point-in-time recovery from it");
+            None
+        }
+    };
     let snap = state.store.snapshot(scope, &colls).await?;
     let store = snap
         .position
@@ -461,6 +502,7 @@ async fn stream_snapshot(
             .finish(Finish {
                 store,
                 position,
+                journal_sequence,
                 excluded: excluded(),
             })
             .map_err(io_err)?;

@@ -15,6 +15,7 @@ use utoipa::IntoParams;
 pub mod archive;
 pub mod destination;
 pub mod domain;
+pub mod journal;
 pub mod model;
 pub mod restore;
 pub mod retention;
@@ -182,14 +183,15 @@ pub async fn verify(
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/restores", tag = "admin", request_body = RestoreRequest,
+    description = "Restores a backup (`backup`), or recovers the tenant to a point in time (`targetTime`): the newest completed backup taken at or before it (or the given `backup`), then the change journal's entries after that backup's position up to `targetTime`, from the shipped segments and the entries not shipped yet. Either way the result is staged and swapped in atomically; `dryRun` only reports.",
     responses(
-        (status = 200, body = RestoreReport, description = "restored (or, with `dryRun`, what a restore would change)"),
+        (status = 200, body = RestoreReport, description = "restored (or, with `dryRun`, what a restore would change); with `targetTime`, `replayedChanges` counts the journal entries replayed"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "a restore of this tenant is already running"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "bad input (`backup`, `only[i]`, `targetTime`), or the backup cannot be restored: not completed, archive missing, corrupt or encrypted with another key (field `backup`); nothing changed")),
+            description = "bad input (`backup`, `only[i]`, `targetTime`: not RFC 3339, in the future, before the oldest backup, across a gap in the journal or an earlier restore, or before the given `backup` was taken), or the backup cannot be restored: not completed, archive missing, corrupt or encrypted with another key (field `backup`); nothing changed")),
     security(("bearer" = [])))]
 pub async fn restore(
     State(state): State<SharedState>,

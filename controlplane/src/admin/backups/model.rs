@@ -117,7 +117,9 @@ pub struct BackupRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// Required: the id of a completed backup of this tenant (422 naming `backup` when absent).
+    /// The id of a completed backup of this tenant. Required without `targetTime`; with it,
+    /// the backup to start from (taken at or before `targetTime`), by default the newest one
+    /// taken at or before it.
     #[serde(default)]
     pub backup: Option<String>,
     /// Report what would change and change nothing.
@@ -126,10 +128,11 @@ pub struct RestoreRequest {
     /// Restore only these collections (names as in the manifest); all when absent.
     #[serde(default)]
     pub only: Option<Vec<String>>,
-    /// Point-in-time recovery is not available yet: refused with 422.
+    /// Point-in-time recovery (RFC 3339): the backup, then the change journal's entries after
+    /// the backup's position up to this time. Not in the future, not before the oldest backup.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub target_time: Option<serde_json::Value>,
+    pub target_time: Option<String>,
 }
 
 /// What a restore changes (changed) in one collection.
@@ -173,6 +176,12 @@ pub struct RestoreReport {
     pub dry_run: bool,
     /// True when the backup's records were swapped in (never for a dry run).
     pub restored: bool,
+    /// The point in time recovered to (with `targetTime`); the collections' `inBackup` then
+    /// count the records as of that time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_time: Option<DateTime<Utc>>,
+    /// Change-journal entries replayed on top of the backup (0 without `targetTime`).
+    pub replayed_changes: u64,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub collections: Vec<CollectionReport>,

@@ -5,19 +5,22 @@
 //! any failure before that drops the staging and changes nothing.
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::{stream::BoxStream, StreamExt};
 
 use super::{
     domain::{self, BackupError},
-    model::{BackupState, CollectionReport, RestoreReport, RestoreRequest, RestoreTotals},
+    journal::{self, JournalError},
+    model::{
+        BackupRecord, BackupState, CollectionReport, RestoreReport, RestoreRequest, RestoreTotals,
+    },
 };
 use crate::{
     auth::Caller,
     crypto,
     http::{ApiError, ApiResult},
     state::SharedState,
-    store::{Collection, RawRecord, Store, StoreResult},
+    store::{write::Actor, Collection, ListQuery, RawRecord, Store, StoreResult, TenantScope},
 };
 
 /// Ids listed per kind of change and collection.
@@ -69,24 +72,155 @@ pub async fn restore(
     caller: &Caller,
     req: RestoreRequest,
 ) -> ApiResult<RestoreReport> {
-    if req.target_time.is_some() {
-        return Err(ApiError::invalid(
-            "targetTime",
-            "point-in-time recovery is not available yet; restore a backup by its id in `backup`",
-        ));
-    }
-    let id = req
-        .backup
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| ApiError::invalid("backup", "required: the id of a completed backup"))?;
+    restore_as(state, &caller.scope, &caller.actor(), req).await
+}
+
+/// [`restore`] for a tenant and actor (the operator's provisioning API calls this).
+pub async fn restore_as(
+    state: &SharedState,
+    scope: &TenantScope,
+    actor: &Actor,
+    req: RestoreRequest,
+) -> ApiResult<RestoreReport> {
+    let target = req
+        .target_time
+        .as_deref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| ApiError::invalid("targetTime", format!("not an RFC 3339 time: {e}")))
+        })
+        .transpose()?;
+    let backup = req.backup.filter(|b| !b.is_empty());
     let colls = selection(req.only.as_deref())?;
     let _guard = state
         .backups
-        .lock_restore(&caller.scope)
+        .lock_restore(scope)
         .map_err(|e| e.into_api("backup"))?;
-    run(state, caller, &id, &colls, req.dry_run)
+    let Some(target) = target else {
+        let id = backup
+            .ok_or_else(|| ApiError::invalid("backup", "required: the id of a completed backup"))?;
+        return run(state, scope, actor, &id, &colls, req.dry_run, None)
+            .await
+            .map_err(|e| e.into_api("backup"));
+    };
+    if target > Utc::now() {
+        return Err(ApiError::invalid(
+            "targetTime",
+            "in the future: recover to a time that has passed",
+        ));
+    }
+    let rec = match backup {
+        Some(id) => {
+            let rec = domain::load(state, scope, &id)
+                .await
+                .map_err(|e| e.into_api("backup"))?;
+            if rec.state != BackupState::Completed {
+                return Err(BackupError::NotCompleted {
+                    id: rec.id,
+                    state: rec.state.as_str(),
+                }
+                .into_api("backup"));
+            }
+            match snapshot_of(&rec) {
+                Some((at, _)) if at > target => {
+                    return Err(ApiError::invalid(
+                        "targetTime",
+                        format!("before backup {} was taken ({at}): name an earlier backup, or none to use the newest one taken by then", rec.id),
+                    ))
+                }
+                Some(_) => rec,
+                None => {
+                    return Err(ApiError::invalid(
+                        "backup",
+                        "it has no change-journal position (taken before journaling began), so nothing can be replayed on it",
+                    ))
+                }
+            }
+        }
+        None => newest_before(state, scope, target).await?,
+    };
+    let (_, position) = snapshot_of(&rec).expect("checked");
+    // Read first: every entry up to it must be found below.
+    let head = state
+        .journal
+        .position(scope)
         .await
-        .map_err(|e| e.into_api("backup"))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!(e.to_string())))?;
+    let entries = journal::entries_after(state, scope, position)
+        .await
+        .map_err(|e| match e {
+            JournalError::Segment { .. } | JournalError::Corrupt(_) => {
+                ApiError::invalid("targetTime", e.to_string())
+            }
+            e => ApiError::Internal(anyhow::anyhow!(e.to_string())),
+        })?;
+    let replay = journal::plan(&entries, position, head, target, &colls)
+        .map_err(|e| ApiError::invalid("targetTime", e.to_string()))?;
+    run(
+        state,
+        scope,
+        actor,
+        &rec.id,
+        &colls,
+        req.dry_run,
+        Some((target, replay)),
+    )
+    .await
+    .map_err(|e| e.into_api("backup"))
+}
+
+/// When a completed backup's snapshot was taken, and its journal position; `None` for backups
+/// taken before journaling began.
+fn snapshot_of(rec: &BackupRecord) -> Option<(DateTime<Utc>, u64)> {
+    let m = rec.manifest.as_ref()?;
+    Some((m.created_at, m.journal_sequence?))
+}
+
+/// The newest completed backup taken at or before `target` that a replay can start from.
+async fn newest_before(
+    state: &SharedState,
+    scope: &TenantScope,
+    target: DateTime<Utc>,
+) -> ApiResult<BackupRecord> {
+    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
+    let page = state.store.list(scope, Collection::Backups, &q).await?;
+    let completed: Vec<BackupRecord> = page
+        .items
+        .into_iter()
+        .filter_map(|d| serde_json::from_value(d).ok())
+        .collect();
+    let oldest = completed
+        .iter()
+        .filter_map(|r| r.manifest.as_ref().map(|m| m.created_at))
+        .min()
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "targetTime",
+                "the tenant has no completed backup to start from",
+            )
+        })?;
+    if target < oldest {
+        return Err(ApiError::invalid(
+            "targetTime",
+            format!("before the oldest backup ({oldest}): nothing to recover from"),
+        ));
+    }
+    completed
+        .into_iter()
+        .filter_map(|r| {
+            snapshot_of(&r)
+                .filter(|(at, _)| *at <= target)
+                .map(|(at, _)| (at, r))
+        })
+        .max_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)))
+        .map(|(_, r)| r)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "targetTime",
+                "no backup taken at or before it has a change-journal position to replay from",
+            )
+        })
 }
 
 enum Read {
@@ -98,13 +232,18 @@ enum Read {
 
 async fn run(
     state: &SharedState,
-    caller: &Caller,
+    scope: &TenantScope,
+    actor: &Actor,
     id: &str,
     colls: &[Collection],
     dry_run: bool,
+    pitr: Option<(DateTime<Utc>, journal::Replay)>,
 ) -> Result<RestoreReport, BackupError> {
     let started_at = Utc::now();
-    let scope = &caller.scope;
+    let target_time = pitr.as_ref().map(|(t, _)| *t);
+    let replayed_changes = pitr.as_ref().map_or(0, |(_, r)| r.replayed);
+    // Without a target time the merge is empty and passes the archive's records through.
+    let mut merge = journal::Merge::new(pitr.map(|(_, r)| r.effects).unwrap_or_default());
     let rec = domain::load(state, scope, id).await?;
     if rec.state != BackupState::Completed {
         return Err(BackupError::NotCompleted {
@@ -155,13 +294,16 @@ async fn run(
     let mut diff = Diff::new(colls, current.records);
     let compared = async {
         let mut pending: Vec<RawRecord> = Vec::new();
+        let mut merged: Vec<RawRecord> = Vec::new();
         loop {
             match rx.recv().await {
                 Some(Read::Batch(batch)) => {
                     for r in batch {
-                        if !selected.contains(&r.collection) {
-                            continue;
+                        if selected.contains(&r.collection) {
+                            merge.push(r, &mut merged);
                         }
+                    }
+                    for r in merged.drain(..) {
                         diff.archived(&r).await?;
                         if !dry_run {
                             pending.push(r);
@@ -172,7 +314,17 @@ async fn run(
                         pending.clear();
                     }
                 }
-                Some(Read::Done) => break,
+                Some(Read::Done) => {
+                    // The journal's records after the archive's last one.
+                    std::mem::take(&mut merge).finish(&mut merged);
+                    for r in merged.drain(..) {
+                        diff.archived(&r).await?;
+                        if !dry_run {
+                            pending.push(r);
+                        }
+                    }
+                    break;
+                }
                 Some(Read::Failed(e)) => return Err(e),
                 None => return Err(BackupError::Internal("archive reader stopped".into())),
             }
@@ -194,7 +346,7 @@ async fn run(
         Ok(collections) if dry_run => Ok((collections, false)),
         Ok(collections) => state
             .writer
-            .swap_staged(scope, &caller.actor(), &staging, colls)
+            .swap_staged(scope, actor, &staging, colls)
             .await
             .map(|_| (collections, true))
             .map_err(BackupError::from),
@@ -234,6 +386,8 @@ async fn run(
         backup: id.to_string(),
         dry_run,
         restored,
+        target_time,
+        replayed_changes,
         started_at,
         finished_at: Utc::now(),
         collections,
