@@ -1,8 +1,9 @@
 //! Per-request cost of authentication through the whole router (request guard with its rate
 //! limits, `Caller`, handler), in process, so the network does not hide it: `GET /api/v1/auth/me`
 //! with a session token and with an API key, beside `/healthz` (no guard, no authentication).
-//! The difference between the `me_*` cases and `healthz` is what authentication costs a
-//! request; `me_api_key` − `me_session` is what a key costs over a session.
+//! The difference between the `me_*` cases and `healthz`, less `user_get` (the one store read
+//! `me` itself does), is what authentication costs a request; `me_api_key` − `me_session` is
+//! what a key costs over a session.
 //!
 //!
 //! Audit: `read_all_api_key` is `POST /api/v1/notifications/read-all` with a key — a mutating
@@ -22,11 +23,12 @@ use axum::{
 };
 use criterion::{criterion_group, criterion_main, Criterion};
 use nexbii_controlplane::{
+    auth::UserRecord,
     crypto::Keys,
     provisioning::manifests,
     server,
     state::{AppState, Settings},
-    store::{sqlite::SqliteStore, write::Actor, TenantScope},
+    store::{sqlite::SqliteStore, write::Actor, StoreExt, TenantScope},
     tenant::TenantRecord,
 };
 use nexbii_crds::{RateLimit, RateLimits};
@@ -80,7 +82,14 @@ async fn setup() -> (
 ) {
     std::env::set_var(manifests::BOOTSTRAP_PASSWORD_ENV, PASSWORD);
     let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-    let state = AppState::new(store, Keys::random(), Settings::default());
+    // The backup folder (and the change journal in it) in a temporary folder, not the
+    // working directory.
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    let settings = Settings {
+        backup_dir: dir.path().join("backups"),
+        ..Default::default()
+    };
+    let state = AppState::new(store, Keys::random(), settings);
     let quickstart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
     manifests::load_and_apply(&state, &quickstart)
         .await
@@ -172,6 +181,18 @@ fn bench(c: &mut Criterion) {
         })
     });
     let scope = TenantScope::new("acme").unwrap();
+    // What `me` does after authentication: one store read of the user. `me_api_key` −
+    // `healthz` − `user_get` is what authenticating a key costs a request.
+    g.bench_function("user_get", |b| {
+        b.to_async(&rt).iter(|| async {
+            let u = state
+                .store
+                .get_as::<UserRecord>(&scope, "admin")
+                .await
+                .unwrap();
+            assert!(u.is_some());
+        })
+    });
     g.bench_function("audit_append", |b| {
         b.to_async(&rt).iter(|| async {
             let body = nexbii_controlplane::audit::EntryBody {

@@ -92,26 +92,11 @@ fn size(path: &std::path::Path) -> u64 {
 }
 
 async fn backup(state: &SharedState, scope: &TenantScope) -> (BackupRecord, f64) {
-    let rec = BackupRecord {
-        id: format!("{}-bench", Utc::now().format("%Y%m%d-%H%M%S%3f")),
-        state: BackupState::Pending,
-        trigger: BackupTrigger::Manual,
-        pinned: false,
-        note: None,
-        retention: None,
-        requested_by: "bench".into(),
-        requested_at: Utc::now(),
-        started_at: None,
-        finished_at: None,
-        heartbeat_at: None,
-        size_bytes: None,
-        checksum: None,
-        location: None,
-        error: None,
-        manifest: None,
-        last_verification: None,
-        meta: Default::default(),
-    };
+    let rec = BackupRecord::pending(
+        format!("{}-bench", Utc::now().format("%Y%m%d-%H%M%S%3f")),
+        BackupTrigger::Manual,
+        "bench".into(),
+    );
     let rec = state
         .writer
         .save(scope, &Actor::System, rec, Expect::Absent)

@@ -43,6 +43,10 @@ pub struct TenantSpec {
     /// Admin accounts created on first start (never overwritten afterwards).
     #[serde(default)]
     pub bootstrap_admins: Vec<BootstrapAdmin>,
+    /// How a new instance gets its first data (CloudNativePG's `bootstrap`): from a backup, for
+    /// disaster recovery into a fresh instance. Acted on once, while the tenant has no users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bootstrap: Option<TenantBootstrap>,
     #[serde(default)]
     pub auth: AuthSettings,
     /// Request rate limits of the instance's API (token buckets per API key, per user and per
@@ -156,6 +160,45 @@ pub struct BootstrapAdmin {
     /// Initial password; when absent the instance generates one and prints it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_secret_ref: Option<SecretKeyRef>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TenantBootstrap {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_backup: Option<FromBackup>,
+}
+
+/// Recovery of this tenant from its backups, into an instance that has no data yet (its store
+/// has no users): the archives and shipped journal segments of the tenant of the same name at
+/// `destination` are adopted as the instance's backups, then the newest one (or `backupId`),
+/// or the state at `targetTime` (a backup plus the change journal), is restored. The instance
+/// starts serving only once that succeeded. Archives are sealed with the source instance's keys:
+/// `keysSecretRef` names a copy of its generated keys Secret, which the operator uses for the new
+/// one (otherwise the Tenant's own keys Secret, `<tenant>-nexbii-keys`, must already hold them).
+#[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FromBackup {
+    /// Where the backups are; the instance also backs up there from then on (a BackupSchedule
+    /// of the Tenant must declare the same destination).
+    pub destination: crate::backup::Destination,
+    /// The backup to restore (its id in the destination); the newest completed one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100), pattern(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"))]
+    pub backup_id: Option<String>,
+    /// Recover to this time (RFC 3339): the newest backup at or before it (or `backupId`) plus
+    /// the journal segments shipped up to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub target_time: Option<String>,
+    /// A Secret in the Tenant's namespace holding the source instance's `signing-key` and
+    /// `encryption-key` (a copy of its generated keys Secret): the operator creates the Tenant's
+    /// keys Secret with them, since the archives and the data-source credentials inside are
+    /// sealed with those keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_secret_ref: Option<crate::common::SecretRef>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema, PartialEq)]

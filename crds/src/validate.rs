@@ -102,6 +102,20 @@ impl Validate for TenantSpec {
                 ));
             }
         }
+        if let Some(fb) = self.bootstrap.as_ref().and_then(|b| b.from_backup.as_ref()) {
+            errs.extend(destination_errors(
+                &fb.destination,
+                "spec.bootstrap.fromBackup.destination",
+            ));
+            if let Some(t) = &fb.target_time {
+                if chrono::DateTime::parse_from_rfc3339(t).is_err() {
+                    errs.push(FieldError::new(
+                        "spec.bootstrap.fromBackup.targetTime",
+                        "an RFC 3339 time (2026-01-31T12:00:00Z)",
+                    ));
+                }
+            }
+        }
         let mut seen = HashSet::new();
         for (i, a) in self.bootstrap_admins.iter().enumerate() {
             if !seen.insert(&a.username) {
@@ -296,13 +310,13 @@ impl Validate for GovernancePolicySpec {
 
 impl Validate for BackupScheduleSpec {
     fn validate(&self) -> Vec<FieldError> {
-        destination_errors(&self.destination)
+        destination_errors(&self.destination, "spec.destination")
     }
 }
 
 impl Validate for BackupSpec {
     fn validate(&self) -> Vec<FieldError> {
-        let mut errs = destination_errors(&self.destination);
+        let mut errs = destination_errors(&self.destination, "spec.destination");
         if self.method == BackupMethod::Schedule && self.schedule_ref.is_none() {
             errs.push(FieldError::new(
                 "spec.scheduleRef",
@@ -345,16 +359,16 @@ impl Validate for RestoreSpec {
     }
 }
 
-fn destination_errors(d: &crate::backup::Destination) -> Vec<FieldError> {
+fn destination_errors(d: &crate::backup::Destination, at: &str) -> Vec<FieldError> {
     let mut errs = Vec::new();
     match d.kind {
         DestinationKind::Volume => require(
             &mut errs,
             &d.volume,
-            "spec.destination.volume",
+            &format!("{at}.volume"),
             "when kind is volume",
         ),
-        DestinationKind::S3 => require(&mut errs, &d.s3, "spec.destination.s3", "when kind is s3"),
+        DestinationKind::S3 => require(&mut errs, &d.s3, &format!("{at}.s3"), "when kind is s3"),
     }
     errs
 }

@@ -253,10 +253,24 @@ pub fn config_hash(t: &Tenant, bootstrap: &BTreeMap<(String, String), String>) -
 /// destination belongs to the instance, which backs up to and restores from it). `Err` names
 /// the schedules when they declare different ones: then none is rendered.
 pub fn backup_destination<'a>(
-    tenant: &str,
+    t: &'a Tenant,
     schedules: impl IntoIterator<Item = &'a BackupSchedule>,
 ) -> Result<Option<Destination>, String> {
-    let mut found: Option<(String, &Destination)> = None;
+    let tenant = tenant_name(t);
+    let tenant = tenant.as_str();
+    // A Tenant recovered from backups reads them from its instance's destination, and goes on
+    // backing up there: its schedules must agree with it.
+    let mut found: Option<(String, &Destination)> = t
+        .spec
+        .bootstrap
+        .as_ref()
+        .and_then(|b| b.from_backup.as_ref())
+        .map(|f| {
+            (
+                "the Tenant's spec.bootstrap.fromBackup".to_string(),
+                &f.destination,
+            )
+        });
     let mut mine: Vec<&BackupSchedule> = schedules
         .into_iter()
         .filter(|s| s.spec.tenant_ref.name == tenant)
@@ -266,10 +280,10 @@ pub fn backup_destination<'a>(
     for s in mine {
         let name = s.metadata.name.clone().unwrap_or_default();
         match &found {
-            None => found = Some((name, &s.spec.destination)),
+            None => found = Some((format!("BackupSchedule {name}"), &s.spec.destination)),
             Some((first, d)) if *d != &s.spec.destination => {
                 return Err(format!(
-                    "BackupSchedules {first} and {name} declare different destinations; an \
+                    "{first} and BackupSchedule {name} declare different destinations; an \
                      instance has one: no backup destination is configured until they agree"
                 ))
             }
@@ -909,6 +923,10 @@ mod tests {
         .unwrap()
     }
 
+    fn acme() -> Tenant {
+        tenant("acme", json!({"displayName": "Acme"}))
+    }
+
     fn container_env(d: &Deployment) -> Vec<EnvVar> {
         d.spec.template.spec.as_ref().unwrap().containers[0]
             .env
@@ -922,7 +940,7 @@ mod tests {
         let vol =
             json!({"kind": "volume", "volume": {"claimName": "acme-backups", "path": "/backups"}});
         let s = [schedule("nightly", "acme", vol.clone())];
-        let dest = backup_destination("acme", &s).unwrap().unwrap();
+        let dest = backup_destination(&acme(), &s).unwrap().unwrap();
         let d = deployment(&t, "img", "h", false, Some(&dest));
         let env = container_env(&d);
         let dir = env.iter().find(|e| e.name == "NEXBII_BACKUP_DIR").unwrap();
@@ -948,7 +966,7 @@ mod tests {
         assert_eq!(m.mount_path, "/backups");
         // Without a claim the folder is the pod's own (standalone-like): no extra volume.
         let bare = json!({"kind": "volume", "volume": {"path": "/backups"}});
-        let dest = backup_destination("acme", &[schedule("n", "acme", bare)])
+        let dest = backup_destination(&acme(), &[schedule("n", "acme", bare)])
             .unwrap()
             .unwrap();
         let d = deployment(&t, "img", "h", false, Some(&dest));
@@ -960,7 +978,7 @@ mod tests {
         let t = tenant("acme", json!({"displayName": "Acme"}));
         let s3 = json!({"kind": "s3", "s3": {"bucket": "bk", "endpoint": "http://minio:9000",
             "prefix": "nexbii", "pathStyle": true, "credentialsSecretRef": {"name": "s3-creds"}}});
-        let dest = backup_destination("acme", &[schedule("n", "acme", s3)])
+        let dest = backup_destination(&acme(), &[schedule("n", "acme", s3)])
             .unwrap()
             .unwrap();
         let env = container_env(&deployment(&t, "img", "h", false, Some(&dest)));
@@ -1008,18 +1026,47 @@ mod tests {
             schedule("hourly", "acme", a.clone()),
             schedule("other", "globex", b.clone()),
         ];
-        let d = backup_destination("acme", &s).unwrap().unwrap();
+        let d = backup_destination(&acme(), &s).unwrap().unwrap();
         assert_eq!(d.volume.unwrap().path, "/a");
-        assert_eq!(backup_destination("initech", &s).unwrap(), None);
+        assert_eq!(
+            backup_destination(&tenant("initech", json!({"displayName": "I"})), &s).unwrap(),
+            None
+        );
         let s = [
             schedule("nightly", "acme", a),
             schedule("hourly", "acme", b),
         ];
-        let err = backup_destination("acme", &s).unwrap_err();
+        let err = backup_destination(&acme(), &s).unwrap_err();
         assert!(err.contains("hourly") && err.contains("nightly"), "{err}");
         // Nothing rendered without a destination.
         let t = tenant("acme", json!({"displayName": "Acme"}));
         let env = container_env(&deployment(&t, "img", "h", false, None));
         assert!(env.iter().all(|e| !e.name.starts_with("NEXBII_BACKUP_")));
+    }
+
+    #[test]
+    fn a_tenant_recovered_from_backups_backs_up_where_they_are() {
+        let a = json!({"kind": "volume", "volume": {"claimName": "old", "path": "/a"}});
+        let b = json!({"kind": "volume", "volume": {"path": "/b"}});
+        let t = tenant(
+            "acme",
+            json!({"displayName": "Acme", "bootstrap": {"fromBackup": {"destination": a.clone(),
+                "keysSecretRef": {"name": "old-keys"}}}}),
+        );
+        // Without a schedule, the recovery's destination is the instance's.
+        let d = backup_destination(&t, &[]).unwrap().unwrap();
+        assert_eq!(d.volume.as_ref().unwrap().path, "/a");
+        let env = container_env(&deployment(&t, "img", "h", false, Some(&d)));
+        let dir = env.iter().find(|e| e.name == "NEXBII_BACKUP_DIR").unwrap();
+        assert_eq!(dir.value.as_deref(), Some("/a"));
+        // A schedule declaring the same one agrees; another one conflicts, naming both.
+        assert!(backup_destination(&t, &[schedule("nightly", "acme", a)]).is_ok());
+        let err = backup_destination(&t, &[schedule("nightly", "acme", b)]).unwrap_err();
+        assert!(
+            err.contains("spec.bootstrap.fromBackup") && err.contains("nightly"),
+            "{err}"
+        );
+        // The manifest the instance reads carries it: the instance recovers from it.
+        assert!(tenant_manifest(&t).contains("fromBackup"));
     }
 }

@@ -70,6 +70,46 @@ fn check_keys(existing: &Secret, name: &str) -> Result<()> {
     })
 }
 
+/// The Secret holding the keys of the instance a recovered Tenant had
+/// (`spec.bootstrap.fromBackup.keysSecretRef`).
+fn source_keys(t: &Tenant) -> Option<&str> {
+    let from = t.spec.bootstrap.as_ref()?.from_backup.as_ref()?;
+    from.keys_secret_ref.as_ref().map(|r| r.name.as_str())
+}
+
+/// A keys Secret that exists already must hold the keys the Tenant recovers with: the archives
+/// and the credentials in them are sealed with those. A source Secret removed since (after the
+/// recovery) is no longer compared.
+async fn check_source_keys(ctx: &Ctx, t: &Tenant, ns: &str, existing: &Secret) -> Result<()> {
+    let Some(src) = source_keys(t) else {
+        return Ok(());
+    };
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let Some(source) = secrets
+        .get_opt(src)
+        .await
+        .what(|| format!("read Secret {ns}/{src}"))?
+    else {
+        return Ok(());
+    };
+    let same = [keys::SIGNING, keys::ENCRYPTION]
+        .iter()
+        .all(|k| secret_value(existing, k).ok() == secret_value(&source, k).ok());
+    if same {
+        return Ok(());
+    }
+    Err(Error::Stalled {
+        reason: "KeysSecretMismatch",
+        message: format!(
+            "Secret {} holds other keys than spec.bootstrap.fromBackup.keysSecretRef {src}: the \
+             backups cannot be read with them; delete {} while the tenant has no data so that it \
+             is made from {src}",
+            existing.name_any(),
+            existing.name_any()
+        ),
+    })
+}
+
 /// Creates the generated Secret if it is missing. Existing values are never replaced: rotating
 /// the encryption key would make every stored credential unreadable. `reported`: the operator
 /// has reported on this Tenant before, so the Secret is probably there and is read first;
@@ -80,12 +120,20 @@ async fn ensure_keys(ctx: &Ctx, t: &Tenant, ns: &str, names: &Names, reported: b
     let read = || format!("read Secret {ns}/{name}");
     if reported {
         if let Some(existing) = secrets.get_opt(name).await.what(read)? {
-            return check_keys(&existing, name);
+            check_keys(&existing, name)?;
+            return check_source_keys(ctx, t, ns, &existing).await;
         }
     }
+    let (signing, encryption) = match source_keys(t) {
+        Some(src) => (
+            read_secret(&ctx.client, ns, src, keys::SIGNING).await?,
+            read_secret(&ctx.client, ns, src, keys::ENCRYPTION).await?,
+        ),
+        None => (random_b64(), random_b64()),
+    };
     let values = BTreeMap::from([
-        (keys::SIGNING.to_string(), random_b64()),
-        (keys::ENCRYPTION.to_string(), random_b64()),
+        (keys::SIGNING.to_string(), signing),
+        (keys::ENCRYPTION.to_string(), encryption),
         (keys::OPERATOR_TOKEN.to_string(), random_b64()),
         (keys::BOOTSTRAP_PASSWORD.to_string(), random_password()),
     ]);
@@ -105,7 +153,9 @@ async fn ensure_keys(ctx: &Ctx, t: &Tenant, ns: &str, names: &Names, reported: b
         }
         // Already there (made earlier, or by a concurrent reconcile): it stands as it is.
         Err(kube::Error::Api(e)) if e.code == 409 => {
-            check_keys(&secrets.get(name).await.what(read)?, name)
+            let existing = secrets.get(name).await.what(read)?;
+            check_keys(&existing, name)?;
+            check_source_keys(ctx, t, ns, &existing).await
         }
         Err(e) => Err(e).what(|| format!("create Secret {ns}/{name}")),
     }
@@ -313,8 +363,8 @@ struct Done {
     extra: Vec<Condition>,
 }
 
-/// The destination the Tenant's BackupSchedules declare, and the `BackupDestination`
-/// condition saying so (or that they disagree, and none is configured).
+/// The destination the Tenant's BackupSchedules (and its recovery source) declare, and the
+/// `BackupDestination` condition saying so (or that they disagree, and none is configured).
 async fn backup_destination(
     ctx: &Ctx,
     t: &Tenant,
@@ -325,34 +375,38 @@ async fn backup_destination(
         .await
         .what(|| format!("list BackupSchedules in {ns}"))?;
     let gen = t.metadata.generation;
-    Ok(
-        match builders::backup_destination(&t.name_any(), &schedules.items) {
-            Ok(Some(d)) => {
-                let c = cond(
-                    "BackupDestination",
-                    true,
-                    "Configured",
-                    "the instance backs up to its BackupSchedules' destination",
-                    gen,
-                );
-                (Some(d), c)
-            }
-            Ok(None) => (
-                None,
-                cond(
-                    "BackupDestination",
-                    false,
-                    "NoBackupSchedule",
-                    "no BackupSchedule names this Tenant: the instance keeps its default backup folder",
-                    gen,
-                ),
+    Ok(match builders::backup_destination(t, &schedules.items) {
+        Ok(Some(d)) => {
+            let c = cond(
+                "BackupDestination",
+                true,
+                "Configured",
+                "the instance backs up to its BackupSchedules' (or recovery source's) destination",
+                gen,
+            );
+            (Some(d), c)
+        }
+        Ok(None) => (
+            None,
+            cond(
+                "BackupDestination",
+                false,
+                "NoBackupSchedule",
+                "no BackupSchedule names this Tenant: the instance keeps its default backup folder",
+                gen,
             ),
-            Err(why) => (
-                None,
-                cond("BackupDestination", false, "ConflictingDestinations", why, gen),
+        ),
+        Err(why) => (
+            None,
+            cond(
+                "BackupDestination",
+                false,
+                "ConflictingDestinations",
+                why,
+                gen,
             ),
-        },
-    )
+        ),
+    })
 }
 
 async fn reconcile_inner(t: &Tenant, ctx: &Ctx, names: &Names) -> Result<Done> {

@@ -146,8 +146,19 @@ impl TestServer {
     }
 
     pub async fn with_store(store: DynStore, dir: tempfile::TempDir, settings: Settings) -> Self {
+        Self::with_keys(store, dir, settings, Keys::random()).await
+    }
+
+    /// [`TestServer::with_store`] with the given keys (another instance of the same tenants:
+    /// a recovery target).
+    pub async fn with_keys(
+        store: DynStore,
+        dir: tempfile::TempDir,
+        settings: Settings,
+        keys: Keys,
+    ) -> Self {
         LOGS.get_or_init(init_logs);
-        let state = AppState::new(store, Keys::random(), settings);
+        let state = AppState::new(store, keys, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(server::serve(listener, state.clone()));

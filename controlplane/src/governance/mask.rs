@@ -142,9 +142,12 @@ impl Masker {
 
 fn push_hex(out: &mut String, v: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..16).rev() {
-        out.push(HEX[((v >> (i * 4)) & 0xf) as usize] as char);
+    // Written into a buffer and appended at once: one capacity check instead of sixteen.
+    let mut buf = [0u8; 16];
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = HEX[((v >> ((15 - i) * 4)) & 0xf) as usize];
     }
+    out.push_str(std::str::from_utf8(&buf).expect("hex digits are ASCII"));
 }
 
 /// One value masked with `key` (prefer one [`Masker`] per result).
@@ -197,9 +200,19 @@ pub fn partial_in_place(s: &mut String) {
         s.replace_range(first..at, "***");
         return;
     }
-    let n = s.chars().count();
+    // Most masked values are ASCII (numbers, codes): characters are bytes, no counting walk.
+    let (n, cut) = if s.is_ascii() {
+        (s.len(), s.len().saturating_sub(4))
+    } else {
+        let n = s.chars().count();
+        (
+            n,
+            s.char_indices()
+                .nth(n.saturating_sub(4))
+                .map_or(0, |(i, _)| i),
+        )
+    };
     if n > 8 && n - 4 <= STARS.len() {
-        let cut = s.char_indices().nth(n - 4).map_or(0, |(i, _)| i);
         s.replace_range(..cut, &STARS[..n - 4]);
     } else {
         *s = partial(s);

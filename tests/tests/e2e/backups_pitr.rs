@@ -21,9 +21,9 @@ use super::backups::{
 };
 
 /// Short enough that tests see segments shipped without waiting long.
-const SHIP: Duration = Duration::from_millis(500);
+pub(crate) const SHIP: Duration = Duration::from_millis(500);
 
-async fn embedded(s3: Option<Arc<S3Bucket>>, ship: Duration) -> TestServer {
+pub(crate) async fn embedded(s3: Option<Arc<S3Bucket>>, ship: Duration) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
     let store =
         nexbii_controlplane::store::open(dir.path().join("nexbii.db").to_str().unwrap(), "unused")
@@ -48,12 +48,12 @@ async fn mongo(s3: Option<Arc<S3Bucket>>) -> (TestServer, Arc<MongoStore>) {
     (server, store)
 }
 
-fn rfc3339(t: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 /// Waits until every journal entry of the tenant is in the destination; returns the segments.
-async fn all_shipped(server: &TestServer, tenant: &str) -> Vec<String> {
+pub(crate) async fn all_shipped(server: &TestServer, tenant: &str) -> Vec<String> {
     let scope = TenantScope::new(tenant).unwrap();
     for _ in 0..200 {
         let local = server.state.journal.local_after(&scope, 0).await.unwrap();
@@ -69,7 +69,7 @@ async fn all_shipped(server: &TestServer, tenant: &str) -> Vec<String> {
 }
 
 /// The first change: a new saved query and a user's new role.
-async fn first_change(admin: &Client2) -> String {
+pub(crate) async fn first_change(admin: &Client2) -> String {
     let (s, q) = admin
         .post(
             "/api/v1/queries",
@@ -90,7 +90,7 @@ async fn first_change(admin: &Client2) -> String {
 
 /// The second change: the new query renamed (a new configuration version too), a user
 /// deleted and one created.
-async fn second_change(admin: &Client2, alpha: &str) {
+pub(crate) async fn second_change(admin: &Client2, alpha: &str) {
     let (s, b) = admin
         .put(
             &format!("/api/v1/queries/{alpha}"),
@@ -111,7 +111,7 @@ async fn second_change(admin: &Client2, alpha: &str) {
 
 /// A time strictly after everything written so far and strictly before anything written
 /// next (stored times are whole milliseconds).
-async fn a_moment() -> DateTime<Utc> {
+pub(crate) async fn a_moment() -> DateTime<Utc> {
     tokio::time::sleep(Duration::from_millis(20)).await;
     // As sent (microseconds), so the report's `targetTime` compares equal.
     let t = DateTime::parse_from_rfc3339(&rfc3339(Utc::now()))

@@ -7,6 +7,7 @@ mod apikeys;
 mod audit;
 mod backups;
 mod backups_pitr;
+mod backups_recovery;
 mod branding;
 mod chart;
 mod config_export;

@@ -671,10 +671,15 @@ async fn examples_and_chart_validate_against_the_real_schemas() {
         );
     }
     let mut checked = 0;
-    for dir in ["examples/kubernetes", "examples/quickstart"] {
+    for dir in [
+        "examples/kubernetes",
+        "examples/kubernetes/recovery",
+        "examples/quickstart",
+    ] {
         let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
             .unwrap()
             .map(|e| e.unwrap().path())
+            .filter(|p| p.is_file())
             .collect();
         files.sort();
         for f in files
@@ -749,12 +754,12 @@ async fn examples_and_chart_validate_against_the_real_schemas() {
 // ---------------------------------------------------------------------------------------------
 
 /// An instance address where nothing listens.
-const CLOSED_PORT: &str = "http://127.0.0.1:9";
+pub(crate) const CLOSED_PORT: &str = "http://127.0.0.1:9";
 
 /// Waits until `name` reports condition `type_` True with `reason`, and checks the report is
 /// complete: the Ready / Reconciling / Stalled triple, each condition and the status carrying
 /// the object's generation and a message. Returns the status.
-async fn reported<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> Value
+pub(crate) async fn reported<K>(api: &Api<K>, name: &str, type_: &str, reason: &str) -> Value
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
@@ -800,7 +805,7 @@ pub(crate) async fn event_about(c: &Client, ns: &str, name: &str, reason: &str) 
     .await
 }
 
-fn secret(name: &str, data: &[(&str, &[u8])]) -> Secret {
+pub(crate) fn secret(name: &str, data: &[(&str, &[u8])]) -> Secret {
     Secret {
         metadata: kube::api::ObjectMeta {
             name: Some(name.into()),

@@ -442,3 +442,112 @@ async fn a_suspended_schedule_takes_no_backup_until_resumed() {
     })
     .await;
 }
+
+/// A Tenant recovered from backups (`spec.bootstrap.fromBackup`): its keys Secret is made with
+/// the source instance's keys (which seal the archives), its instance gets the backups'
+/// destination, and a keys Secret that already holds other keys stalls the Tenant by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recovered_tenant_gets_the_source_keys_and_destination() {
+    use crate::operator::{reported, secret, start_operator, CLOSED_PORT};
+    let (c, ns) = setup().await;
+    start_operator(&c, &ns, "op-rec", Some(CLOSED_PORT.into()));
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret(
+                "old-keys",
+                &[
+                    ("signing-key", b"b2xkLXNpZ25pbmc="),
+                    ("encryption-key", b"b2xkLWVuY3J5cHRpb24="),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    let from = json!({"destination": {"kind": "volume",
+        "volume": {"claimName": "dr-backups", "path": "/backups"}},
+        "keysSecretRef": {"name": "old-keys"}});
+    let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
+    tenants
+        .create(
+            &PostParams::default(),
+            &tenant(
+                "dr",
+                json!({"displayName": "DR", "bootstrap": {"fromBackup": from}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let keys = eventually("the keys Secret of dr", || async {
+        secrets.get_opt("dr-nexbii-keys").await.ok()?
+    })
+    .await;
+    let value = |s: &Secret, k: &str| s.data.as_ref().unwrap()[k].0.clone();
+    assert_eq!(value(&keys, "signing-key"), b"b2xkLXNpZ25pbmc=".to_vec());
+    assert_eq!(
+        value(&keys, "encryption-key"),
+        b"b2xkLWVuY3J5cHRpb24=".to_vec()
+    );
+    assert!(!value(&keys, "operator-token").is_empty(), "generated");
+    let deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
+    let d = eventually("the Deployment of dr", || async {
+        deployments.get_opt("dr-nexbii").await.ok()?
+    })
+    .await;
+    let pod = d.spec.template.spec.unwrap();
+    let env = pod.containers[0].env.clone().unwrap();
+    let dir = env.iter().find(|e| e.name == "NEXBII_BACKUP_DIR").unwrap();
+    assert_eq!(dir.value.as_deref(), Some("/backups"));
+    assert!(pod.volumes.unwrap().iter().any(|v| v
+        .persistent_volume_claim
+        .as_ref()
+        .map(|p| p.claim_name.as_str())
+        == Some("dr-backups")));
+    // The status is written after the objects: wait for it.
+    eventually("dr's BackupDestination condition", || async {
+        let s = status_of(&tenants, "dr").await;
+        (condition(&s, "BackupDestination") == Some(("True".into(), "Configured".into())))
+            .then_some(())
+    })
+    .await;
+
+    // A keys Secret already there with other keys: the backups could not be read.
+    secrets
+        .create(
+            &PostParams::default(),
+            &secret(
+                "dr2-nexbii-keys",
+                &[
+                    ("signing-key", b"b3RoZXI="),
+                    ("encryption-key", b"b3RoZXI="),
+                    ("operator-token", b"t"),
+                    ("bootstrap-password", b"p"),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    tenants
+        .create(
+            &PostParams::default(),
+            &tenant(
+                "dr2",
+                json!({"displayName": "DR 2", "bootstrap": {"fromBackup": from}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let s = reported(&tenants, "dr2", "Stalled", "KeysSecretMismatch").await;
+    let msg = s["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Stalled")
+        .unwrap()["message"]
+        .to_string();
+    assert!(
+        msg.contains("old-keys") && msg.contains("dr2-nexbii-keys"),
+        "{msg}"
+    );
+}

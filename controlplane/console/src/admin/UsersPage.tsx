@@ -10,6 +10,9 @@ import { Link } from '../app/Link';
 import { createUser, listUsers, updateUser, type User } from './api';
 import { actAsRefusal, bulkPatches, checkNewUser, type BulkChange, type NewUserForm } from './logic';
 
+/** The durations offered for acting as a user (besides the tenant's maximum). */
+const ACT_AS_MINUTES = [5, 15, 30, 60];
+
 const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 
 export default function UsersPage({ session }: { session: Session }) {
@@ -110,6 +113,9 @@ function UserRow({
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const switchTo = useContext(SessionSwitch);
+  // How long to act as the user: the tenant's maximum (settings.impersonation.maxMinutes)
+  // unless a shorter time is picked; more than the maximum is refused by the server, in the row.
+  const [minutes, setMinutes] = useState('');
   // Acting as someone opens their session in this tab (the admin's own comes back on Stop);
   // a refusal of the server (impersonation off for the tenant, the user changed meanwhile)
   // is said in the row.
@@ -117,7 +123,7 @@ function UserRow({
     setBusy(true);
     setError(null);
     try {
-      const s = await startImpersonation(session, user.username);
+      const s = await startImpersonation(session, user.username, minutes ? Number(minutes) : undefined);
       navigate('/dashboards');
       switchTo(s);
     } catch (e) {
@@ -171,9 +177,22 @@ function UserRow({
             </button>
           )}
           {!actAsRefusal(user, session.username) && (
-            <button type="button" className="ghost" disabled={busy} onClick={actAs}>
-              Act as {user.username}
-            </button>
+            <>
+              <label>
+                <span className="sr-only">Act as {user.username} for</span>
+                <select value={minutes} disabled={busy} onChange={(e) => setMinutes(e.target.value)}>
+                  <option value="">the longest allowed</option>
+                  {ACT_AS_MINUTES.map((m) => (
+                    <option key={m} value={String(m)}>
+                      {m} minutes
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <button type="button" className="ghost" disabled={busy} onClick={actAs}>
+                Act as {user.username}
+              </button>
+            </>
           )}
           {error && (
             <span className="error" role="alert">

@@ -2,7 +2,7 @@ import { lazy, Suspense, useEffect, useState } from 'react';
 import { embedTenant } from '../embed/embed';
 import { onUnauthorized } from '../api/client';
 import { LoginPage } from '../auth/LoginPage';
-import { afterUnauthorized, loadSession, logout, stopImpersonation, type Session } from '../auth/session';
+import { afterUnauthorized, loadSession, logout, recheckImpersonation, stopImpersonation, type Session } from '../auth/session';
 import { SessionSwitch } from '../auth/SessionSwitch';
 import { DashboardsPage } from '../dashboards/DashboardsPage';
 import { DashboardView } from '../dashboards/DashboardView';
@@ -50,6 +50,8 @@ function SignedIn() {
   useEffect(() => {
     // An impersonation the server ended returns to the admin; any other session is over.
     onUnauthorized(() => setSession(afterUnauthorized()));
+    // A page loaded while acting as someone checks that the impersonation is still on.
+    void recheckImpersonation(loadSession());
   }, []);
   if (!session) return <LoginPage onLogin={setSession} />;
   const signOut = async () => {

@@ -66,7 +66,7 @@ describe('login with a second factor', () => {
   });
 });
 
-import { afterUnauthorized, currentSession, impersonationSession, startImpersonation, stopImpersonation, type Session } from './session';
+import { afterUnauthorized, currentSession, impersonationSession, recheckImpersonation, startImpersonation, stopImpersonation, type Session } from './session';
 describe('acting as a user', () => {
   const admin = session as Session;
   const started = { token: 'imp', expiresAt: '2026-06-01T10:30:00Z', sessionId: 's9', impersonator: 'admin', user: { username: 'pat', role: 'viewer' as const } };
@@ -112,6 +112,27 @@ describe('acting as a user', () => {
     expect(fetch.mock.calls[1][1]).toMatchObject({ method: 'DELETE', headers: { authorization: 'Bearer imp' } });
     expect(back).toEqual(admin);
     expect(JSON.parse(store.get('nexbii.session')!)).toEqual(admin);
+  });
+
+  it('asks for the minutes picked, and for none (the tenant’s maximum) otherwise', async () => {
+    const fetch = vi.fn().mockImplementation(async () => new Response(JSON.stringify(started), { status: 201 }));
+    vi.stubGlobal('fetch', fetch);
+    await startImpersonation(admin, 'pat', 15);
+    expect(JSON.parse(fetch.mock.calls[0][1].body)).toEqual({ username: 'pat', minutes: 15 });
+    await startImpersonation(admin, 'pat');
+    expect(JSON.parse(fetch.mock.calls[1][1].body)).toEqual({ username: 'pat' });
+  });
+
+  it('rechecks a reloaded impersonation with its own token, and nothing else', async () => {
+    const fetch = vi.fn().mockImplementation(async () => new Response(null, { status: 401 }));
+    vi.stubGlobal('fetch', fetch);
+    await recheckImpersonation(admin);
+    expect(fetch).not.toHaveBeenCalled();
+    store.set('nexbii.session', JSON.stringify(acting));
+    loadSession(Date.parse('2026-06-01T10:00:00Z'));
+    await recheckImpersonation(acting);
+    expect(fetch.mock.calls[0][0]).toBe('/api/v1/auth/me');
+    expect(fetch.mock.calls[0][1].headers.authorization).toBe('Bearer imp');
   });
 
   it('after a 401 returns to the admin when acting as someone, signs out otherwise', () => {

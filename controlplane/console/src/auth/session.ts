@@ -66,10 +66,12 @@ export function impersonationSession(admin: Session, started: ImpersonationStart
   };
 }
 
-/** The admin starts acting as `username` (the server refuses admins, disabled users, oneself
- * and tenants that turned impersonation off: its problem is the rejection). */
-export async function startImpersonation(admin: Session, username: string): Promise<Session> {
-  const { data } = await request<ImpersonationStarted>('/admin/impersonations', { method: 'POST', body: { username } });
+/** The admin starts acting as `username` for `minutes` (the tenant's maximum when absent; the
+ * server refuses admins, disabled users, oneself, more minutes than the maximum and tenants
+ * that turned impersonation off: its problem is the rejection). */
+export async function startImpersonation(admin: Session, username: string, minutes?: number): Promise<Session> {
+  const body = minutes === undefined ? { username } : { username, minutes };
+  const { data } = await request<ImpersonationStarted>('/admin/impersonations', { method: 'POST', body });
   return keep(impersonationSession(admin, data))!;
 }
 
@@ -83,6 +85,18 @@ export async function stopImpersonation(s: Session, now = Date.now()): Promise<S
   }
   const admin = s.impersonation?.admin ?? null;
   return keep(live(admin, now) ? admin : null);
+}
+
+/** Asks the server whether the impersonation a reloaded page holds is still on (it may have
+ * been ended or revoked meanwhile, or impersonation turned off for the tenant): a 401 to it
+ * goes through the client's unauthorized handler, which returns to the admin's session. */
+export async function recheckImpersonation(s: Session | null): Promise<void> {
+  if (!s?.impersonation) return;
+  try {
+    await request('/auth/me');
+  } catch {
+    // A 401 was handled by `onUnauthorized`; anything else is for the page's own requests.
+  }
 }
 
 /** After a 401: an impersonation that ended on the server (expired, revoked, turned off)

@@ -559,6 +559,28 @@ impl Destination {
         }
     }
 
+    /// Where the committed archive of backup `id` is.
+    pub fn archive_location(&self, tenant: &str, id: &str) -> Location {
+        match self {
+            Self::Volume(dir) => Location::File(dir.join(tenant).join(format!("{id}{EXTENSION}"))),
+            Self::S3(b) => Location::S3 {
+                bucket: b.bucket.clone(),
+                key: b.key(tenant, &format!("{id}{EXTENSION}")).to_string(),
+            },
+        }
+    }
+
+    /// The ids of the committed archives in a tenant's folder (temporary ones left out).
+    pub async fn archives(&self, tenant: &str) -> Result<Vec<String>, DestinationError> {
+        Ok(self
+            .list(tenant)
+            .await?
+            .into_iter()
+            .filter(|n| !n.starts_with('.'))
+            .filter_map(|n| n.strip_suffix(EXTENSION).map(str::to_string))
+            .collect())
+    }
+
     /// Names of the objects or files in a tenant's folder (tests and diagnostics).
     pub async fn list(&self, tenant: &str) -> Result<Vec<String>, DestinationError> {
         match self {

@@ -245,24 +245,10 @@ pub async fn start(
     // A run interrupted earlier is marked failed first; it never holds up this one.
     sweep_interrupted(state, &caller.scope).await?;
     let rec = BackupRecord {
-        id: new_id(),
-        state: BackupState::Pending,
-        trigger: BackupTrigger::Manual,
         pinned: req.pinned,
         note: req.note,
         retention: req.retention,
-        requested_by: caller.username.clone(),
-        requested_at: Utc::now(),
-        started_at: None,
-        finished_at: None,
-        heartbeat_at: None,
-        size_bytes: None,
-        checksum: None,
-        location: None,
-        error: None,
-        manifest: None,
-        last_verification: None,
-        meta: Default::default(),
+        ..BackupRecord::pending(new_id(), BackupTrigger::Manual, caller.username.clone())
     };
     let rec = state
         .writer
@@ -732,7 +718,27 @@ pub async fn recover_interrupted(state: SharedState) {
         if let Err(e) = seed_metrics(&state, &scope).await {
             tracing::warn!(tenant = scope.tenant(), error = %e, "backup metrics not seeded");
         }
+        if let Err(e) = resume_journal(&state, &scope).await {
+            tracing::warn!(tenant = scope.tenant(), error = %e, "journal sequence not checked against the destination");
+        }
     }
+}
+
+/// A local journal that was lost (a new volume) would start its sequence again at 1, and its
+/// segments would take the names of those already shipped: it goes on after the last one the
+/// destination holds instead. A no-op for a journal that shipped them itself.
+async fn resume_journal(state: &AppState, scope: &TenantScope) -> Result<(), BackupError> {
+    let dest = destination(state);
+    let names = dest
+        .segments(scope.tenant())
+        .await
+        .map_err(at(&dest.segment_location(scope.tenant(), "").to_string()))?;
+    state
+        .journal
+        .rebase(scope, super::journal::last_in(&names))
+        .await
+        .map_err(|e| BackupError::Internal(e.to_string()))?;
+    Ok(())
 }
 
 /// Sets the last-success gauges from the newest completed backup in the store.

@@ -1,7 +1,8 @@
 //! The change journal: what point-in-time recovery replays on top of a backup.
 //!
-//! Every committed change to a tenant's backed-up collections (the same [`domain::coverage`]
-//! as backups) reaches [`JournalHook`] through the write path and is appended, with the next
+//! Every committed change to a tenant's collections that a restore puts back
+//! ([`domain::restorable`]: what backups hold, less the append-only audit log) reaches
+//! [`JournalHook`] through the write path and is appended, with the next
 //! sequence number of the tenant, to an append-only local file:
 //! `<journal dir>/<tenant>/journal.log`, one JSON line per entry, synced before the hook
 //! returns. Shipping ([`Journal::ship`], every `--journal-ship-interval-seconds` and on
@@ -42,7 +43,7 @@ use super::{
 };
 use crate::{
     metrics::JournalMetrics,
-    state::SharedState,
+    state::{AppState, SharedState},
     store::{
         write::{Change, ChangeKind, Replaced, WriteHook},
         Collection, RawRecord, TenantScope,
@@ -116,9 +117,11 @@ impl Entry {
     }
 }
 
-/// What the journal makes of a committed change; `None` for collections backups leave out.
+/// What the journal makes of a committed change; `None` for collections no restore puts back
+/// (those backups leave out, and the append-only audit log: a replay never applies it, and
+/// journaling it would cost every audited request a synced append for nothing).
 pub fn entry_op(change: &Change) -> Option<Op> {
-    domain::coverage(change.collection).ok()?;
+    domain::restorable(change.collection).ok()?;
     let c = change.collection.name().to_string();
     let id = change.id.clone();
     match (change.kind, &change.after) {
@@ -155,6 +158,15 @@ pub fn segments_after(names: &[String], after: u64) -> Vec<(u64, u64, String)> {
         .collect();
     out.sort();
     out
+}
+
+/// The last sequence the segments hold (0 for none).
+pub fn last_in(names: &[String]) -> u64 {
+    names
+        .iter()
+        .filter_map(|n| parse_segment(n).map(|(_, last)| last))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The segments whose every entry is at or before sequence `upto` (what retention removes).
@@ -530,6 +542,47 @@ impl Log {
             .collect())
     }
 
+    /// Makes the log go on after sequence `after`, the last one the destination holds.
+    /// A log that has shipped before wrote those segments itself (a crash between a segment's
+    /// commit and the local record of it leaves its entries here): they count as shipped. A
+    /// log that never shipped (new, or its volume lost; an instance recovered into) was not
+    /// their writer: its entries are renumbered after `after`, so its segments never take
+    /// names already used. Nothing changes when the log is already past `after`.
+    fn rebase(&mut self, after: u64) -> Result<(), JournalError> {
+        if self.state.shipped >= after {
+            return Ok(());
+        }
+        let path = self.dir.join(LOG_FILE);
+        let (entries, _) = read_entries(&path)?;
+        let shipped_before = self.state.shipped_at.is_some();
+        let mut rest = Vec::new();
+        let (mut last, mut oldest) = (after, None);
+        for mut e in entries.into_iter().filter(|e| e.seq > self.state.shipped) {
+            if shipped_before {
+                if e.seq <= after {
+                    continue;
+                }
+            } else {
+                e.seq = last + 1;
+            }
+            last = last.max(e.seq);
+            oldest.get_or_insert(e.at);
+            serde_json::to_writer(&mut rest, &e).map_err(io::Error::other)?;
+            rest.push(b'\n');
+        }
+        // The entries first, then the shipped mark: a crash between the two leaves entries
+        // above the old mark, which the next open counts on from.
+        replace_file(&self.dir, LOG_FILE, &rest)?;
+        self.state.shipped = after;
+        let state = serde_json::to_vec(&self.state).map_err(io::Error::other)?;
+        replace_file(&self.dir, STATE_FILE, &state)?;
+        self.file = OpenOptions::new().append(true).open(&path)?;
+        self.len = rest.len() as u64;
+        self.next = last + 1;
+        self.oldest_unshipped = oldest;
+        Ok(())
+    }
+
     /// Records that everything up to `shipped` is in the destination, then drops it locally.
     fn shipped(&mut self, shipped: u64, at: DateTime<Utc>) -> Result<(), JournalError> {
         self.state = ShipState {
@@ -632,6 +685,21 @@ impl Journal {
         blocking(move || {
             let log = this.log(&tenant)?;
             let l = log.lock().expect("journal lock");
+            Ok(l.next - 1)
+        })
+        .await
+    }
+
+    /// Makes the tenant's sequence go on after `after`, the last one the destination holds
+    /// (see `Log::rebase`): a recovered instance must not ship segments named like the ones
+    /// its predecessor shipped.
+    pub async fn rebase(&self, scope: &TenantScope, after: u64) -> Result<u64, JournalError> {
+        let _one = self.0.shipping.lock().await;
+        let (this, tenant) = (self.clone(), scope.tenant().to_string());
+        blocking(move || {
+            let log = this.log(&tenant)?;
+            let mut l = log.lock().expect("journal lock");
+            l.rebase(after)?;
             Ok(l.next - 1)
         })
         .await
@@ -777,7 +845,7 @@ pub async fn prune(
 
 /// Every journal entry after `after` the tenant has: shipped segments and the local file.
 pub async fn entries_after(
-    state: &SharedState,
+    state: &AppState,
     scope: &TenantScope,
     after: u64,
 ) -> Result<BTreeMap<u64, Entry>, JournalError> {
@@ -842,7 +910,7 @@ impl WriteHook for JournalHook {
         let collections: Vec<String> = r
             .collections
             .iter()
-            .filter(|c| domain::coverage(**c).is_ok())
+            .filter(|c| domain::restorable(**c).is_ok())
             .map(|c| c.name().to_string())
             .collect();
         if collections.is_empty() {
@@ -1153,5 +1221,50 @@ mod tests {
             5,
             "sequences go on after everything shipped"
         );
+    }
+
+    #[test]
+    fn a_rebased_log_goes_on_after_the_predecessors_last_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme");
+        let mut log = Log::open(path.clone()).unwrap();
+        log.append(t(0), put(0, 0, "tenants", "acme", 1).op)
+            .unwrap();
+        log.rebase(40).unwrap();
+        assert_eq!((log.state.shipped, log.next), (40, 42));
+        let left: Vec<u64> = log
+            .unshipped(0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(left, vec![41], "the unshipped entry is renumbered after 40");
+        assert_eq!(log.append(t(1), put(0, 0, "users", "u", 1).op).unwrap(), 42);
+        log.rebase(10).unwrap();
+        assert_eq!(log.next, 43, "a lower sequence changes nothing");
+        drop(log);
+        let log = Log::open(path).unwrap();
+        assert_eq!((log.state.shipped, log.next), (40, 43));
+        assert_eq!(
+            last_in(&[segment_name(1, 5), segment_name(6, 40), "x.nxbk".into()]),
+            40
+        );
+        // A log that shipped before and crashed between a commit and its own record of it:
+        // the entries the destination holds count as shipped, not as new ones.
+        let path = dir.path().join("globex");
+        let mut log = Log::open(path).unwrap();
+        for i in 0..4 {
+            log.append(t(i), put(0, 0, "users", &format!("u{i}"), 1).op)
+                .unwrap();
+        }
+        log.shipped(1, t(10)).unwrap();
+        log.rebase(3).unwrap();
+        let left: Vec<u64> = log
+            .unshipped(0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!((left, log.next), (vec![4], 5));
     }
 }

@@ -17,6 +17,7 @@ pub mod destination;
 pub mod domain;
 pub mod journal;
 pub mod model;
+pub mod recovery;
 pub mod restore;
 pub mod retention;
 pub mod schedules;

@@ -30,8 +30,11 @@ impl BackupState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum BackupTrigger {
-    /// `POST /api/v1/admin/backups`.
+    /// `POST /api/v1/admin/backups` (or the operator's `Backup`).
     Manual,
+    /// Found in the destination when the instance was recovered from it
+    /// (`Tenant.spec.bootstrap.fromBackup`): taken by the instance the tenant had before.
+    Recovered,
 }
 
 /// The outcome of the last `verify`.
@@ -87,6 +90,32 @@ pub struct BackupRecord {
     pub last_verification: Option<Verification>,
     #[serde(flatten)]
     pub meta: Meta,
+}
+
+impl BackupRecord {
+    /// A backup requested now by `requested_by`, not started yet.
+    pub fn pending(id: String, trigger: BackupTrigger, requested_by: String) -> Self {
+        Self {
+            id,
+            state: BackupState::Pending,
+            trigger,
+            pinned: false,
+            note: None,
+            retention: None,
+            requested_by,
+            requested_at: Utc::now(),
+            started_at: None,
+            finished_at: None,
+            heartbeat_at: None,
+            size_bytes: None,
+            checksum: None,
+            location: None,
+            error: None,
+            manifest: None,
+            last_verification: None,
+            meta: Meta::default(),
+        }
+    }
 }
 
 crate::entity! {

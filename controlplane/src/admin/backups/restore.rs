@@ -19,7 +19,7 @@ use crate::{
     auth::Caller,
     crypto,
     http::{ApiError, ApiResult},
-    state::SharedState,
+    state::AppState,
     store::{write::Actor, Collection, ListQuery, RawRecord, Store, StoreResult, TenantScope},
 };
 
@@ -68,7 +68,7 @@ pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
 
 /// Checks the request, then restores (or reports, for a dry run).
 pub async fn restore(
-    state: &SharedState,
+    state: &AppState,
     caller: &Caller,
     req: RestoreRequest,
 ) -> ApiResult<RestoreReport> {
@@ -77,7 +77,7 @@ pub async fn restore(
 
 /// [`restore`] for a tenant and actor (the operator's provisioning API calls this).
 pub async fn restore_as(
-    state: &SharedState,
+    state: &AppState,
     scope: &TenantScope,
     actor: &Actor,
     req: RestoreRequest,
@@ -179,7 +179,7 @@ fn snapshot_of(rec: &BackupRecord) -> Option<(DateTime<Utc>, u64)> {
 
 /// The newest completed backup taken at or before `target` that a replay can start from.
 async fn newest_before(
-    state: &SharedState,
+    state: &AppState,
     scope: &TenantScope,
     target: DateTime<Utc>,
 ) -> ApiResult<BackupRecord> {
@@ -231,7 +231,7 @@ enum Read {
 }
 
 async fn run(
-    state: &SharedState,
+    state: &AppState,
     scope: &TenantScope,
     actor: &Actor,
     id: &str,

@@ -85,11 +85,13 @@ pub fn policy_doc(tenant: &str, rec: &PolicyRecord) -> Value {
 }
 
 /// The Tenant as a document whose `spec.settings` holds every setting that is not a default:
-/// what the Tenant declares, then what was set through the API. Bootstrap admins are left out:
-/// they are accounts, not configuration, and their Secrets are not part of an export.
+/// what the Tenant declares, then what was set through the API. Bootstrap admins and
+/// `bootstrap` are left out: accounts and how the instance was first filled are not
+/// configuration, and their Secrets are not part of an export.
 pub fn tenant_doc(tenant: &str, spec: &TenantSpec, stored: &Map<String, Value>) -> Value {
     let mut spec = spec.clone();
     spec.bootstrap_admins.clear();
+    spec.bootstrap = None;
     let merged = merge_settings(spec.settings.as_ref(), stored);
     spec.settings = (!merged.is_empty()).then_some(merged);
     document("Tenant", tenant, None, spec_value(&spec))

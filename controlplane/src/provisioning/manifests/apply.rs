@@ -10,7 +10,7 @@ use nexbii_crds::Tenant;
 
 use super::{name_of, Manifests};
 use crate::{
-    admin::ScheduleRecord,
+    admin::{backups::recovery, ScheduleRecord},
     auth::{users::create_user_record, Role, UserRecord},
     bi::{
         dashboards::{self, DashboardRecord},
@@ -38,6 +38,8 @@ pub struct Applied {
     pub policies: usize,
     pub schedules: usize,
     pub removed: usize,
+    /// Tenants recovered from their backups (`spec.bootstrap.fromBackup`) by this apply.
+    pub recovered: Vec<String>,
     pub problems: Vec<String>,
 }
 
@@ -127,6 +129,8 @@ impl Run<'_> {
         for t in &self.m.tenants {
             let name = name_of(t);
             let scope = TenantScope::new(&name).expect("validated DNS label");
+            // First, so the restored tenant record is then brought up to this spec.
+            self.recover(&scope, t).await?;
             let rec = TenantRecord {
                 name: name.clone(),
                 spec: t.spec.clone(),
@@ -149,6 +153,45 @@ impl Run<'_> {
         // Secret went, has no single sign-on any more.
         self.state.oidc.set_client_secrets(oidc_secrets);
         Ok(())
+    }
+
+    /// Recovers a fresh tenant from its backups when the Tenant asks for it. A failure stops
+    /// the apply (and so the instance's start): serving an empty tenant in place of the one to
+    /// recover would look like data loss.
+    async fn recover(&mut self, scope: &TenantScope, t: &Tenant) -> anyhow::Result<()> {
+        let Some(from) = t
+            .spec
+            .bootstrap
+            .as_ref()
+            .and_then(|b| b.from_backup.as_ref())
+        else {
+            return Ok(());
+        };
+        let name = scope.tenant();
+        match recovery::recover(self.state, scope, from).await {
+            Ok(None) => Ok(()),
+            Ok(Some(r)) => {
+                for (id, why) in &r.skipped {
+                    self.out.problems.push(format!(
+                        "Tenant/{name}: spec.bootstrap.fromBackup: archive {id} not adopted: {why}"
+                    ));
+                }
+                tracing::info!(
+                    tenant = name,
+                    backup = %r.report.backup,
+                    target_time = ?r.report.target_time,
+                    replayed = r.report.replayed_changes,
+                    adopted = r.adopted.len(),
+                    journal_sequence = r.journal_sequence,
+                    "tenant recovered from its backups"
+                );
+                self.out.recovered.push(name.to_string());
+                Ok(())
+            }
+            Err(e) => Err(anyhow::anyhow!(
+                "Tenant/{name}: spec.bootstrap.fromBackup: {e}"
+            )),
+        }
     }
 
     /// The client secret of the Tenant's single sign-on, from the Secrets in the folder.
