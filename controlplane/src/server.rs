@@ -60,6 +60,8 @@ pub fn router(state: SharedState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std::io::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, "listening");
+    // Audit entries are appended off the requests' path, in order.
+    audit::log::start_writer(&state);
     // Background work of the instance: data sources re-checked on their sync interval.
     let sync = tokio::spawn(bi::datasources::status::sync_loop(
         state.clone(),
@@ -100,6 +102,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: SharedState) -> std
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
+    // The audit entries of the last requests are stored before the process ends.
+    state.audit.flush().await;
     usage.abort();
     state.apikey_usage.flush(&state).await;
     // What the journal holds goes to the destination before the process ends.

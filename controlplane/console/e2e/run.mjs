@@ -1278,6 +1278,8 @@ async function actingAndConfigTests(ctx, base, token) {
       } finally {
         await api(base, token, 'PUT', '/admin/settings', before.stored);
       }
+      // For 15 minutes rather than the tenant's maximum.
+      await row.getByLabel(/^Act as val for/).selectOption('15');
       await row.getByRole('button', { name: 'Act as val' }).click();
       const banner = page.getByRole('region', { name: 'Impersonation' });
       await banner.filter({ hasText: /^Acting as val \(viewer\) — you are admin; this ends at / }).waitFor();
@@ -1287,6 +1289,8 @@ async function actingAndConfigTests(ctx, base, token) {
       const acting = await consoleToken(page);
       const me = await api(base, acting, 'GET', '/auth/me');
       assert(me.username === 'val' && me.impersonation?.impersonator === 'admin', `/auth/me: ${JSON.stringify(me)}`);
+      const left = Date.parse(me.impersonation.expiresAt) - Date.now();
+      assert(left > 13 * 60e3 && left <= 15 * 60e3 + 5e3, `asked for 15 minutes, the impersonation ends in ${left} ms`);
       // Still there on another page and after a reload.
       await page.getByRole('link', { name: 'SQL editor' }).click();
       await banner.waitFor();
@@ -1303,6 +1307,14 @@ async function actingAndConfigTests(ctx, base, token) {
       assert((await page.locator('.who').textContent()).includes('admin'), 'not back to the admin');
       assert((await status(base, acting, 'GET', '/auth/me')) === 401, 'the impersonation session outlived Stop');
       assert((await consoleToken(page)) !== acting, 'the console kept the impersonation token');
+      // An impersonation ended elsewhere (revoked by an admin) is noticed when the page reloads.
+      await row.getByRole('button', { name: 'Act as val' }).click();
+      await banner.waitFor();
+      const again = await api(base, await consoleToken(page), 'GET', '/auth/me');
+      await api(base, token, 'DELETE', `/admin/sessions/${again.impersonation.sessionId}`);
+      await page.reload();
+      await page.locator('.who').filter({ hasText: 'admin' }).waitFor();
+      assert((await banner.count()) === 0, 'the banner stays after the impersonation was revoked');
     },
     { allow: [403] },
   );

@@ -196,9 +196,10 @@ fn request_id(req: &Request) -> String {
         .unwrap_or_else(crate::crypto::random_id)
 }
 
-/// The middleware: runs the request inside its audit context, then appends the entry (before
-/// the answer leaves, so a client that saw the answer finds the entry). Every answer carries
-/// `X-Request-Id`, the id the entry is filed under.
+/// The middleware: runs the request inside its audit context, then hands the entry to the
+/// audit writer (readers of the log on this instance flush its queue first, so a client that
+/// saw the answer finds the entry). Every answer carries `X-Request-Id`, the id the entry is
+/// filed under.
 pub async fn record(State(state): State<SharedState>, req: Request, next: Next) -> Response {
     let Some(template) = req
         .extensions()
@@ -263,12 +264,10 @@ pub async fn record(State(state): State<SharedState>, req: Request, next: Next) 
         request_id: rid,
         queries,
     };
-    if let Err(e) = state.audit.append(&state, &who.tenant, body).await {
-        // The request's effect cannot be undone here; the failure is loud instead (log and
-        // `nexbii_audit_append_failures_total`, worth an alert on any increase).
-        state.metrics.audit_failures.inc();
-        tracing::error!(tenant = who.tenant.tenant(), error = %e, "audit entry not written");
-    }
+    // Queued for the instance's audit writer (see `log::start_writer`): the answer does not
+    // wait for the store. A failure to append is loud instead (log and
+    // `nexbii_audit_append_failures_total`, worth an alert on any increase).
+    state.audit.submit(&state, &who.tenant, body).await;
     resp
 }
 

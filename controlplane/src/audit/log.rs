@@ -7,7 +7,10 @@
 //! never fork the chain.
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use chrono::{DateTime, Utc};
@@ -18,7 +21,7 @@ use super::{
     model::{entry_id, AuditEntry, Checkpoint, EntryBody},
 };
 use crate::{
-    state::AppState,
+    state::{AppState, SharedState},
     store::{
         decode,
         write::{Actor, Replaced, WriteError, WriteHook},
@@ -54,10 +57,69 @@ struct Head {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Head>>>;
 
-/// The audit logs of the instance's tenants: the chain heads, loaded on first use.
-#[derive(Default)]
+/// The audit logs of the instance's tenants: the chain heads, loaded on first use, and the
+/// queue requests hand their entries to.
 pub struct AuditLog {
     heads: Mutex<HashMap<TenantScope, Slot>>,
+    queue: tokio::sync::mpsc::Sender<Job>,
+    /// Taken by [`start_writer`]; until then entries are appended as they are submitted.
+    receiver: Mutex<Option<tokio::sync::mpsc::Receiver<Job>>>,
+    writing: AtomicBool,
+}
+
+/// What the writer is asked to do, in order.
+enum Job {
+    Append(TenantScope, Box<EntryBody>),
+    /// Answered once every job queued before it is done.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Entries waiting for the writer at most; a request finding the queue full waits for room
+/// (the log falls behind by no more than this, and a burst slows down instead of piling up).
+const QUEUE: usize = 4096;
+
+impl Default for AuditLog {
+    fn default() -> Self {
+        let (queue, receiver) = tokio::sync::mpsc::channel(QUEUE);
+        Self {
+            heads: Mutex::default(),
+            queue,
+            receiver: Mutex::new(Some(receiver)),
+            writing: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Starts the instance's audit writer (once; `serve` does): from then on a request hands its
+/// entry to the queue and answers without waiting for the store, and the writer appends the
+/// entries in the order they came. Readers of the log call [`AuditLog::flush`] first, so what
+/// this instance answered is in what it shows. Why not append before answering: an append is
+/// a store write (and, every `CHECKPOINT_EVERY` entries, a signature), several times what
+/// authenticating and serving a small request costs; queued, it leaves the request's path.
+/// The price is a window of a few milliseconds in which an answered request's entry is not
+/// stored yet: a crash in it loses those entries (graceful shutdown flushes the queue).
+pub fn start_writer(state: &SharedState) {
+    let Some(mut rx) = state
+        .audit
+        .receiver
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take()
+    else {
+        return;
+    };
+    let st = state.clone();
+    state.audit.writing.store(true, Ordering::Release);
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            match job {
+                Job::Append(scope, body) => st.audit.append_logged(&st, &scope, *body).await,
+                Job::Flush(done) => {
+                    let _ = done.send(());
+                }
+            }
+        }
+    });
 }
 
 const APPEND_ATTEMPTS: usize = 8;
@@ -99,6 +161,45 @@ impl AuditLog {
     pub fn forget(&self, scope: &TenantScope) {
         let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
         heads.remove(scope);
+    }
+
+    /// Hands an entry to the writer (see [`start_writer`]); appends it now when no writer runs.
+    /// A failure is logged and counted (`nexbii_audit_append_failures_total`): the request's
+    /// effect cannot be undone by then.
+    pub async fn submit(&self, state: &AppState, scope: &TenantScope, body: EntryBody) {
+        let body = if self.writing.load(Ordering::Acquire) {
+            match self
+                .queue
+                .send(Job::Append(scope.clone(), Box::new(body)))
+                .await
+            {
+                Ok(()) => return,
+                Err(tokio::sync::mpsc::error::SendError(Job::Append(_, body))) => *body,
+                Err(_) => return,
+            }
+        } else {
+            body
+        };
+        self.append_logged(state, scope, body).await;
+    }
+
+    async fn append_logged(&self, state: &AppState, scope: &TenantScope, body: EntryBody) {
+        if let Err(e) = self.append(state, scope, body).await {
+            state.metrics.audit_failures.inc();
+            tracing::error!(tenant = scope.tenant(), error = %e, "audit entry not written");
+        }
+    }
+
+    /// Waits until every entry submitted before the call is stored (readers of the log call
+    /// this first).
+    pub async fn flush(&self) {
+        if !self.writing.load(Ordering::Acquire) {
+            return;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.queue.send(Job::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Appends `body` (its `seq` is set here) and returns the stored entry.
@@ -246,6 +347,7 @@ pub async fn checkpoints(
 
 /// Walks the whole log (page by page) and reports the first broken link.
 pub async fn verify(state: &AppState, scope: &TenantScope) -> Result<VerifyReport, AuditError> {
+    state.audit.flush().await;
     let signer = signer(state, scope);
     let mut v = Verifier::new(&signer, checkpoints(state, scope).await?)
         .with_pseudonyms(pseudonyms(state, scope));

@@ -116,6 +116,8 @@ pub async fn list(
     crate::http::ApiQuery(p): crate::http::ApiQuery<AuditParams>,
 ) -> ApiResult<Paged<AuditEntry>> {
     caller.require(Role::Admin)?;
+    // What this instance answered is in the log before it is read.
+    state.audit.flush().await;
     let limit = p
         .limit
         .as_deref()
@@ -208,10 +210,17 @@ pub async fn export(
     let q = p.filters()?.limit(log::PAGE);
     let scope = caller.scope.clone();
     // Page by page: an export of millions of entries never sits in memory whole.
+    let mut first = true;
     let pages = futures::stream::unfold(Some(q), move |q| {
         let (state, scope) = (state.clone(), scope.clone());
+        let flush = std::mem::take(&mut first);
         async move {
             let q = q?;
+            // The body is read after the middleware submitted this export's own entry: once
+            // flushed, the export holds it too.
+            if flush {
+                state.audit.flush().await;
+            }
             let page = match state.store.list(&scope, Collection::AuditLog, &q).await {
                 Ok(p) => p,
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),

@@ -183,6 +183,7 @@ async fn audit_of(
     scope: &TenantScope,
     username: &str,
 ) -> ApiResult<Vec<AuditEntry>> {
+    state.audit.flush().await;
     let all = matching(state, scope, Collection::AuditLog, None, "").await?;
     Ok(all
         .into_iter()

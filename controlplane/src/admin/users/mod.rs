@@ -605,6 +605,7 @@ async fn scan(
     if let Some(u) = user {
         q = q.filter("actor", u);
     }
+    state.audit.flush().await;
     let mut read = 0u64;
     loop {
         let page = state.store.list(scope, Collection::AuditLog, &q).await?;
@@ -639,6 +640,8 @@ pub async fn activity_report(
     crate::http::ApiQuery(p): crate::http::ApiQuery<ActivityParams>,
 ) -> ApiResult<Json<activity::ActivityReport>> {
     caller.require(Role::Admin)?;
+    // Entries of requests answered before now are stored before "now" is taken.
+    state.audit.flush().await;
     let (from, to) = period(p.from.as_ref(), p.to.as_ref(), Utc::now())?;
     let mut agg = activity::Aggregator::default();
     match &p.user {
@@ -800,6 +803,8 @@ pub async fn access_report(
     crate::http::ApiQuery(p): crate::http::ApiQuery<AccessParams>,
 ) -> ApiResult<Json<AccessReport>> {
     caller.require(Role::Admin)?;
+    // Entries of requests answered before now are stored before "now" is taken.
+    state.audit.flush().await;
     let c = check_access(&p, Utc::now())?;
     let (mut entries, mut scanned) = (Vec::new(), 0u64);
     let truncated = scan(
