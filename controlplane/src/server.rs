@@ -14,20 +14,10 @@ use crate::{
     state::SharedState,
 };
 
-pub fn router(state: SharedState) -> Router {
-    Router::new()
-        .merge(http::ops::routes())
-        .merge(auth::routes())
-        .merge(bi::routes())
-        .merge(governance::routes())
-        .merge(events::routes())
-        .merge(admin::routes())
-        .merge(audit::routes())
-        .merge(branding::routes())
-        .merge(provisioning::routes())
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // The web console owns every other path (API paths still answer problem+json 404).
-        .fallback(console::fallback)
+/// `routes` behind the request guard and the audit capture: what every API route passes
+/// (`benches/auth_overhead.rs` measures exactly this pair around a trivial handler).
+pub fn guarded(routes: Router<SharedState>, state: &SharedState) -> Router<SharedState> {
+    routes
         // Rate limits, API keys and their scopes, before any handler (inside `track`, so
         // refused requests are counted too).
         .layer(middleware::from_fn_with_state(
@@ -39,6 +29,23 @@ pub fn router(state: SharedState) -> Router {
             state.clone(),
             audit::capture::record,
         ))
+}
+
+pub fn router(state: SharedState) -> Router {
+    let routes = Router::new()
+        .merge(http::ops::routes())
+        .merge(auth::routes())
+        .merge(bi::routes())
+        .merge(governance::routes())
+        .merge(events::routes())
+        .merge(admin::routes())
+        .merge(audit::routes())
+        .merge(branding::routes())
+        .merge(provisioning::routes())
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // The web console owns every other path (API paths still answer problem+json 404).
+        .fallback(console::fallback);
+    guarded(routes, &state)
         // Problem `type` URIs on the branded tenant's own host (inside `track`, whose
         // identity names the authenticated tenant).
         .layer(middleware::from_fn_with_state(

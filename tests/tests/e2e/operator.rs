@@ -820,7 +820,7 @@ pub(crate) fn secret(name: &str, data: &[(&str, &[u8])]) -> Secret {
     }
 }
 
-fn message(status: &Value, type_: &str) -> String {
+pub(crate) fn message(status: &Value, type_: &str) -> String {
     status["conditions"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == type_))

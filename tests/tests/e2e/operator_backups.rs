@@ -448,47 +448,34 @@ async fn a_suspended_schedule_takes_no_backup_until_resumed() {
 /// destination, and a keys Secret that already holds other keys stalls the Tenant by name.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_recovered_tenant_gets_the_source_keys_and_destination() {
-    use crate::operator::{reported, secret, start_operator, CLOSED_PORT};
+    use crate::operator::{message, reported, secret, start_operator, CLOSED_PORT};
     let (c, ns) = setup().await;
     start_operator(&c, &ns, "op-rec", Some(CLOSED_PORT.into()));
     let secrets: Api<Secret> = Api::namespaced(c.clone(), &ns);
-    secrets
-        .create(
-            &PostParams::default(),
-            &secret(
-                "old-keys",
-                &[
-                    ("signing-key", b"b2xkLXNpZ25pbmc="),
-                    ("encryption-key", b"b2xkLWVuY3J5cHRpb24="),
-                ],
-            ),
-        )
-        .await
-        .unwrap();
+    let old_keys = [
+        ("signing-key", &b"b2xkLXNpZ25pbmc="[..]),
+        ("encryption-key", &b"b2xkLWVuY3J5cHRpb24="[..]),
+    ];
+    create(&secrets, &secret("old-keys", &old_keys)).await;
     let from = json!({"destination": {"kind": "volume",
         "volume": {"claimName": "dr-backups", "path": "/backups"}},
         "keysSecretRef": {"name": "old-keys"}});
     let tenants: Api<Tenant> = Api::namespaced(c.clone(), &ns);
-    tenants
-        .create(
-            &PostParams::default(),
-            &tenant(
-                "dr",
-                json!({"displayName": "DR", "bootstrap": {"fromBackup": from}}),
-            ),
+    let recovered = |name: &str| {
+        tenant(
+            name,
+            json!({"displayName": name, "bootstrap": {"fromBackup": from.clone()}}),
         )
-        .await
-        .unwrap();
+    };
+    create(&tenants, &recovered("dr")).await;
     let keys = eventually("the keys Secret of dr", || async {
         secrets.get_opt("dr-nexbii-keys").await.ok()?
     })
     .await;
     let value = |s: &Secret, k: &str| s.data.as_ref().unwrap()[k].0.clone();
-    assert_eq!(value(&keys, "signing-key"), b"b2xkLXNpZ25pbmc=".to_vec());
-    assert_eq!(
-        value(&keys, "encryption-key"),
-        b"b2xkLWVuY3J5cHRpb24=".to_vec()
-    );
+    for (k, v) in old_keys {
+        assert_eq!(value(&keys, k), v.to_vec(), "{k}");
+    }
     assert!(!value(&keys, "operator-token").is_empty(), "generated");
     let deployments: Api<Deployment> = Api::namespaced(c.clone(), &ns);
     let d = eventually("the Deployment of dr", || async {
@@ -513,41 +500,26 @@ async fn a_recovered_tenant_gets_the_source_keys_and_destination() {
     .await;
 
     // A keys Secret already there with other keys: the backups could not be read.
-    secrets
-        .create(
-            &PostParams::default(),
-            &secret(
-                "dr2-nexbii-keys",
-                &[
-                    ("signing-key", b"b3RoZXI="),
-                    ("encryption-key", b"b3RoZXI="),
-                    ("operator-token", b"t"),
-                    ("bootstrap-password", b"p"),
-                ],
-            ),
-        )
-        .await
-        .unwrap();
-    tenants
-        .create(
-            &PostParams::default(),
-            &tenant(
-                "dr2",
-                json!({"displayName": "DR 2", "bootstrap": {"fromBackup": from}}),
-            ),
-        )
-        .await
-        .unwrap();
+    let other: [(&str, &[u8]); 4] = [
+        ("signing-key", b"b3RoZXI="),
+        ("encryption-key", b"b3RoZXI="),
+        ("operator-token", b"t"),
+        ("bootstrap-password", b"p"),
+    ];
+    create(&secrets, &secret("dr2-nexbii-keys", &other)).await;
+    create(&tenants, &recovered("dr2")).await;
     let s = reported(&tenants, "dr2", "Stalled", "KeysSecretMismatch").await;
-    let msg = s["conditions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "Stalled")
-        .unwrap()["message"]
-        .to_string();
+    let msg = message(&s, "Stalled");
     assert!(
         msg.contains("old-keys") && msg.contains("dr2-nexbii-keys"),
         "{msg}"
     );
+}
+
+/// Creates `obj` (the test's own objects: any failure is the test's).
+async fn create<K>(api: &Api<K>, obj: &K)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), obj).await.unwrap();
 }

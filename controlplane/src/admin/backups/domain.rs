@@ -224,6 +224,20 @@ fn new_id() -> String {
     )
 }
 
+/// The tenant's completed backups (records that do not decode are left out).
+pub async fn completed(
+    state: &AppState,
+    scope: &TenantScope,
+) -> Result<Vec<BackupRecord>, StoreError> {
+    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
+    let page = state.store.list(scope, Collection::Backups, &q).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .filter_map(|d| serde_json::from_value(d).ok())
+        .collect())
+}
+
 pub async fn load(
     state: &AppState,
     scope: &TenantScope,
@@ -347,12 +361,9 @@ pub async fn run(state: SharedState, scope: TenantScope, id: String) {
 /// Removes the journal segments older than the oldest completed backup left: no recovery
 /// starts before it. A completed backup without a journal position keeps them all.
 pub async fn prune_journal(state: &AppState, scope: &TenantScope) -> Result<usize, BackupError> {
-    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
-    let page = state.store.list(scope, Collection::Backups, &q).await?;
-    let oldest = page
-        .items
+    let oldest = completed(state, scope)
+        .await?
         .into_iter()
-        .filter_map(|d| serde_json::from_value::<BackupRecord>(d).ok())
         .map(|r| r.manifest.and_then(|m| m.journal_sequence).unwrap_or(0))
         .min();
     let Some(upto) = oldest.filter(|p| *p > 0) else {
@@ -743,12 +754,9 @@ async fn resume_journal(state: &AppState, scope: &TenantScope) -> Result<(), Bac
 
 /// Sets the last-success gauges from the newest completed backup in the store.
 async fn seed_metrics(state: &AppState, scope: &TenantScope) -> Result<(), BackupError> {
-    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
-    let page = state.store.list(scope, Collection::Backups, &q).await?;
-    let newest = page
-        .items
+    let newest = completed(state, scope)
+        .await?
         .into_iter()
-        .filter_map(|d| serde_json::from_value::<BackupRecord>(d).ok())
         .filter_map(|r| Some((r.started_at?, r.finished_at?, r.size_bytes?)))
         .max_by_key(|(at, _, _)| *at);
     if let Some((at, done, size)) = newest {

@@ -937,6 +937,15 @@ mod tests {
         Utc.timestamp_millis_opt(1_800_000_000_000 + ms).unwrap()
     }
 
+    /// The sequences of the log's entries not shipped yet.
+    fn unshipped(log: &Log) -> Vec<u64> {
+        log.unshipped(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    }
+
     fn put(seq: u64, ms: i64, c: &str, id: &str, n: u64) -> Entry {
         Entry {
             seq,
@@ -1201,13 +1210,7 @@ mod tests {
         assert_eq!(log.oldest_unshipped, Some(t(0)));
         assert_eq!(log.append(t(3), put(0, 0, "users", "u3", 1).op).unwrap(), 4);
         log.shipped(2, t(10)).unwrap();
-        let left: Vec<u64> = log
-            .unshipped(0, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(left, vec![3, 4]);
+        assert_eq!(unshipped(&log), vec![3, 4]);
         assert_eq!(log.oldest_unshipped, Some(t(2)));
         log.shipped(4, t(11)).unwrap();
         drop(log);
@@ -1232,13 +1235,11 @@ mod tests {
             .unwrap();
         log.rebase(40).unwrap();
         assert_eq!((log.state.shipped, log.next), (40, 42));
-        let left: Vec<u64> = log
-            .unshipped(0, 10)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!(left, vec![41], "the unshipped entry is renumbered after 40");
+        assert_eq!(
+            unshipped(&log),
+            vec![41],
+            "the unshipped entry is renumbered after 40"
+        );
         assert_eq!(log.append(t(1), put(0, 0, "users", "u", 1).op).unwrap(), 42);
         log.rebase(10).unwrap();
         assert_eq!(log.next, 43, "a lower sequence changes nothing");
@@ -1259,12 +1260,6 @@ mod tests {
         }
         log.shipped(1, t(10)).unwrap();
         log.rebase(3).unwrap();
-        let left: Vec<u64> = log
-            .unshipped(0, 10)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
-        assert_eq!((left, log.next), (vec![4], 5));
+        assert_eq!((unshipped(&log), log.next), (vec![4], 5));
     }
 }

@@ -114,31 +114,7 @@ pub async fn recover(
         .journal
         .rebase(scope, journal::last_in(&segments))
         .await?;
-    let completed = completed(state, scope).await?;
-    let backup = match (&from.backup_id, &from.target_time) {
-        (Some(id), _) => {
-            if !completed.iter().any(|r| &r.id == id) {
-                return Err(RecoveryError::UnknownBackup {
-                    id: id.clone(),
-                    at: have,
-                    skipped: listed(&skipped),
-                });
-            }
-            Some(id.clone())
-        }
-        // The restore picks the newest backup taken by then.
-        (None, Some(_)) => None,
-        (None, None) => Some(
-            newest(&completed)
-                .ok_or_else(|| RecoveryError::NoBackup {
-                    tenant: tenant.to_string(),
-                    at: have.clone(),
-                    skipped: listed(&skipped),
-                })?
-                .id
-                .clone(),
-        ),
-    };
+    let completed = domain::completed(state, scope).await?;
     if completed.is_empty() {
         return Err(RecoveryError::NoBackup {
             tenant: tenant.to_string(),
@@ -146,6 +122,19 @@ pub async fn recover(
             skipped: listed(&skipped),
         });
     }
+    let backup = match (&from.backup_id, &from.target_time) {
+        (Some(id), _) if !completed.iter().any(|r| &r.id == id) => {
+            return Err(RecoveryError::UnknownBackup {
+                id: id.clone(),
+                at: have,
+                skipped: listed(&skipped),
+            })
+        }
+        (Some(id), _) => Some(id.clone()),
+        // The restore picks the newest backup taken by then.
+        (None, Some(_)) => None,
+        (None, None) => newest(&completed).map(|r| r.id.clone()),
+    };
     let req = RestoreRequest {
         backup,
         dry_run: false,
@@ -161,16 +150,6 @@ pub async fn recover(
         journal_sequence,
         report,
     }))
-}
-
-async fn completed(state: &AppState, scope: &TenantScope) -> Result<Vec<BackupRecord>, StoreError> {
-    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
-    let page = state.store.list(scope, Collection::Backups, &q).await?;
-    Ok(page
-        .items
-        .into_iter()
-        .filter_map(|d| serde_json::from_value(d).ok())
-        .collect())
 }
 
 /// The backup whose snapshot is the newest.

@@ -20,7 +20,7 @@ use crate::{
     crypto,
     http::{ApiError, ApiResult},
     state::AppState,
-    store::{write::Actor, Collection, ListQuery, RawRecord, Store, StoreResult, TenantScope},
+    store::{write::Actor, Collection, RawRecord, Store, StoreResult, TenantScope},
 };
 
 /// Ids listed per kind of change and collection.
@@ -183,13 +183,7 @@ async fn newest_before(
     scope: &TenantScope,
     target: DateTime<Utc>,
 ) -> ApiResult<BackupRecord> {
-    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
-    let page = state.store.list(scope, Collection::Backups, &q).await?;
-    let completed: Vec<BackupRecord> = page
-        .items
-        .into_iter()
-        .filter_map(|d| serde_json::from_value(d).ok())
-        .collect();
+    let completed = domain::completed(state, scope).await?;
     let oldest = completed
         .iter()
         .filter_map(|r| r.manifest.as_ref().map(|m| m.created_at))

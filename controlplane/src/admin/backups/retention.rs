@@ -11,13 +11,10 @@ use nexbii_crds::backup::Retention;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{
-    domain::{self, BackupError},
-    model::{BackupRecord, BackupState},
-};
+use super::domain::{self, BackupError};
 use crate::{
     state::AppState,
-    store::{write::Actor, Collection, ListQuery, Store, TenantScope},
+    store::{write::Actor, TenantScope},
 };
 
 /// A completed backup as retention sees it.
@@ -151,13 +148,7 @@ pub async fn apply(
     scope: &TenantScope,
     policy: &Retention,
 ) -> Result<Vec<String>, BackupError> {
-    let q = ListQuery::default().filter("state", BackupState::Completed.as_str());
-    let page = state.store.list(scope, Collection::Backups, &q).await?;
-    let records: Vec<BackupRecord> = page
-        .items
-        .into_iter()
-        .filter_map(|d| serde_json::from_value(d).ok())
-        .collect();
+    let records = domain::completed(state, scope).await?;
     let candidates: Vec<Candidate> = records
         .iter()
         .map(|r| Candidate {
