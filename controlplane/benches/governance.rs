@@ -388,6 +388,7 @@ async fn setup(pg: &Parts) -> Setup {
         .unwrap();
     let settings = Settings {
         sqlite_root: dir.path().join("sources"),
+        backup_dir: dir.path().join("backups"),
         ..Default::default()
     };
     let state = AppState::new(store, Keys::random(), settings);

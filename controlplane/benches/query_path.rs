@@ -88,11 +88,21 @@ struct Http {
     client: reqwest::Client,
 }
 
+/// Default settings, with the backup folder (and the change journal in it) in a temporary
+/// folder that lives as long as the bench, not in the working directory.
+fn scratch_settings() -> Settings {
+    let dir = Box::leak(Box::new(tempfile::tempdir().unwrap()));
+    Settings {
+        backup_dir: dir.path().join("backups"),
+        ..Default::default()
+    }
+}
+
 impl Http {
     async fn start() -> Self {
         std::env::set_var(manifests::BOOTSTRAP_PASSWORD_ENV, "bench-password-123");
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        let state = AppState::new(store, Keys::random(), Settings::default());
+        let state = AppState::new(store, Keys::random(), scratch_settings());
         manifests::load_and_apply(&state, &quickstart())
             .await
             .unwrap();
@@ -155,7 +165,7 @@ fn bench_sqlite(c: &mut Criterion, rt: &Runtime, http: &Http) {
     });
     let state = rt.block_on(async {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        AppState::new(store, Keys::random(), Settings::default())
+        AppState::new(store, Keys::random(), scratch_settings())
     });
     let mut s = spec(DataSourceType::Sqlite);
     s.path = Some(db.to_string_lossy().into());
@@ -237,7 +247,7 @@ fn bench_sql<DB>(
     };
     let state = rt.block_on(async {
         let store = Arc::new(SqliteStore::in_memory().await.unwrap());
-        AppState::new(store, Keys::random(), Settings::default())
+        AppState::new(store, Keys::random(), scratch_settings())
     });
     let src = source(t.prefix, s.clone(), opts.password.clone());
     rt.block_on(http.add_source(t.prefix, &s, opts.password.as_deref()));

@@ -154,10 +154,15 @@ impl TestServer {
     pub async fn with_keys(
         store: DynStore,
         dir: tempfile::TempDir,
-        settings: Settings,
+        mut settings: Settings,
         keys: Keys,
     ) -> Self {
         LOGS.get_or_init(init_logs);
+        // The default backup folder (and the change journal in it) is relative to the working
+        // directory: a test that does not choose one gets one in its own temporary folder.
+        if settings.backup_dir == Settings::default().backup_dir {
+            settings.backup_dir = dir.path().join("backups");
+        }
         let state = AppState::new(store, keys, settings);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
