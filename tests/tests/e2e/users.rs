@@ -905,7 +905,7 @@ async fn access_scenario(mongo: bool) {
     let a = user_row(&r, "ann");
     let sales = &a["datasources"][0];
     assert_eq!(sales["datasource"], "sales");
-    assert_eq!(sales["queries"], 3);
+    assert_eq!(sales["queries"], 3, "{r}");
     assert_eq!(sales["rowsRead"], 3 + 1000 + 5);
     assert_eq!(
         sales["tables"],

@@ -598,7 +598,9 @@ async fn scan(
 ) -> ApiResult<bool> {
     let mut q = ListQuery {
         updated_from: Some(from),
-        updated_before: Some(to),
+        // Stored times are whole milliseconds: an entry written in the millisecond `to` falls
+        // in is only left out by the entry's own time below, not by the store.
+        updated_before: Some(to + Duration::milliseconds(1)),
         ..Default::default()
     }
     .limit(crate::audit::log::PAGE);
