@@ -198,6 +198,21 @@ impl S3Bucket {
         self.folder(tenant).child(JOURNAL_FOLDER).child(name)
     }
 
+    /// Commits an uploaded temporary object under its final key: a server-side copy, checked
+    /// by size (`size`: what was uploaded), then the temporary removed.
+    async fn promote(&self, tmp: &Key, fin: &Key, size: u64) -> Result<(), DestinationError> {
+        self.store.copy(tmp, fin).await?;
+        let copied = self.store.head(fin).await?.size;
+        if copied != size {
+            return Err(DestinationError::Unreachable(format!(
+                "{} holds {copied} bytes after the copy of {size}",
+                self.url(fin)
+            )));
+        }
+        self.store.delete(tmp).await?;
+        Ok(())
+    }
+
     fn url(&self, key: &Key) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
@@ -502,15 +517,7 @@ impl Destination {
                 let tmp = b.key(tenant, &Self::temp_name(id, true));
                 let fin = b.key(tenant, &format!("{id}{EXTENSION}"));
                 let size = b.store.head(&tmp).await?.size;
-                b.store.copy(&tmp, &fin).await?;
-                let copied = b.store.head(&fin).await?.size;
-                if copied != size {
-                    return Err(DestinationError::Unreachable(format!(
-                        "{} holds {copied} bytes after the copy of {size}",
-                        b.url(&fin)
-                    )));
-                }
-                b.store.delete(&tmp).await?;
+                b.promote(&tmp, &fin, size).await?;
                 Ok(Location::S3 {
                     bucket: b.bucket.clone(),
                     key: fin.to_string(),
@@ -663,15 +670,7 @@ impl Destination {
                 let fin = b.journal_key(tenant, name);
                 let size = bytes.len() as u64;
                 b.store.put(&tmp, Bytes::from(bytes).into()).await?;
-                b.store.copy(&tmp, &fin).await?;
-                let copied = b.store.head(&fin).await?.size;
-                if copied != size {
-                    return Err(DestinationError::Unreachable(format!(
-                        "{} holds {copied} bytes after the copy of {size}",
-                        b.url(&fin)
-                    )));
-                }
-                b.store.delete(&tmp).await?;
+                b.promote(&tmp, &fin, size).await?;
                 Ok(self.segment_location(tenant, name))
             }
         }
