@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::{
-    decode, Collection, DynStore, Entity, Expect, ListQuery, Page, Put, RawRecord, Snapshot, Store,
-    StoreResult, TenantScope, WriteAccess,
+    decode, Collection, Delta, DynStore, Entity, Expect, ListQuery, Page, Put, RawRecord, Snapshot,
+    Store, StoreResult, TenantScope, WriteAccess,
 };
 
 /// A decoded record (downcast to its entity type), or a remembered miss.
@@ -179,9 +179,9 @@ impl Store for CachedStore {
         access: &WriteAccess,
         scope: &TenantScope,
         staging: &str,
-        colls: &[Collection],
+        delta: &Delta<'_>,
     ) -> StoreResult<()> {
-        let res = self.inner.swap_staged(access, scope, staging, colls).await;
+        let res = self.inner.swap_staged(access, scope, staging, delta).await;
         // A restore replaces whole collections: forget everything (restores are rare).
         let mut epoch = self.epoch.lock().expect("epoch lock");
         *epoch += 1;

@@ -6,7 +6,8 @@ use serde_json::{json, Map, Value};
 use futures::TryStreamExt;
 
 use super::{
-    Collection, Expect, ListQuery, Put, RawRecord, Store, StoreError, TenantScope, WriteAccess,
+    Collection, CollectionState, Delta, Expect, ListQuery, Put, RawRecord, Store, StoreError,
+    TenantScope, WriteAccess,
 };
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -295,8 +296,9 @@ async fn snapshot_of(
         .expect("snapshot records")
 }
 
-/// Snapshots read one consistent state while writers go on; staged records replace whole
-/// collections of one tenant in one step, revisions and times as staged.
+/// Snapshots read one consistent state while writers go on; a restore's difference (staged
+/// records, removed ids) applies to one tenant in one step, revisions and times as staged, and
+/// only while the collections hold what it was compared with.
 async fn snapshots_and_swaps(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
     let store = raw.0;
     let access = WriteAccess(());
@@ -371,26 +373,67 @@ async fn snapshots_and_swaps(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
         "staged twice: {dup:?}"
     );
 
-    // A swap of one collection replaces exactly it, for this tenant only.
+    // A swap checks that the collection still holds what the restore compared: anything else
+    // is a conflict, and nothing changes.
+    let before = snapshot_of(store, a, &[s, w]).await;
+    let state_of = |coll: Collection, records: &[RawRecord]| {
+        let mut st = CollectionState::default();
+        for r in records.iter().filter(|r| r.collection == coll) {
+            st.add(r.revision, r.updated_at);
+        }
+        (coll, st)
+    };
+    let mut stale = state_of(s, &before);
+    stale.1.revisions -= 1;
+    let removed = vec![(s, "x1".to_string()), (s, "x3".to_string())];
+    let refused = store
+        .swap_staged(
+            &access,
+            a,
+            "st1",
+            &Delta {
+                expect: &[stale],
+                removed: &removed,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Conflict(m) if m.contains("scratch")),
+        "a collection changed since the comparison: {refused:?}"
+    );
+    assert_eq!(
+        snapshot_of(store, a, &[s, w]).await,
+        before,
+        "a refused swap changes nothing"
+    );
+
+    // The difference of one collection: staged records replace or add theirs, removed ones
+    // go, the rest stay; other collections and tenants are untouched.
     store
-        .swap_staged(&access, a, "st1", &[s])
+        .swap_staged(
+            &access,
+            a,
+            "st1",
+            &Delta {
+                expect: &[state_of(s, &before)],
+                removed: &removed,
+            },
+        )
         .await
         .expect("swap");
     let after = snapshot_of(store, a, &[s, w]).await;
+    let w1 = RawRecord {
+        collection: w,
+        id: "w1".into(),
+        revision: 2,
+        updated_at: t(1),
+        doc: json!({"w": "changed"}).to_string(),
+        fields: "{}".into(),
+    };
     assert_eq!(
         after,
-        vec![
-            records[0].clone(),
-            records[1].clone(),
-            RawRecord {
-                collection: w,
-                id: "w1".into(),
-                revision: 2,
-                updated_at: t(1),
-                doc: json!({"w": "changed"}).to_string(),
-                fields: "{}".into(),
-            }
-        ],
+        vec![records[0].clone(), records[1].clone(), w1.clone()],
         "scratch is what was staged, revisions and times kept; webhooks untouched"
     );
     assert_eq!(
@@ -408,19 +451,48 @@ async fn snapshots_and_swaps(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
     );
 
     // The staging is forgotten by the swap, and by drop_staged.
-    store.swap_staged(&access, a, "st1", &[w]).await.unwrap();
-    assert!(
-        snapshot_of(store, a, &[w]).await.is_empty(),
-        "nothing staged is left"
+    store
+        .swap_staged(
+            &access,
+            a,
+            "st1",
+            &Delta {
+                expect: &[state_of(w, &after)],
+                removed: &[],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot_of(store, a, &[w]).await,
+        vec![w1],
+        "nothing staged is left (w5 went with the first swap's staging)"
     );
     store
-        .stage(&access, a, "st2", &records[1..2])
+        .stage(
+            &access,
+            a,
+            "st2",
+            &[staged(s, "x1", 9, 40, json!({"n": "dropped"}), json!({}))],
+        )
         .await
         .unwrap();
     store.drop_staged(&access, a, "st2").await.unwrap();
-    store.swap_staged(&access, a, "st2", &[s]).await.unwrap();
-    assert!(
-        snapshot_of(store, a, &[s]).await.is_empty(),
+    store
+        .swap_staged(
+            &access,
+            a,
+            "st2",
+            &Delta {
+                expect: &[state_of(s, &after)],
+                removed: &[],
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        snapshot_of(store, a, &[s]).await,
+        after[..2].to_vec(),
         "dropped staging is gone"
     );
     raw.delete(b, s, "x1").await.unwrap();

@@ -186,6 +186,50 @@ pub struct RawRecord {
     pub fields: String,
 }
 
+/// What a restore saw of one collection of the tenant when it compared the backup with it.
+/// Its swap applies the difference only while the collection still holds as many records,
+/// with the same sum of revisions and the same newest time: every write through the write
+/// path changes one of the three, so a write that slipped in between comparison and swap makes
+/// the swap a `Conflict` instead of a state that is neither the backup nor the present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CollectionState {
+    pub count: u64,
+    pub revisions: u64,
+    pub newest: Option<DateTime<Utc>>,
+}
+
+impl CollectionState {
+    pub fn add(&mut self, revision: u64, updated_at: DateTime<Utc>) {
+        self.count += 1;
+        self.revisions += revision;
+        self.newest = self.newest.max(Some(updated_at));
+    }
+}
+
+/// A restore's change to the tenant's records, applied by [`Store::swap_staged`] in one
+/// transaction: the staged records replace (or add) theirs, the `removed` ones go, the rest
+/// (identical in the backup) stay as they are.
+pub struct Delta<'a> {
+    /// Every collection the restore covers, with what it held when compared.
+    pub expect: &'a [(Collection, CollectionState)],
+    /// Current records the backup does not hold.
+    pub removed: &'a [(Collection, String)],
+}
+
+/// The `Conflict` of a swap whose collection changed after the restore compared it.
+pub(crate) fn changed_meanwhile(coll: Collection) -> StoreError {
+    StoreError::Conflict(format!(
+        "{} changed while the restore compared it with the backup; run the restore again",
+        coll.name()
+    ))
+}
+
+impl Delta<'_> {
+    pub fn collections(&self) -> Vec<Collection> {
+        self.expect.iter().map(|(c, _)| *c).collect()
+    }
+}
+
 /// A consistent read of a tenant's records, taken without stopping writers.
 pub struct Snapshot {
     /// Where the store stood when the snapshot was taken (embedded: the newest update time it
@@ -291,15 +335,17 @@ pub trait Store: Send + Sync + 'static {
         staging: &str,
         records: &[RawRecord],
     ) -> StoreResult<()>;
-    /// In one atomic step, replaces every record of the tenant in `colls` with the records
-    /// staged under `staging` for those collections, and forgets the staging. On failure
-    /// nothing changed (the staged records stay until [`Store::drop_staged`]).
+    /// In one atomic step, applies a restore's `delta`: checks that every collection it covers
+    /// still holds what the restore compared (else `Conflict`), removes the `removed` records,
+    /// puts the records staged under `staging` in place of the tenant's records with their ids
+    /// (revisions and times as staged), and forgets the staging. On failure nothing changed
+    /// (the staged records stay until [`Store::drop_staged`]).
     async fn swap_staged(
         &self,
         access: &WriteAccess,
         scope: &TenantScope,
         staging: &str,
-        colls: &[Collection],
+        delta: &Delta<'_>,
     ) -> StoreResult<()>;
     /// Forgets the records staged under `staging` (an abandoned restore).
     async fn drop_staged(

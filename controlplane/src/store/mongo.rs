@@ -14,8 +14,9 @@ use mongodb::{
 use serde_json::Value;
 
 use super::{
-    channel_stream, query::page_of, sorted_names, Collection, Expect, ListQuery, Page, Put,
-    RawRecord, Snapshot, Store, StoreError, StoreResult, TenantScope, WriteAccess,
+    changed_meanwhile, channel_stream, query::page_of, sorted_names, Collection, CollectionState,
+    Delta, Expect, ListQuery, Page, Put, RawRecord, Snapshot, Store, StoreError, StoreResult,
+    TenantScope, WriteAccess,
 };
 
 /// Records of a restore in progress: `{staging, tenant, coll, rec}`, `rec` being the document
@@ -25,6 +26,19 @@ const STAGING: &str = "restore_staging";
 const INSERT_BATCH: usize = 500;
 /// A swap that meets a concurrent write (a transient transaction error) starts again.
 const SWAP_ATTEMPTS: usize = 5;
+
+/// Why one attempt at a swap did not commit.
+enum SwapError {
+    /// The collection no longer holds what the restore compared.
+    Changed(Collection),
+    Mongo(mongodb::error::Error),
+}
+
+impl From<mongodb::error::Error> for SwapError {
+    fn from(e: mongodb::error::Error) -> Self {
+        Self::Mongo(e)
+    }
+}
 
 pub struct MongoStore {
     db: Database,
@@ -103,37 +117,81 @@ impl MongoStore {
         session: &mut ClientSession,
         scope: &TenantScope,
         staging: &str,
-        names: &[&'static str],
-    ) -> mongodb::error::Result<()> {
+        delta: &Delta<'_>,
+    ) -> Result<(), SwapError> {
         session.start_transaction().await?;
-        for name in names {
-            let target = self.db.collection::<Document>(name);
-            target
-                .delete_many(doc! { "tenant": scope.tenant() })
+        let tenant = scope.tenant();
+        for (coll, expected) in delta.expect {
+            // Only the revision and time of each record are read (the projection), in Rust
+            // rather than with `$group`: not every MongoDB-wire server has it in a transaction.
+            let mut cursor = self
+                .coll(*coll)
+                .find(doc! { "tenant": tenant })
+                .projection(doc! { "rev": 1, "updatedAt": 1 })
                 .session(&mut *session)
                 .await?;
+            let mut now = CollectionState::default();
+            while let Some(d) = cursor.next(&mut *session).await.transpose()? {
+                let revision = match d.get("rev") {
+                    Some(Bson::Int64(r)) => *r as u64,
+                    Some(Bson::Int32(r)) => *r as u64,
+                    _ => 0,
+                };
+                let at = d
+                    .get_datetime("updatedAt")
+                    .ok()
+                    .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
+                    .unwrap_or_default();
+                now.add(revision, at);
+            }
+            if now != *expected {
+                return Err(SwapError::Changed(*coll));
+            }
+        }
+        for coll in delta.collections() {
+            let ids: Vec<String> = delta
+                .removed
+                .iter()
+                .filter(|(c, _)| *c == coll)
+                .map(|(_, id)| key(scope, id))
+                .collect();
+            for chunk in ids.chunks(INSERT_BATCH) {
+                self.coll(coll)
+                    .delete_many(doc! { "_id": { "$in": chunk } })
+                    .session(&mut *session)
+                    .await?;
+            }
             let mut cursor = self
                 .staging()
-                .find(doc! { "staging": staging, "tenant": scope.tenant(), "coll": *name })
+                .find(doc! { "staging": staging, "tenant": tenant, "coll": coll.name() })
                 .session(&mut *session)
                 .await?;
             let mut batch = Vec::with_capacity(INSERT_BATCH);
-            while let Some(d) = cursor.next(&mut *session).await.transpose()? {
-                if let Ok(rec) = d.get_document("rec") {
+            loop {
+                let next = cursor.next(&mut *session).await.transpose()?;
+                if let Some(rec) = next.as_ref().and_then(|d| d.get_document("rec").ok()) {
                     batch.push(rec.clone());
                 }
-                if batch.len() >= INSERT_BATCH {
-                    target
+                if batch.len() >= INSERT_BATCH || (next.is_none() && !batch.is_empty()) {
+                    // A staged record replaces the one with its id, if there is one.
+                    let ids: Vec<Bson> =
+                        batch.iter().filter_map(|d| d.get("_id").cloned()).collect();
+                    self.coll(coll)
+                        .delete_many(doc! { "_id": { "$in": ids } })
+                        .session(&mut *session)
+                        .await?;
+                    self.coll(coll)
                         .insert_many(std::mem::take(&mut batch))
                         .session(&mut *session)
                         .await?;
                 }
-            }
-            if !batch.is_empty() {
-                target.insert_many(batch).session(&mut *session).await?;
+                if next.is_none() {
+                    break;
+                }
             }
         }
-        session.commit_transaction().await
+        session.commit_transaction().await?;
+        Ok(())
     }
 
     fn coll(&self, coll: Collection) -> mongodb::Collection<Document> {
@@ -522,19 +580,22 @@ impl Store for MongoStore {
         _access: &WriteAccess,
         scope: &TenantScope,
         staging: &str,
-        colls: &[Collection],
+        delta: &Delta<'_>,
     ) -> StoreResult<()> {
-        let names = sorted_names(colls);
         let mut session = self.db.client().start_session().await.map_err(backend)?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.swap_once(&mut session, scope, staging, &names).await {
+            match self.swap_once(&mut session, scope, staging, delta).await {
                 Ok(()) => break,
                 Err(e) => {
                     let _ = session.abort_transaction().await;
-                    if !(e.contains_label(TRANSIENT_TRANSACTION_ERROR) && attempt < SWAP_ATTEMPTS) {
-                        return Err(backend(e));
+                    match e {
+                        SwapError::Changed(coll) => return Err(changed_meanwhile(coll)),
+                        SwapError::Mongo(e)
+                            if e.contains_label(TRANSIENT_TRANSACTION_ERROR)
+                                && attempt < SWAP_ATTEMPTS => {}
+                        SwapError::Mongo(e) => return Err(backend(e)),
                     }
                 }
             }

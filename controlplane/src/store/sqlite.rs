@@ -14,10 +14,10 @@ use sqlx::{
 };
 
 use super::{
-    channel_stream,
+    changed_meanwhile, channel_stream,
     query::{page_of, stamp},
-    sorted_names, Collection, Expect, ListQuery, Page, Put, RawRecord, Snapshot, Store, StoreError,
-    StoreResult, TenantScope, WriteAccess,
+    sorted_names, Collection, CollectionState, Delta, Expect, ListQuery, Page, Put, RawRecord,
+    Snapshot, Store, StoreError, StoreResult, TenantScope, WriteAccess,
 };
 
 pub struct SqliteStore {
@@ -483,35 +483,21 @@ impl Store for SqliteStore {
         _access: &WriteAccess,
         scope: &TenantScope,
         staging: &str,
-        colls: &[Collection],
+        delta: &Delta<'_>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        for name in sorted_names(colls) {
-            sqlx::query("DELETE FROM records WHERE tenant = ? AND coll = ?")
-                .bind(scope.tenant())
-                .bind(name)
-                .execute(&mut *tx)
-                .await
-                .map_err(backend)?;
-            sqlx::query(
-                "INSERT INTO records (tenant, coll, id, doc, updated_at, rev, fields)
-                 SELECT tenant, coll, id, doc, updated_at, rev, fields FROM restore_staging
-                 WHERE staging = ? AND tenant = ? AND coll = ?",
-            )
-            .bind(staging)
-            .bind(scope.tenant())
-            .bind(name)
-            .execute(&mut *tx)
+        let mut conn = self.pool.acquire().await.map_err(backend)?;
+        // IMMEDIATE: the write lock is held from the check on, so no writer gets in between.
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *conn)
             .await
             .map_err(backend)?;
-        }
-        sqlx::query("DELETE FROM restore_staging WHERE staging = ? AND tenant = ?")
-            .bind(staging)
-            .bind(scope.tenant())
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)
+        let applied = apply_delta(&mut conn, scope, staging, delta).await;
+        let ended = match applied {
+            Ok(()) => sqlx::query("COMMIT").execute(&mut *conn).await,
+            Err(_) => sqlx::query("ROLLBACK").execute(&mut *conn).await,
+        };
+        applied?;
+        ended.map(|_| ()).map_err(backend)
     }
 
     async fn drop_staged(
@@ -528,4 +514,68 @@ impl Store for SqliteStore {
             .map(|_| ())
             .map_err(backend)
     }
+}
+
+/// What [`SqliteStore::swap_staged`] does inside its transaction.
+async fn apply_delta(
+    conn: &mut sqlx::SqliteConnection,
+    scope: &TenantScope,
+    staging: &str,
+    delta: &Delta<'_>,
+) -> StoreResult<()> {
+    let tenant = scope.tenant();
+    for (coll, expected) in delta.expect {
+        let (count, revisions, newest): (i64, Option<i64>, Option<String>) = sqlx::query_as(
+            "SELECT count(*), sum(rev), max(updated_at) FROM records WHERE tenant = ? AND coll = ?",
+        )
+        .bind(tenant)
+        .bind(coll.name())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(backend)?;
+        let newest = newest
+            .map(|at| {
+                DateTime::parse_from_rfc3339(&at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|e| StoreError::Corrupt(format!("updated_at {at:?}: {e}")))
+            })
+            .transpose()?;
+        let now = CollectionState {
+            count: count as u64,
+            revisions: revisions.unwrap_or(0) as u64,
+            newest,
+        };
+        if now != *expected {
+            return Err(changed_meanwhile(*coll));
+        }
+    }
+    for (coll, id) in delta.removed {
+        sqlx::query("DELETE FROM records WHERE tenant = ? AND coll = ? AND id = ?")
+            .bind(tenant)
+            .bind(coll.name())
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(backend)?;
+    }
+    for coll in delta.collections() {
+        sqlx::query(
+            "INSERT OR REPLACE INTO records (tenant, coll, id, doc, updated_at, rev, fields)
+             SELECT tenant, coll, id, doc, updated_at, rev, fields FROM restore_staging
+             WHERE staging = ? AND tenant = ? AND coll = ?",
+        )
+        .bind(staging)
+        .bind(tenant)
+        .bind(coll.name())
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    }
+    sqlx::query("DELETE FROM restore_staging WHERE staging = ? AND tenant = ?")
+        .bind(staging)
+        .bind(tenant)
+        .execute(&mut *conn)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }

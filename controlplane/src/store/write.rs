@@ -11,8 +11,8 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::{
-    history, Collection, DynStore, Entity, Expect, ListQuery, Put, RawRecord, StoreError, StoreExt,
-    TenantScope, WriteAccess,
+    history, Collection, Delta, DynStore, Entity, Expect, ListQuery, Put, RawRecord, StoreError,
+    StoreExt, TenantScope, WriteAccess,
 };
 
 /// Who makes a change.
@@ -229,20 +229,22 @@ impl Writer {
             .await?)
     }
 
-    /// Swaps the staged records in for the tenant's `colls`, atomically, then tells the hooks.
+    /// Applies a restore's difference (the staged records and `delta`) atomically, then tells
+    /// the hooks its collections were replaced.
     pub async fn swap_staged(
         &self,
         scope: &TenantScope,
         actor: &Actor,
         staging: &str,
-        colls: &[Collection],
+        delta: &Delta<'_>,
     ) -> WriteResult<()> {
         self.store
-            .swap_staged(&WriteAccess(()), scope, staging, colls)
+            .swap_staged(&WriteAccess(()), scope, staging, delta)
             .await?;
+        let colls = delta.collections();
         let replaced = Replaced {
             tenant: scope.clone(),
-            collections: colls.to_vec(),
+            collections: colls.clone(),
             actor: actor.clone(),
             at: now(),
         };

@@ -353,6 +353,7 @@ fn seal<W: Write>(
     id: &str,
     tenant: &str,
     frame_size: u32,
+    workers: u32,
 ) -> Result<(Header, Sealing<W>), ArchiveError> {
     let mut salt = [0u8; 32];
     let mut prefix = [0u8; NONCE_PREFIX];
@@ -384,8 +385,18 @@ fn seal<W: Write>(
         buf: Vec::with_capacity(frame + TAG),
         frame,
     };
-    let z = zstd::stream::write::Encoder::new(frames, ZSTD_LEVEL)?;
+    let mut z = zstd::stream::write::Encoder::new(frames, ZSTD_LEVEL)?;
+    if workers > 0 {
+        // zstd's own worker threads compress while the caller produces the next records.
+        z.multithread(workers)?;
+    }
     Ok((header, z))
+}
+
+/// zstd workers for an archive: one per core, at most four (the rest of a backup, reading the
+/// store and hashing, needs a core too). A journal segment is small and compressed inline.
+fn compression_workers() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32)
 }
 
 /// Reads and checks the header, and opens the frames and the compressed stream behind it.
@@ -447,7 +458,7 @@ pub fn seal_bytes(
     tenant: &str,
     plain: &[u8],
 ) -> Result<Vec<u8>, ArchiveError> {
-    let (_, mut z) = seal(Vec::new(), key, id, tenant, DEFAULT_FRAME)?;
+    let (_, mut z) = seal(Vec::new(), key, id, tenant, DEFAULT_FRAME, 0)?;
     z.write_all(plain)?;
     let frames = z.finish()?;
     Ok(frames.finish()?.inner)
@@ -494,7 +505,14 @@ impl<W: Write> ArchiveWriter<W> {
         collections: &[Collection],
         frame_size: u32,
     ) -> Result<Self, ArchiveError> {
-        let (header, z) = seal(out, key, backup_id, tenant, frame_size)?;
+        let (header, z) = seal(
+            out,
+            key,
+            backup_id,
+            tenant,
+            frame_size,
+            compression_workers(),
+        )?;
         let mut names: Vec<&str> = collections.iter().map(|c| c.name()).collect();
         names.sort_unstable();
         names.dedup();

@@ -60,6 +60,9 @@ pub enum BackupError {
     Checksum(String),
     #[error("a restore of this tenant is already running")]
     RestoreRunning,
+    /// The tenant's records kept changing between a restore's comparison and its swap.
+    #[error("{0}")]
+    Changed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -82,7 +85,8 @@ impl BackupError {
             e @ (Self::NotCompleted { .. }
             | Self::Running(_)
             | Self::Pinned(_)
-            | Self::RestoreRunning) => ApiError::Conflict(e.to_string()),
+            | Self::RestoreRunning
+            | Self::Changed(_)) => ApiError::Conflict(e.to_string()),
             e @ (Self::ArchiveMissing { .. } | Self::Archive(_) | Self::Checksum(_)) => {
                 ApiError::invalid(field, e.to_string())
             }

@@ -190,7 +190,7 @@ pub async fn verify(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "a restore of this tenant is already running"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "a restore of this tenant is already running, or its records kept changing while the restore compared them (three times)"),
         (status = 422, body = Problem, content_type = "application/problem+json",
             description = "bad input (`backup`, `only[i]`, `targetTime`: not RFC 3339, in the future, before the oldest backup, across a gap in the journal or an earlier restore, or before the given `backup` was taken), or the backup cannot be restored: not completed, archive missing, corrupt or encrypted with another key (field `backup`); nothing changed")),
     security(("bearer" = [])))]

@@ -1,8 +1,10 @@
 //! Restores: the archive is read on a blocking thread and checked as it goes; its records are
 //! compared with a snapshot of the tenant's current records (both in collection, id order, so
-//! the comparison is one merge pass) and, unless it is a dry run, staged in the store. Only
-//! when the whole archive checked out are the staged records swapped in, in one transaction;
-//! any failure before that drops the staging and changes nothing.
+//! the comparison is one merge pass) and, unless it is a dry run, those that differ are staged
+//! in the store. Only when the whole archive checked out is the difference swapped in, in one
+//! transaction that first checks nothing changed since the comparison; any failure before
+//! that drops the staging and changes nothing. Records identical in the backup are neither
+//! staged nor rewritten, so a restore costs reading plus what actually changed.
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -20,13 +22,18 @@ use crate::{
     crypto,
     http::{ApiError, ApiResult},
     state::AppState,
-    store::{write::Actor, Collection, RawRecord, Store, StoreResult, TenantScope},
+    store::{
+        write::{Actor, WriteError},
+        Collection, CollectionState, Delta, RawRecord, Store, StoreError, StoreResult, TenantScope,
+    },
 };
 
 /// Ids listed per kind of change and collection.
 const LISTED_IDS: usize = 100;
 /// Records staged per store round trip.
 const STAGE_BATCH: usize = 500;
+/// Comparisons a restore makes before it gives up on a tenant that keeps changing.
+const SWAP_ATTEMPTS: usize = 3;
 
 /// The collections a request names (`only`), or every one a restore puts back.
 pub fn selection(only: Option<&[String]>) -> ApiResult<Vec<Collection>> {
@@ -100,7 +107,7 @@ pub async fn restore_as(
     let Some(target) = target else {
         let id = backup
             .ok_or_else(|| ApiError::invalid("backup", "required: the id of a completed backup"))?;
-        return run(state, scope, actor, &id, &colls, req.dry_run, None)
+        return run_retrying(state, scope, actor, &id, &colls, req.dry_run, None)
             .await
             .map_err(|e| e.into_api("backup"));
     };
@@ -157,7 +164,7 @@ pub async fn restore_as(
         })?;
     let replay = journal::plan(&entries, position, head, target, &colls)
         .map_err(|e| ApiError::invalid("targetTime", e.to_string()))?;
-    run(
+    run_retrying(
         state,
         scope,
         actor,
@@ -215,6 +222,38 @@ async fn newest_before(
                 "no backup taken at or before it has a change-journal position to replay from",
             )
         })
+}
+
+/// [`run`], compared again when its swap found a collection changed since the comparison (a
+/// sign-in or a health check wrote meanwhile), a few times.
+async fn run_retrying(
+    state: &AppState,
+    scope: &TenantScope,
+    actor: &Actor,
+    id: &str,
+    colls: &[Collection],
+    dry_run: bool,
+    pitr: Option<(DateTime<Utc>, journal::Replay)>,
+) -> Result<RestoreReport, BackupError> {
+    let mut attempt = 1;
+    loop {
+        match run(state, scope, actor, id, colls, dry_run, pitr.clone()).await {
+            Err(BackupError::Write(WriteError::Store(StoreError::Conflict(why)))) => {
+                if attempt == SWAP_ATTEMPTS {
+                    return Err(BackupError::Changed(why));
+                }
+                tracing::info!(
+                    tenant = scope.tenant(),
+                    backup = id,
+                    attempt,
+                    why,
+                    "restore compares again"
+                );
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 enum Read {
@@ -298,8 +337,8 @@ async fn run(
                         }
                     }
                     for r in merged.drain(..) {
-                        diff.archived(&r).await?;
-                        if !dry_run {
+                        // Only what differs is staged: identical records stay where they are.
+                        if diff.archived(&r).await? != Change::Unchanged && !dry_run {
                             pending.push(r);
                         }
                     }
@@ -312,8 +351,7 @@ async fn run(
                     // The journal's records after the archive's last one.
                     std::mem::take(&mut merge).finish(&mut merged);
                     for r in merged.drain(..) {
-                        diff.archived(&r).await?;
-                        if !dry_run {
+                        if diff.archived(&r).await? != Change::Unchanged && !dry_run {
                             pending.push(r);
                         }
                     }
@@ -337,13 +375,19 @@ async fn run(
         Err(e) => Err(e),
     };
     let swapped = match reported {
-        Ok(collections) if dry_run => Ok((collections, false)),
-        Ok(collections) => state
-            .writer
-            .swap_staged(scope, actor, &staging, colls)
-            .await
-            .map(|_| (collections, true))
-            .map_err(BackupError::from),
+        Ok(found) if dry_run => Ok((found.reports, false)),
+        Ok(found) => {
+            let delta = Delta {
+                expect: &found.compared,
+                removed: &found.removed,
+            };
+            state
+                .writer
+                .swap_staged(scope, actor, &staging, &delta)
+                .await
+                .map(|_| (found.reports, true))
+                .map_err(BackupError::from)
+        }
         Err(e) => Err(e),
     };
     let (collections, restored) = match swapped {
@@ -390,12 +434,31 @@ async fn run(
     })
 }
 
+/// What comparing an archived record with the current one found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Added,
+    Modified,
+    Unchanged,
+}
+
+/// The comparison's outcome: the report, and what the swap needs.
+struct Found {
+    reports: Vec<CollectionReport>,
+    /// What each collection held when compared (the swap checks it still does).
+    compared: Vec<(Collection, CollectionState)>,
+    /// Every current record the archive does not hold.
+    removed: Vec<(Collection, String)>,
+}
+
 /// Compares the archive's records with the current ones, both in (collection, id) order.
 struct Diff {
     current: BoxStream<'static, StoreResult<RawRecord>>,
     head: Option<RawRecord>,
     exhausted: bool,
     reports: BTreeMap<&'static str, CollectionReport>,
+    compared: BTreeMap<&'static str, (Collection, CollectionState)>,
+    removed: Vec<(Collection, String)>,
 }
 
 fn key(r: &RawRecord) -> (&'static str, &str) {
@@ -422,11 +485,17 @@ impl Diff {
                 )
             })
             .collect();
+        let compared = colls
+            .iter()
+            .map(|c| (c.name(), (*c, CollectionState::default())))
+            .collect();
         Self {
             current,
             head: None,
             exhausted: false,
             reports,
+            compared,
+            removed: Vec::new(),
         }
     }
 
@@ -439,10 +508,18 @@ impl Diff {
             })
     }
 
+    /// Reads the next current record, counting it into what its collection held.
     async fn fill(&mut self) -> StoreResult<()> {
         if self.head.is_none() && !self.exhausted {
             self.head = self.current.next().await.transpose()?;
             self.exhausted = self.head.is_none();
+            if let Some(c) = &self.head {
+                self.compared
+                    .entry(c.collection.name())
+                    .or_insert_with(|| (c.collection, CollectionState::default()))
+                    .1
+                    .add(c.revision, c.updated_at);
+            }
         }
         Ok(())
     }
@@ -452,9 +529,10 @@ impl Diff {
         r.current += 1;
         r.removed += 1;
         listed(&mut r.removed_ids, &c.id);
+        self.removed.push((c.collection, c.id));
     }
 
-    async fn archived(&mut self, a: &RawRecord) -> StoreResult<()> {
+    async fn archived(&mut self, a: &RawRecord) -> StoreResult<Change> {
         self.report(a.collection).in_backup += 1;
         loop {
             self.fill().await?;
@@ -468,13 +546,14 @@ impl Diff {
                     let c = self.head.take().expect("peeked");
                     let r = self.report(a.collection);
                     r.current += 1;
-                    if c == *a {
+                    return Ok(if c == *a {
                         r.unchanged += 1;
+                        Change::Unchanged
                     } else {
                         r.modified += 1;
                         listed(&mut r.modified_ids, &a.id);
-                    }
-                    return Ok(());
+                        Change::Modified
+                    });
                 }
                 Some(std::cmp::Ordering::Greater) | None => break,
             }
@@ -482,11 +561,11 @@ impl Diff {
         let r = self.report(a.collection);
         r.added += 1;
         listed(&mut r.added_ids, &a.id);
-        Ok(())
+        Ok(Change::Added)
     }
 
     /// The current records the archive did not have are what a restore removes.
-    async fn finish(mut self) -> StoreResult<Vec<CollectionReport>> {
+    async fn finish(mut self) -> StoreResult<Found> {
         loop {
             self.fill().await?;
             match self.head.take() {
@@ -494,6 +573,10 @@ impl Diff {
                 None => break,
             }
         }
-        Ok(self.reports.into_values().collect())
+        Ok(Found {
+            reports: self.reports.into_values().collect(),
+            compared: self.compared.into_values().collect(),
+            removed: self.removed,
+        })
     }
 }
