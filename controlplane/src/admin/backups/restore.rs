@@ -107,7 +107,15 @@ pub async fn restore_as(
     let Some(target) = target else {
         let id = backup
             .ok_or_else(|| ApiError::invalid("backup", "required: the id of a completed backup"))?;
-        return run_retrying(state, scope, actor, &id, &colls, req.dry_run, None)
+        let job = Job {
+            state,
+            scope,
+            actor,
+            id: &id,
+            colls: &colls,
+            dry_run: req.dry_run,
+        };
+        return run_retrying(job, None)
             .await
             .map_err(|e| e.into_api("backup"));
     };
@@ -164,17 +172,17 @@ pub async fn restore_as(
         })?;
     let replay = journal::plan(&entries, position, head, target, &colls)
         .map_err(|e| ApiError::invalid("targetTime", e.to_string()))?;
-    run_retrying(
+    let job = Job {
         state,
         scope,
         actor,
-        &rec.id,
-        &colls,
-        req.dry_run,
-        Some((target, replay)),
-    )
-    .await
-    .map_err(|e| e.into_api("backup"))
+        id: &rec.id,
+        colls: &colls,
+        dry_run: req.dry_run,
+    };
+    run_retrying(job, Some((target, replay)))
+        .await
+        .map_err(|e| e.into_api("backup"))
 }
 
 /// When a completed backup's snapshot was taken, and its journal position; `None` for backups
@@ -227,17 +235,13 @@ async fn newest_before(
 /// [`run`], compared again when its swap found a collection changed since the comparison (a
 /// sign-in or a health check wrote meanwhile), a few times.
 async fn run_retrying(
-    state: &AppState,
-    scope: &TenantScope,
-    actor: &Actor,
-    id: &str,
-    colls: &[Collection],
-    dry_run: bool,
+    job: Job<'_>,
     pitr: Option<(DateTime<Utc>, journal::Replay)>,
 ) -> Result<RestoreReport, BackupError> {
+    let (scope, id) = (job.scope, job.id);
     let mut attempt = 1;
     loop {
-        match run(state, scope, actor, id, colls, dry_run, pitr.clone()).await {
+        match run(job, pitr.clone()).await {
             Err(BackupError::Write(WriteError::Store(StoreError::Conflict(why)))) => {
                 if attempt == SWAP_ATTEMPTS {
                     return Err(BackupError::Changed(why));
@@ -263,15 +267,29 @@ enum Read {
     Failed(BackupError),
 }
 
-async fn run(
-    state: &AppState,
-    scope: &TenantScope,
-    actor: &Actor,
-    id: &str,
-    colls: &[Collection],
+/// What one restore restores, from where, for whom.
+#[derive(Clone, Copy)]
+struct Job<'a> {
+    state: &'a AppState,
+    scope: &'a TenantScope,
+    actor: &'a Actor,
+    id: &'a str,
+    colls: &'a [Collection],
     dry_run: bool,
+}
+
+async fn run(
+    job: Job<'_>,
     pitr: Option<(DateTime<Utc>, journal::Replay)>,
 ) -> Result<RestoreReport, BackupError> {
+    let Job {
+        state,
+        scope,
+        actor,
+        id,
+        colls,
+        dry_run,
+    } = job;
     let started_at = Utc::now();
     let target_time = pitr.as_ref().map(|(t, _)| *t);
     let replayed_changes = pitr.as_ref().map_or(0, |(_, r)| r.replayed);
