@@ -256,6 +256,8 @@ async fn apply_backup(b: &Backup, ctx: &Ctx) -> Result<Step> {
                 "note": format!("Backup {ns}/{}", b.name_any()),
                 "retention": retention,
                 "destination": spec.destination,
+                // If recording the answer below fails, the retry gets the same backup.
+                "requestId": b.uid(),
             });
             match cp.create_backup(&tenant, &body).await {
                 Ok(r) => {

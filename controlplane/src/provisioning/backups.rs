@@ -11,8 +11,8 @@ use std::path::{Component, Path as FsPath};
 
 use axum::{
     extract::{Path, State},
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
+    http::StatusCode,
+    response::Response,
     Json,
 };
 use chrono::{DateTime, Utc};
@@ -23,10 +23,11 @@ use utoipa::ToSchema;
 
 use crate::{
     admin::backups::{
+        check_request,
         destination::Destination,
         domain,
         model::{BackupRecord, BackupRequest, RestoreReport, RestoreRequest},
-        restore, retention,
+        restore, started,
     },
     auth::{Caller, Operator},
     http::{ApiError, ApiJson, ApiResult, Problem},
@@ -131,6 +132,10 @@ pub struct ProvisionBackup {
     /// The destination the resource declares; refused (422) unless it is the instance's own.
     #[serde(default)]
     pub destination: Option<DestinationSpec>,
+    /// The `Backup` resource's UID: a retried request with it gets the backup the first one
+    /// started (`200`), so a lost answer never starts a second backup. 1 to 128 characters.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/provisioning/{tenant}/backups", tag = "provisioning",
@@ -138,12 +143,14 @@ pub struct ProvisionBackup {
     responses(
         (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`)",
             headers(("location" = String, description = "the backup's URL"))),
+        (status = 200, body = BackupRecord, description = "an earlier request had this `requestId`: the backup it started, in its current state",
+            headers(("location" = String, description = "the backup's URL"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "provisioning is disabled on this instance"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "no such tenant"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "`note` too long, `retention.<field>` out of bounds, or `destination` is not the instance's")),
+            description = "`note` too long, `retention.<field>` out of bounds, `requestId` empty or too long, or `destination` is not the instance's")),
     security(("bearer" = [])))]
 pub async fn create_backup(
     State(state): State<SharedState>,
@@ -152,32 +159,19 @@ pub async fn create_backup(
     ApiJson(req): ApiJson<ProvisionBackup>,
 ) -> ApiResult<Response> {
     let caller = operator_caller(&state, &tenant).await?;
-    if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
-        return Err(ApiError::invalid("note", "at most 500 characters"));
-    }
-    if let Some(r) = &req.retention {
-        retention::check(r)
-            .map_err(|(field, why)| ApiError::invalid(format!("retention.{field}"), why))?;
-    }
+    let backup = BackupRequest {
+        pinned: req.pinned,
+        note: req.note,
+        retention: req.retention,
+        request_id: req.request_id,
+    };
+    check_request(&backup)?;
     check_destination(&state, req.destination.as_ref())?;
-    let rec = domain::start(
-        &state,
-        &caller,
-        BackupRequest {
-            pinned: req.pinned,
-            note: req.note,
-            retention: req.retention,
-        },
-    )
-    .await
-    .map_err(|e| e.into_api("id"))?;
-    let mut resp = (StatusCode::ACCEPTED, Json(&rec)).into_response();
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("/api/v1/provisioning/{tenant}/backups/{}", rec.id))
-    {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    let (rec, new) = domain::start(&state, &caller, backup)
+        .await
+        .map_err(|e| e.into_api("id"))?;
+    let url = format!("/api/v1/provisioning/{tenant}/backups/{}", rec.id);
+    Ok(started(&rec, new, url))
 }
 
 #[utoipa::path(get, path = "/api/v1/provisioning/{tenant}/backups/{id}", tag = "provisioning",
@@ -249,6 +243,10 @@ pub struct ProvisionRestore {
     /// The destination the resource declares; refused (422) unless it is the instance's own.
     #[serde(default)]
     pub destination: Option<DestinationSpec>,
+    /// The `Backup` resource's UID: a retried request with it gets the backup the first one
+    /// started (`200`), so a lost answer never starts a second backup. 1 to 128 characters.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/provisioning/{tenant}/restores", tag = "provisioning",

@@ -724,6 +724,71 @@ async fn mongodb_bad_archives_and_destinations() {
     store.drop_all().await.unwrap();
 }
 
+/// A client that lost the answer retries with the same `requestId` and gets the backup it
+/// already started: one record, one archive. Through the admin API and the operator's.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_request_gets_the_backup_it_started() {
+    let token = unique("op-token-");
+    let server = TestServer::start_with_operator_token(Some(&token)).await;
+    let tenant = unique("br");
+    let admin = server.tenant(&tenant, PW).await;
+    let first = completed(&admin, Some(json!({"requestId": "run-1", "note": "first"}))).await;
+    let (s, again) = admin
+        .post(BACKUPS, json!({"requestId": "run-1", "note": "retried"}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{again}");
+    assert_eq!(
+        (&again["id"], &again["state"], &again["note"]),
+        (&first["id"], &json!("Completed"), &json!("first"))
+    );
+    let (s, b) = admin.post(BACKUPS, json!({"requestId": ""})).await;
+    assert_eq!(
+        (s, b["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("requestId"))
+    );
+
+    // The operator's way in: the `Backup` resource's UID as the request id.
+    let path = format!("/api/v1/provisioning/{tenant}/backups");
+    let body = json!({"note": "Backup ns/b", "requestId": "0b5e-uid"});
+    let (s, op1) = server
+        .call(Some(&token), Method::POST, &path, Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{op1}");
+    let (s, op2) = server
+        .call(Some(&token), Method::POST, &path, Some(body))
+        .await;
+    assert_eq!((s, &op2["id"]), (StatusCode::OK, &op1["id"]), "{op2}");
+    let (s, b) = server
+        .call(
+            Some(&token),
+            Method::POST,
+            &path,
+            Some(json!({"requestId": "x".repeat(129)})),
+        )
+        .await;
+    assert_eq!(
+        (s, b["field"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("requestId"))
+    );
+
+    // Request ids are the tenant's own: another tenant's same id starts its own backup.
+    let other = server.tenant(&unique("bo"), PW).await;
+    let theirs = completed(&other, Some(json!({"requestId": "run-1"}))).await;
+    assert_ne!(theirs["id"], first["id"]);
+    let (s, list) = admin.get(BACKUPS).await;
+    assert_eq!(s, StatusCode::OK, "{list}");
+    let mut ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    let mut want = vec![first["id"].as_str().unwrap(), op1["id"].as_str().unwrap()];
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want, "{list}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_are_checked_and_admin_only() {
     let server = TestServer::start().await;

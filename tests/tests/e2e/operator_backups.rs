@@ -158,6 +158,8 @@ async fn a_schedule_backs_up_prunes_by_retention_and_a_restore_brings_the_data_b
         (StatusCode::OK, json!("Completed"), json!("operator")),
         "{rec}"
     );
+    // Started under the resource's UID: a retried start would get this backup, not another.
+    assert_eq!(rec["requestId"], json!(first.uid().unwrap()), "{rec}");
     assert_eq!(
         event_about(&c, &ns, &first_name, "BackupCompleted").await,
         "Normal"

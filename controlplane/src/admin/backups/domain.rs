@@ -254,18 +254,37 @@ pub async fn load(
         .ok_or_else(|| BackupError::NotFound(id.to_string()))
 }
 
-/// Records a new backup and starts it in the background.
+/// Records a new backup and starts it in the background (`true`). A request whose
+/// `requestId` an earlier one had gets that earlier backup instead (`false`): a client that
+/// lost the answer (the operator, when it could not record it) retries without a duplicate.
+/// Requests with one id come one after another (the operator reconciles one `Backup` at a
+/// time), so looking before saving is enough.
 pub async fn start(
     state: &SharedState,
     caller: &Caller,
     req: BackupRequest,
-) -> Result<BackupRecord, BackupError> {
+) -> Result<(BackupRecord, bool), BackupError> {
+    if let Some(rid) = &req.request_id {
+        let q = ListQuery::default()
+            .filter("requestId", rid.as_str())
+            .limit(1);
+        let page = state
+            .store
+            .list(&caller.scope, Collection::Backups, &q)
+            .await?;
+        if let Some(earlier) = page.items.into_iter().next() {
+            let earlier = serde_json::from_value(earlier)
+                .map_err(|e| BackupError::Internal(format!("backup record: {e}")))?;
+            return Ok((earlier, false));
+        }
+    }
     // A run interrupted earlier is marked failed first; it never holds up this one.
     sweep_interrupted(state, &caller.scope).await?;
     let rec = BackupRecord {
         pinned: req.pinned,
         note: req.note,
         retention: req.retention,
+        request_id: req.request_id,
         ..BackupRecord::pending(new_id(), BackupTrigger::Manual, caller.username.clone())
     };
     let rec = state
@@ -273,7 +292,7 @@ pub async fn start(
         .save(&caller.scope, &caller.actor(), rec, Expect::Absent)
         .await?;
     tokio::spawn(run(state.clone(), caller.scope.clone(), rec.id.clone()));
-    Ok(rec)
+    Ok((rec, true))
 }
 
 /// What a successful run wrote.

@@ -49,6 +49,12 @@ pub fn routes() -> Router<SharedState> {
 /// An absent or empty body is the default request; anything else must be JSON.
 fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
     let req: BackupRequest = crate::http::body::optional_json(headers, body)?;
+    check_request(&req)?;
+    Ok(req)
+}
+
+/// What both ways of starting a backup (the admin API and the operator's) check.
+pub fn check_request(req: &BackupRequest) -> ApiResult<()> {
     if req.note.as_ref().is_some_and(|n| n.chars().count() > 500) {
         return Err(ApiError::invalid("note", "at most 500 characters"));
     }
@@ -56,7 +62,29 @@ fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
         retention::check(r)
             .map_err(|(field, why)| ApiError::invalid(format!("retention.{field}"), why))?;
     }
-    Ok(req)
+    if req
+        .request_id
+        .as_ref()
+        .is_some_and(|id| id.is_empty() || id.chars().count() > 128)
+    {
+        return Err(ApiError::invalid("requestId", "1 to 128 characters"));
+    }
+    Ok(())
+}
+
+/// `202` for a backup just started, `200` for the one an earlier request with the same
+/// `requestId` started; either way with its URL.
+pub fn started(rec: &BackupRecord, new: bool, url: String) -> Response {
+    let status = if new {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    let mut resp = (status, Json(rec)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
@@ -64,11 +92,13 @@ fn optional_body(headers: &HeaderMap, body: &[u8]) -> ApiResult<BackupRequest> {
     responses(
         (status = 202, body = BackupRecord, description = "the backup, `Pending`; it runs in the background (poll `GET …/backups/{id}`); once `Completed`, retention prunes older ones",
             headers(("location" = String, description = "the backup's URL"))),
+        (status = 200, body = BackupRecord, description = "an earlier request had this `requestId`: the backup it started, in its current state; nothing new is started",
+            headers(("location" = String, description = "the backup's URL"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "`note` too long, or `retention.<field>` out of bounds")),
+            description = "`note` too long, `retention.<field>` out of bounds, or `requestId` empty or too long")),
     security(("bearer" = [])))]
 pub async fn create(
     State(state): State<SharedState>,
@@ -78,14 +108,11 @@ pub async fn create(
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
     let req = optional_body(&headers, &body)?;
-    let rec = domain::start(&state, &caller, req)
+    let (rec, new) = domain::start(&state, &caller, req)
         .await
         .map_err(|e| e.into_api("id"))?;
-    let mut resp = (StatusCode::ACCEPTED, Json(&rec)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/admin/backups/{}", rec.id)) {
-        resp.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(resp)
+    let url = format!("/api/v1/admin/backups/{}", rec.id);
+    Ok(started(&rec, new, url))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/backups", tag = "admin", params(PageParams),

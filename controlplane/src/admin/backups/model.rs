@@ -63,6 +63,10 @@ pub struct BackupRecord {
     /// The retention applied after this run succeeds, as requested (else the instance's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Retention>,
+    /// The client's id for the request that started it (the operator sends its `Backup`
+    /// resource's UID): a retried request with the same id gets this backup, not another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +106,7 @@ impl BackupRecord {
             pinned: false,
             note: None,
             retention: None,
+            request_id: None,
             requested_by,
             requested_at: Utc::now(),
             started_at: None,
@@ -123,7 +128,11 @@ crate::entity! {
     Backups,
     id,
     fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
-        crate::store::fields(serde_json::json!({"state": self.state.as_str(), "pinned": self.pinned}))
+        crate::store::fields(serde_json::json!({
+            "state": self.state.as_str(),
+            "pinned": self.pinned,
+            "requestId": self.request_id,
+        }))
     }
 }
 
@@ -140,6 +149,10 @@ pub struct BackupRequest {
     /// `BackupSchedule` declares), instead of the instance's own retention.
     #[serde(default)]
     pub retention: Option<Retention>,
+    /// Makes retries safe: a request with the id of an earlier one answers that backup
+    /// (`200`) instead of starting another. 1 to 128 characters.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// Body of `POST /api/v1/admin/restores`.
