@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 use futures::TryStreamExt;
 
 use super::{
-    Collection, CollectionState, Delta, Expect, ListQuery, Put, RawRecord, Store, StoreError,
+    Collection, CollectionState, Delta, Expect, ListQuery, Page, Put, RawRecord, Store, StoreError,
     TenantScope, WriteAccess,
 };
 
@@ -656,8 +656,54 @@ async fn listing(raw: &Raw<'_>, a: &TenantScope, b: &TenantScope) {
     };
     assert_eq!(store.count(a, c, &recent).await.unwrap(), 1);
 
+    // An id prefix is a range of ids: with paging both ways, filters and counts.
+    let ids = |page: Page| -> Vec<u64> {
+        page.items
+            .iter()
+            .map(|d| d["i"].as_u64().unwrap())
+            .collect()
+    };
+    let tens = ListQuery::default().id_prefix("e01");
+    assert_eq!(
+        ids(store.list(a, c, &tens).await.unwrap()),
+        (10..20).collect::<Vec<u64>>(),
+        "id prefix"
+    );
+    assert_eq!(store.count(a, c, &tens).await.unwrap(), 10);
+    assert_eq!(store.count(b, c, &tens).await.unwrap(), 0, "scoped");
+    let down = tens.clone().limit(4).descending();
+    let first = store.list(a, c, &down).await.unwrap();
+    assert_eq!(first.next.as_deref(), Some("e016"));
+    assert_eq!(ids(first), vec![19, 18, 17, 16], "id prefix, newest first");
+    let past_end = down.clone().after(Some("e020".into()));
+    assert_eq!(
+        ids(store.list(a, c, &past_end).await.unwrap()),
+        vec![19, 18, 17, 16],
+        "a cursor beyond the range leaves the range's end"
+    );
+    let rest = down.after(Some("e012".into()));
+    assert_eq!(ids(store.list(a, c, &rest).await.unwrap()), vec![11, 10]);
+    let up = tens.clone().limit(3).after(Some("e015".into()));
+    assert_eq!(ids(store.list(a, c, &up).await.unwrap()), vec![16, 17, 18]);
+    assert_eq!(
+        ids(store
+            .list(a, c, &tens.clone().filter("kind", "login"))
+            .await
+            .unwrap()),
+        vec![12, 15, 18],
+        "id prefix and a filter"
+    );
+    assert!(store
+        .list(a, c, &ListQuery::default().id_prefix("e03"))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+
     // Bad queries are refused, not passed to the backend.
     for bad in [
+        ListQuery::default().id_prefix(""),
+        ListQuery::default().id_prefix("e\u{e9}"),
         ListQuery::default().filter("a.b", 1),
         ListQuery::default().filter("$where", 1),
         ListQuery::default().filter("x", json!({"$gt": 1})),

@@ -104,7 +104,12 @@ crate::entity! {
 }
 
 pub fn version_id(kind: &str, name: &str, version: u64) -> String {
-    format!("{kind}:{name}:{version:010}")
+    format!("{}{version:010}", version_prefix(kind, name))
+}
+
+/// What the ids of every version of one object start with.
+pub fn version_prefix(kind: &str, name: &str) -> String {
+    format!("{kind}:{name}:")
 }
 
 /// The object without its bookkeeping stamps.

@@ -132,17 +132,7 @@ impl MongoStore {
                 .await?;
             let mut now = CollectionState::default();
             while let Some(d) = cursor.next(&mut *session).await.transpose()? {
-                let revision = match d.get("rev") {
-                    Some(Bson::Int64(r)) => *r as u64,
-                    Some(Bson::Int32(r)) => *r as u64,
-                    _ => 0,
-                };
-                let at = d
-                    .get_datetime("updatedAt")
-                    .ok()
-                    .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
-                    .unwrap_or_default();
-                now.add(revision, at);
+                now.add(revision_of(&d), updated_at_of(&d));
             }
             if now != *expected {
                 return Err(SwapError::Changed(*coll));
@@ -234,9 +224,25 @@ impl MongoStore {
         if !time.is_empty() {
             f.insert("updatedAt", time);
         }
+        let mut ids = Document::new();
+        if let Some((from, to)) = q.id_range() {
+            ids.insert("$gte", from);
+            ids.insert("$lt", to);
+        }
         if let (true, Some(after)) = (with_cursor, &q.after) {
-            let op = if q.descending { "$lt" } else { "$gt" };
-            f.insert("id", doc! { op: after });
+            if q.descending {
+                // Two upper bounds (the range's end and the cursor): the lower one holds.
+                let bound = match ids.get_str("$lt") {
+                    Ok(end) if end < after.as_str() => end.to_string(),
+                    _ => after.clone(),
+                };
+                ids.insert("$lt", bound);
+            } else {
+                ids.insert("$gt", after);
+            }
+        }
+        if !ids.is_empty() {
+            f.insert("id", ids);
         }
         Ok(f)
     }
@@ -290,19 +296,28 @@ fn raw_record(coll: Collection, d: &Document) -> StoreResult<RawRecord> {
     Ok(RawRecord {
         collection: coll,
         id: d.get_str("id").map_err(corrupt)?.to_string(),
-        revision: match d.get("rev") {
-            Some(Bson::Int64(r)) => *r as u64,
-            Some(Bson::Int32(r)) => *r as u64,
-            _ => 0,
-        },
-        updated_at: d
-            .get_datetime("updatedAt")
-            .ok()
-            .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
-            .unwrap_or_default(),
+        revision: revision_of(d),
+        updated_at: updated_at_of(d),
         doc: d.get_str("doc").map_err(corrupt)?.to_string(),
         fields,
     })
+}
+
+/// A record's revision; servers may hand small integers back as Int32.
+fn revision_of(d: &Document) -> u64 {
+    match d.get("rev") {
+        Some(Bson::Int64(r)) => *r as u64,
+        Some(Bson::Int32(r)) => *r as u64,
+        _ => 0,
+    }
+}
+
+/// A record's last change time (BSON dates are milliseconds).
+fn updated_at_of(d: &Document) -> DateTime<Utc> {
+    d.get_datetime("updatedAt")
+        .ok()
+        .and_then(|t| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
+        .unwrap_or_default()
 }
 
 #[async_trait]

@@ -20,6 +20,8 @@ pub struct ListQuery {
     pub descending: bool,
     /// At most this many items; `None` for all.
     pub limit: Option<usize>,
+    /// Only ids starting with this (an id range, so the stores read nothing outside it).
+    pub id_prefix: Option<String>,
 }
 
 impl ListQuery {
@@ -38,6 +40,22 @@ impl ListQuery {
         self
     }
 
+    /// Only ids that start with `prefix`, which must end in a printable ASCII character.
+    pub fn id_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.id_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The id range of [`ListQuery::id_prefix`]: from the prefix (inclusive) to the prefix
+    /// with its last character the next one (exclusive), in byte order as both stores compare.
+    pub(crate) fn id_range(&self) -> Option<(String, String)> {
+        let prefix = self.id_prefix.as_ref()?;
+        let mut end = prefix.clone();
+        let last = end.pop()?;
+        end.push((last as u8 + 1) as char);
+        Some((prefix.clone(), end))
+    }
+
     pub fn descending(mut self) -> Self {
         self.descending = true;
         self
@@ -54,6 +72,13 @@ impl ListQuery {
             if matches!(v, Value::Array(_) | Value::Object(_)) {
                 return Err(StoreError::BadQuery(format!(
                     "field {f}: scalar values only"
+                )));
+            }
+        }
+        if let Some(p) = &self.id_prefix {
+            if !p.chars().last().is_some_and(|c| c.is_ascii_graphic()) {
+                return Err(StoreError::BadQuery(format!(
+                    "id prefix {p:?}: must end in a printable ASCII character"
                 )));
             }
         }
@@ -91,4 +116,37 @@ pub(crate) fn page_of(mut rows: Vec<(String, Value)>, limit: Option<usize>) -> P
 /// order in the embedded store.
 pub(crate) fn stamp(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_prefix_is_the_range_up_to_its_last_character_plus_one() {
+        let q = ListQuery::default().id_prefix("queries:q1:");
+        assert_eq!(
+            q.id_range(),
+            Some(("queries:q1:".into(), "queries:q1;".into()))
+        );
+        assert!(q.check().is_ok());
+        // Every id with the prefix is inside, the next object's are not.
+        let (from, to) = q.id_range().unwrap();
+        for (id, inside) in [
+            ("queries:q1:0000000001", true),
+            ("queries:q1:x:0000000001", true),
+            ("queries:q1", false),
+            ("queries:q10:0000000001", false),
+            ("queries:q2:0000000001", false),
+        ] {
+            assert_eq!(id >= from.as_str() && id < to.as_str(), inside, "{id}");
+        }
+        assert_eq!(ListQuery::default().id_range(), None);
+        for bad in ["", "q\u{e9}", "q\n"] {
+            assert!(
+                ListQuery::default().id_prefix(bad).check().is_err(),
+                "{bad:?}"
+            );
+        }
+    }
 }

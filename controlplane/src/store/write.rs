@@ -353,7 +353,10 @@ impl Writer {
         let Some(kind) = history::kind_of(change.collection) else {
             return;
         };
+        // The object's versions only (their ids share a prefix): without the range, finding
+        // the last one read every version of every object of the kind.
         let mut last_of = ListQuery::default()
+            .id_prefix(history::version_prefix(kind, &change.id))
             .filter("kind", kind)
             .filter("name", change.id.clone())
             .limit(1);

@@ -85,6 +85,7 @@ pub async fn latest(
     name: &str,
 ) -> ApiResult<Option<ConfigVersion>> {
     let mut q = ListQuery::default()
+        .id_prefix(history::version_prefix(kind, name))
         .filter("kind", kind)
         .filter("name", name)
         .limit(1);

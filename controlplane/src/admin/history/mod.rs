@@ -23,7 +23,10 @@ use crate::{
         ApiError, ApiResult, Problem,
     },
     state::SharedState,
-    store::{history::ConfigVersion, ListQuery, StoreExt},
+    store::{
+        history::{self, ConfigVersion},
+        ListQuery, StoreExt,
+    },
 };
 
 pub fn routes() -> Router<SharedState> {
@@ -91,10 +94,14 @@ pub async fn list(
     match (q.get("kind"), q.get("name")) {
         (Some(kind), name) => {
             domain::check_kind(kind)?;
+            // Version ids start with the kind and name: the store reads only their range.
             lq = lq.filter("kind", kind.as_str());
-            if let Some(n) = name {
-                lq = lq.filter("name", n.as_str());
-            }
+            lq = match name {
+                Some(n) => lq
+                    .filter("name", n.as_str())
+                    .id_prefix(history::version_prefix(kind, n)),
+                None => lq.id_prefix(format!("{kind}:")),
+            };
         }
         (None, Some(_)) => return Err(ApiError::invalid("kind", "required with name")),
         (None, None) => {}
@@ -169,9 +176,9 @@ pub async fn diff(
     let after = newer.value.as_ref();
     Ok(Json(VersionDiff {
         patch: domain::patch(before, after),
-        changes: crate::store::history::changed_paths(
-            before.map(crate::store::history::unstamped).as_ref(),
-            after.map(crate::store::history::unstamped).as_ref(),
+        changes: history::changed_paths(
+            before.map(history::unstamped).as_ref(),
+            after.map(history::unstamped).as_ref(),
         ),
         kind,
         name,
