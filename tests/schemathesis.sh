@@ -105,10 +105,9 @@ set +e
 # Run from the temp dir: Schemathesis keeps a cache (`.schemathesis/`) in its working directory.
 ROOT=$PWD
 # shellcheck disable=SC2086
-(cd "$DIR" && PYTHONPATH=$ROOT/tests SCHEMATHESIS_HOOKS=schemathesis_hooks \
+(cd "$DIR" && PYTHONPATH=$ROOT/tests SCHEMATHESIS_HOOKS=schemathesis_hooks NEXBII_SCHEMATHESIS_TOKEN=$TOKEN \
 "$ST" --config-file "$ROOT/tests/schemathesis.toml" run "$BASE/api/v1/openapi.json" \
   --checks all \
-  -H "Authorization: Bearer $TOKEN" \
   --seed 20261204 \
   --max-examples 20 \
   --workers 1 \

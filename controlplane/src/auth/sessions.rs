@@ -283,6 +283,7 @@ pub(super) async fn revoke(state: &SharedState, caller: &Caller, id: &str) -> Ap
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionFilter {
     /// Admins: list every user's sessions.
     #[serde(default)]

@@ -956,6 +956,13 @@ async fn access_scenario(mongo: bool) {
         (s, field(&b)),
         (StatusCode::UNPROCESSABLE_ENTITY, "spikeFactor")
     );
+    let (s, b) = admin
+        .get("/api/v1/admin/users/access?spikeMinRows=1000000001")
+        .await;
+    assert_eq!(
+        (s, field(&b)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "spikeMinRows")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -677,7 +677,8 @@ pub struct AccessParams {
     pub level: Option<String>,
     /// A row spike is this many times the user's baseline 95th percentile (2 to 1000, default 10).
     pub spike_factor: Option<u64>,
-    /// … and at least this many rows (default 1000).
+    /// … and at least this many rows (0 to 1,000,000,000, default 1000).
+    #[param(minimum = 0, maximum = 1_000_000_000)]
     pub spike_min_rows: Option<u64>,
 }
 
@@ -741,13 +742,17 @@ fn check_access(p: &AccessParams, now: DateTime<Utc>) -> ApiResult<AccessParamsC
     if !(2..=1000).contains(&factor) {
         return Err(ApiError::invalid("spikeFactor", "2 to 1000"));
     }
+    let min_rows = p.spike_min_rows.unwrap_or(1000);
+    if min_rows > 1_000_000_000 {
+        return Err(ApiError::invalid("spikeMinRows", "0 to 1,000,000,000"));
+    }
     Ok(AccessParamsChecked {
         from,
         to,
         baseline_from: from - Duration::days(days as i64),
         level,
         factor,
-        min_rows: p.spike_min_rows.unwrap_or(1000),
+        min_rows,
     })
 }
 
