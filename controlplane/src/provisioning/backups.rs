@@ -243,10 +243,6 @@ pub struct ProvisionRestore {
     /// The destination the resource declares; refused (422) unless it is the instance's own.
     #[serde(default)]
     pub destination: Option<DestinationSpec>,
-    /// The `Backup` resource's UID: a retried request with it gets the backup the first one
-    /// started (`200`), so a lost answer never starts a second backup. 1 to 128 characters.
-    #[serde(default)]
-    pub request_id: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/provisioning/{tenant}/restores", tag = "provisioning",
