@@ -93,11 +93,18 @@ impl SqliteStore {
                 sqlx::query(ddl).execute(&pool).await?;
             }
         }
+        // Serves lists by time, and covers the restore's swap guard (count, revisions, newest
+        // per collection): without `rev` in it, the guard read every record's overflow chain
+        // to reach the columns after `doc`, a tenth of a second per 100 MB (README, "backup_pitr").
         sqlx::query(
-            "CREATE INDEX IF NOT EXISTS records_updated ON records (tenant, coll, updated_at)",
+            "CREATE INDEX IF NOT EXISTS records_state ON records (tenant, coll, updated_at, rev)",
         )
         .execute(&pool)
         .await?;
+        // Its predecessor, without `rev`: the new index serves all it did.
+        sqlx::query("DROP INDEX IF EXISTS records_updated")
+            .execute(&pool)
+            .await?;
         // Records of a restore in progress, swapped into `records` in one transaction.
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS restore_staging (

@@ -40,6 +40,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::digest::Digests;
 use crate::store::{Collection, RawRecord};
 
 pub const MAGIC: &[u8; 8] = b"NXBACKUP";
@@ -762,12 +763,12 @@ pub fn read_header(input: &mut impl Read) -> Result<(Header, Vec<u8>), ArchiveEr
 pub struct ArchiveReader<R: Read> {
     lines: BufReader<zstd::stream::read::Decoder<'static, BufReader<Unframes<R>>>>,
     header: Header,
-    current: Option<PartState>,
+    /// Counts and sizes of the parts read (their SHA-256 comes from `digests` at the end).
     parts: Vec<Part>,
-    whole: Sha256,
+    /// Hashes the lines on a thread of its own; the lines are read into its buffer.
+    digests: Option<Digests>,
     records: u64,
     bytes: u64,
-    line: Vec<u8>,
     manifest: Option<Manifest>,
 }
 
@@ -777,12 +778,10 @@ impl<R: Read> ArchiveReader<R> {
         Ok(Self {
             lines: BufReader::with_capacity(256 << 10, z),
             header,
-            current: None,
             parts: Vec::new(),
-            whole: Sha256::new(),
+            digests: Some(Digests::new()?),
             records: 0,
             bytes: 0,
-            line: Vec::with_capacity(4096),
             manifest: None,
         })
     }
@@ -807,40 +806,28 @@ impl<R: Read> ArchiveReader<R> {
         if self.manifest.is_some() {
             return Ok(None);
         }
-        self.line.clear();
-        let n = self
-            .lines
-            .read_until(b'\n', &mut self.line)
-            .map_err(from_io)?;
-        if n == 0 || !self.line.ends_with(b"\n") {
+        let Some(digests) = self.digests.as_mut() else {
+            return Err(ArchiveError::Corrupt("read past a failed check".into()));
+        };
+        let buf = digests.buffer();
+        let at = buf.len();
+        let n = self.lines.read_until(b'\n', buf).map_err(from_io)?;
+        let line = &buf[at..];
+        if n == 0 || !line.ends_with(b"\n") {
             return Err(ArchiveError::Truncated(
                 "the record stream ends without its manifest".into(),
             ));
         }
-        if self.line.starts_with(MANIFEST_PREFIX) {
-            self.end()?;
+        if line.starts_with(MANIFEST_PREFIX) {
+            // The manifest is not one of the lines it vouches for.
+            let line = buf.split_off(at);
+            self.end(&line)?;
             return Ok(None);
         }
-        let rec: LineRecord = serde_json::from_slice(&self.line)
+        let rec: LineRecord = serde_json::from_slice(line)
             .map_err(|e| ArchiveError::Corrupt(format!("record {}: {e}", self.records + 1)))?;
         let collection = Collection::from_name(&rec.c)
             .ok_or_else(|| ArchiveError::Unsupported(format!("with collection {:?}", rec.c)))?;
-        let same = self
-            .current
-            .as_ref()
-            .is_some_and(|p| p.part.collection == rec.c);
-        if !same {
-            if let Some(p) = self.current.take() {
-                if p.part.collection.as_str() >= rec.c.as_ref() {
-                    return Err(ArchiveError::Corrupt(format!(
-                        "collection {} out of order",
-                        rec.c
-                    )));
-                }
-                self.parts.push(p.done());
-            }
-            self.current = Some(PartState::new(&rec.c));
-        }
         let out = RawRecord {
             collection,
             id: rec.id.into_owned(),
@@ -849,24 +836,58 @@ impl<R: Read> ArchiveReader<R> {
             doc: rec.doc.get().to_string(),
             fields: rec.f.get().to_string(),
         };
-        self.current.as_mut().expect("set above").add(&self.line);
-        self.whole.update(&self.line);
+        let len = line.len() as u64;
+        let same = self
+            .parts
+            .last()
+            .is_some_and(|p| p.collection == collection.name());
+        if !same {
+            if let Some(p) = self.parts.last() {
+                if p.collection.as_str() >= collection.name() {
+                    return Err(ArchiveError::Corrupt(format!(
+                        "collection {} out of order",
+                        collection.name()
+                    )));
+                }
+            }
+            self.parts.push(Part {
+                collection: collection.name().to_string(),
+                count: 0,
+                bytes: 0,
+                sha256: String::new(),
+            });
+            digests.part_at(at)?;
+        }
+        let part = self.parts.last_mut().expect("pushed above");
+        part.count += 1;
+        part.bytes += len;
         self.records += 1;
-        self.bytes += self.line.len() as u64;
+        self.bytes += len;
+        digests.maybe_hand_over()?;
         Ok(Some(out))
     }
 
     /// Reads the manifest and checks it against what was read.
-    fn end(&mut self) -> Result<(), ArchiveError> {
-        let m: ManifestLine = serde_json::from_slice(&self.line)
+    fn end(&mut self, line: &[u8]) -> Result<(), ArchiveError> {
+        let m: ManifestLine = serde_json::from_slice(line)
             .map_err(|e| ArchiveError::Corrupt(format!("manifest: {e}")))?;
         let m = m.manifest;
         let mut rest = Vec::new();
         if self.lines.read_to_end(&mut rest).map_err(from_io)? > 0 {
             return Err(ArchiveError::Corrupt("records after the manifest".into()));
         }
-        if let Some(p) = self.current.take() {
-            self.parts.push(p.done());
+        let hashes = self
+            .digests
+            .take()
+            .expect("checked by the caller")
+            .finish()?;
+        if hashes.parts.len() != self.parts.len() {
+            return Err(ArchiveError::Io(io::Error::other(
+                "the hashing thread lost count of the parts",
+            )));
+        }
+        for (p, sha) in self.parts.iter_mut().zip(&hashes.parts) {
+            p.sha256 = hex::encode(sha);
         }
         let h = &self.header;
         if m.backup_id != h.backup_id || m.tenant != h.tenant || m.key_id != h.key_id {
@@ -896,7 +917,7 @@ impl<R: Read> ArchiveReader<R> {
                 extra.collection
             )));
         }
-        let whole = sha_hex(std::mem::take(&mut self.whole));
+        let whole = hex::encode(hashes.whole);
         if m.records != self.records || m.bytes != self.bytes || m.sha256 != whole {
             return Err(ArchiveError::Corrupt(
                 "record count or SHA-256 of the whole differs from the manifest".into(),
@@ -1012,6 +1033,49 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains("Zürich"), "records are encrypted");
         assert!(text.contains(key.id()));
+    }
+
+    /// Re-seals an archive's record stream with its manifest changed by `edit`: frames that
+    /// authenticate, so only the manifest check can tell.
+    fn with_manifest(bytes: &[u8], key: &ArchiveKey, edit: impl Fn(&mut Manifest)) -> Vec<u8> {
+        let (_, plain) = unseal_bytes(bytes, key).unwrap();
+        let at = plain
+            .windows(MANIFEST_PREFIX.len())
+            .position(|w| w == MANIFEST_PREFIX)
+            .unwrap();
+        let mut line: ManifestLine = serde_json::from_slice(&plain[at..]).unwrap();
+        edit(&mut line.manifest);
+        let mut out = plain[..at].to_vec();
+        serde_json::to_writer(&mut out, &line).unwrap();
+        out.push(b'\n');
+        seal_bytes(key, "b1", "acme", &out).unwrap()
+    }
+
+    #[test]
+    fn a_manifest_that_disagrees_with_the_records_is_refused() {
+        let key = ArchiveKey::new([5; 32]);
+        let (bytes, _, _) = write(&key, 1024);
+        let same = with_manifest(&bytes, &key, |_| {});
+        assert!(
+            read_all(&same, &key).is_ok(),
+            "re-sealed unchanged, it reads"
+        );
+        let other = "0".repeat(64);
+        let part = with_manifest(&bytes, &key, |m| m.parts[2].sha256 = other.clone());
+        let err = read_all(&part, &key).unwrap_err().to_string();
+        assert!(err.contains("collection users"), "{err}");
+        let whole = with_manifest(&bytes, &key, |m| m.sha256 = other.clone());
+        let err = read_all(&whole, &key).unwrap_err().to_string();
+        assert!(err.contains("SHA-256 of the whole"), "{err}");
+        let count = with_manifest(&bytes, &key, |m| m.parts[0].count -= 1);
+        let err = read_all(&count, &key).unwrap_err().to_string();
+        assert!(
+            err.contains("collection dashboards: 40 records read"),
+            "{err}"
+        );
+        let empty = with_manifest(&bytes, &key, |m| m.parts[3].sha256 = other.clone());
+        let err = read_all(&empty, &key).unwrap_err().to_string();
+        assert!(err.contains("collection webhooks"), "{err}");
     }
 
     #[test]

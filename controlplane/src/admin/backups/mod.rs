@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 pub mod archive;
 pub mod destination;
+mod digest;
 pub mod domain;
 pub mod journal;
 pub mod model;
