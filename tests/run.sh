@@ -4,11 +4,12 @@
 # 1. set-up: starts each server the tests need that is not already up (tests/env/*.sh: PostgreSQL
 #    and MariaDB, the MongoDB-wire server, the S3-compatible server (moto), the Kubernetes test cluster — built on first use and
 #    cached), remembering which ones it started, and installs Helm's SDK for the chart tests;
-# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, Schemathesis
-#    against a running control plane (tests/schemathesis.sh, `--checks all`), the console
+# 2. cargo fmt --check, clippy (warnings are errors), cargo test --workspace, the console
 #    tests (npm ci && npm test in controlplane/console, once that folder has a package.json),
-#    and the container images (tests/env/images.sh: static release build, buildah images FROM
-#    scratch, podman smoke run; NEXBII_SKIP_IMAGES=1 skips it on a developer machine);
+#    Schemathesis against a running control plane (tests/schemathesis.sh, `--checks all`), and
+#    the container images (tests/env/images.sh: static release build, buildah images FROM
+#    scratch, podman smoke run; NEXBII_SKIP_IMAGES=1 skips it on a developer machine); the
+#    release build runs in the background from the end of cargo test on;
 # 3. tear-down: stops exactly the servers step 1 started (also on failure or Ctrl-C).
 # Every step runs even when an earlier one failed; the exit code is non-zero if any failed.
 # NEXBII_KEEP_SERVERS=1 leaves the started servers running (for quick reruns of cargo test).
@@ -129,11 +130,38 @@ disk
 step "cargo fmt --all -- --check" cargo fmt --all -- --check
 step "cargo clippy --workspace --all-targets -- -D warnings" cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace --no-fail-fast" cargo test --workspace --no-fail-fast
-# The OpenAPI document against the running server: Schemathesis, every check (tests/schemathesis.sh
-# starts the debug binary the step above built; its run time is printed).
-step "schemathesis --checks all (OpenAPI document vs. running server)" bash tests/schemathesis.sh
+
+# The images' release build is the longest step and needs no server, so it runs in the
+# background under the console tests and Schemathesis, which leave a core idle most of the time.
+# It is niced so that they keep their speed, and it is handed a console built here beforehand:
+# its build script then runs no npm beside the console tests' `npm ci`. Its output goes to a
+# log that the images step prints.
+RELEASE_PID=
+RELEASE_LOG=target/images-build.log
+start_release_build() {
+  if [ "${NEXBII_SKIP_IMAGES:-0}" = 1 ]; then return 0; fi
+  local dist=$PWD/target/console-dist
+  # node_modules is there: the cargo test step's build script installed it
+  if ! (cd controlplane/console && npm run build -- --outDir "$dist" --emptyOutDir >/dev/null); then
+    echo "the console could not be built for the release build; the images step builds in the foreground"
+    return 0
+  fi
+  # setsid: a process group of its own, so that tear-down can stop cargo with it
+  NEXBII_CONSOLE_DIST=$dist setsid -w nice -n 15 bash $ENV_DIR/images.sh build >"$RELEASE_LOG" 2>&1 &
+  RELEASE_PID=$!
+  echo "release build for the images started in the background (pid $RELEASE_PID, log $RELEASE_LOG)"
+}
+stop_release_build() {
+  if [ -n "$RELEASE_PID" ]; then kill -- -"$RELEASE_PID" 2>/dev/null || true; RELEASE_PID=; fi
+}
+trap 'stop_release_build; teardown' EXIT
+start_release_build
+
 disk
 step "console tests" console_tests
+# The OpenAPI document against the running server: Schemathesis, every check (tests/schemathesis.sh
+# starts the debug binary the cargo test step built; its run time is printed).
+step "schemathesis --checks all (OpenAPI document vs. running server)" bash tests/schemathesis.sh
 
 images() {
   if [ "${NEXBII_SKIP_IMAGES:-0}" = 1 ]; then
@@ -141,7 +169,21 @@ images() {
     return 0
   fi
   local rc=0
-  bash $ENV_DIR/images.sh all || rc=1
+  if [ -n "$RELEASE_PID" ]; then
+    echo "waiting for the background release build (pid $RELEASE_PID)"
+    local built=0
+    wait "$RELEASE_PID" && built=1
+    RELEASE_PID=
+    cat "$RELEASE_LOG"
+    if [ $built = 1 ]; then
+      bash $ENV_DIR/images.sh smoke || rc=1
+    else
+      echo "the background release build failed (its log is above)"
+      rc=1
+    fi
+  else
+    bash $ENV_DIR/images.sh all || rc=1
+  fi
   # the images are rebuilt by every run; the release target directory stays for the next build
   bash $ENV_DIR/images.sh clean || true
   return $rc

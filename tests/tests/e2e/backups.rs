@@ -747,6 +747,25 @@ async fn a_retried_request_gets_the_backup_it_started() {
         (StatusCode::UNPROCESSABLE_ENTITY, json!("requestId"))
     );
 
+    // Retries sent together, before any of them was answered: still one backup.
+    let answers = futures::future::join_all(
+        (0..6).map(|_| admin.post(BACKUPS, json!({"requestId": "run-2"}))),
+    )
+    .await;
+    let started: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::ACCEPTED)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(started.len(), 1, "{answers:?}");
+    let together = started[0]["id"].clone();
+    assert!(
+        answers
+            .iter()
+            .all(|(s, b)| b["id"] == together && [StatusCode::ACCEPTED, StatusCode::OK].contains(s)),
+        "{answers:?}"
+    );
+
     // The operator's way in: the `Backup` resource's UID as the request id.
     let path = format!("/api/v1/provisioning/{tenant}/backups");
     let body = json!({"note": "Backup ns/b", "requestId": "0b5e-uid"});
@@ -783,7 +802,11 @@ async fn a_retried_request_gets_the_backup_it_started() {
         .iter()
         .map(|b| b["id"].as_str().unwrap())
         .collect();
-    let mut want = vec![first["id"].as_str().unwrap(), op1["id"].as_str().unwrap()];
+    let mut want = vec![
+        first["id"].as_str().unwrap(),
+        together.as_str().unwrap(),
+        op1["id"].as_str().unwrap(),
+    ];
     ids.sort();
     want.sort();
     assert_eq!(ids, want, "{list}");

@@ -173,6 +173,9 @@ pub fn excluded() -> Vec<Excluded> {
 #[derive(Default)]
 pub struct BackupsState {
     restoring: Mutex<HashSet<TenantScope>>,
+    /// Held from the `requestId` lookup to the save of the new record, so that two requests
+    /// with one id that arrive together start one backup, not two.
+    starting: tokio::sync::Mutex<()>,
 }
 
 /// Held while a restore of the tenant runs; one at a time per tenant and instance.
@@ -257,13 +260,15 @@ pub async fn load(
 /// Records a new backup and starts it in the background (`true`). A request whose
 /// `requestId` an earlier one had gets that earlier backup instead (`false`): a client that
 /// lost the answer (the operator, when it could not record it) retries without a duplicate.
-/// Requests with one id come one after another (the operator reconciles one `Backup` at a
-/// time), so looking before saving is enough.
+/// Starts are serialised on the instance (one tenant store has one instance), so a retry sent
+/// while the first request is still being answered finds its record too.
 pub async fn start(
     state: &SharedState,
     caller: &Caller,
     req: BackupRequest,
 ) -> Result<(BackupRecord, bool), BackupError> {
+    // Held to the save below: a start is a lookup and one insert, so the wait is short.
+    let _one_at_a_time = state.backups.starting.lock().await;
     if let Some(rid) = &req.request_id {
         let q = ListQuery::default()
             .filter("requestId", rid.as_str())
