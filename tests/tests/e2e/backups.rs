@@ -82,7 +82,7 @@ pub(crate) async fn completed(admin: &Client2, body: Option<Value>) -> Value {
 
 /// Waits until the background work a new source starts (status check, catalog crawl) has
 /// written its records, so nothing writes behind the comparisons' backs.
-async fn settled(admin: &Client2, source: &str) {
+pub(crate) async fn settled(admin: &Client2, source: &str) {
     // A crawl can be queued twice (creation, then the first schema sync): done means the
     // status stopped changing for a while, not only that it was written once.
     let mut last: Option<Value> = None;
@@ -1260,6 +1260,7 @@ async fn s3_archive_of_several_parts() {
     let server = s3_server(&s3_url()).await;
     let tenant = unique("bm");
     let admin = server.tenant_with_sales(&tenant, PW).await;
+    settled(&admin, "sales").await;
     let mut ids = Vec::new();
     // Random text barely compresses: 24 × 500 kB of it makes an archive of about 9 MB.
     for i in 0..24 {

@@ -16,8 +16,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::backups::{
-    backup, completed, populated, problem_says, records, s3_bucket, same_records, stored, BACKUPS,
-    PW, RESTORES,
+    backup, completed, populated, problem_says, records, s3_bucket, same_records, settled, stored,
+    BACKUPS, PW, RESTORES,
 };
 
 /// Short enough that tests see segments shipped without waiting long.
@@ -396,6 +396,8 @@ async fn retention_prunes_segments(server: &TestServer) {
 async fn a_gap_is_refused(server: &TestServer) {
     let tenant = unique("pg");
     let admin = server.tenant_with_sales(&tenant, PW).await;
+    // The source's first catalog crawl writes in the background: not between the two reads.
+    settled(&admin, "sales").await;
     completed(&admin, None).await;
     let (s, _) = admin
         .post(
