@@ -28,10 +28,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The quick start, with two changes that keep the run about the API rather than about defences
+# The quick start, with three changes that keep the run about the API rather than about defences
 # that work as designed: no rate limits (thousands of generated requests would otherwise be
-# answered 429, documented but testing nothing) and no lockout of the admin after failed logins
-# (generated logins guess wrong passwords).
+# answered 429, documented but testing nothing), no lockout of the admin after failed logins
+# (generated logins guess wrong passwords), and every known feature declared on by the Tenant
+# (a generated `PUT /admin/features/embedding` would otherwise turn the feature off, and every
+# later request to its operations would be answered 403; declared flags answer that PUT with 409).
 mkdir -p "$DIR/sources"
 cp -r examples/quickstart "$DIR/manifests"
 cp examples/quickstart/sales.db "$DIR/sources/copy.db"
@@ -40,7 +42,13 @@ import sys
 p = sys.argv[1]
 s = open(p).read()
 s = s.replace("    maxFailedLogins: 5\n", "    maxFailedLogins: 1000000\n")
-s = s.replace("  features:\n", "  rateLimits:\n    enabled: false\n  features:\n", 1)
+s = s.replace(
+    "  features:\n",
+    "  rateLimits:\n    enabled: false\n  features:\n"
+    + "".join(f"    {f}: true\n" for f in ["exports", "webhooks", "embedding", "insights"]),
+    1,
+)
+assert all(f"    {f}: true\n" in s for f in ["sharing", "exports", "webhooks", "embedding", "insights"]), s
 open(p, "w").write(s)
 EOF
 
