@@ -1,6 +1,7 @@
 //! Backup and restore throughput on a tenant with about 100 MB of metadata, side by side with
-//! `tar | zstd` of the same store file in the same run, and the recovery point (journal lag)
-//! under a steady write load with the journal's shipping interval scaled down.
+//! `tar | zstd` of the same store file in the same run, the rise of the process's peak RSS
+//! during each, and the recovery point (journal lag) under a steady write load with the
+//! journal's shipping interval scaled down.
 //!
 //! `cargo bench -p nexbii-controlplane --bench backup_pitr` (no server needed; `tar` and `zstd`
 //! on the PATH). Knobs (environment): `BENCH_MB` (metadata to write, default 100),
@@ -111,6 +112,27 @@ async fn backup(state: &SharedState, scope: &TenantScope) -> (BackupRecord, f64)
     (done, secs)
 }
 
+/// Starts a new peak-RSS measurement: Linux resets the process's high-water mark to its
+/// current RSS (`clear_refs`, value 5).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak RSS (MB) since [`reset_peak_rss`], and the RSS now.
+fn peak_rss() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1e3
+    };
+    (kb("VmHWM:"), kb("VmRSS:"))
+}
+
 fn shell(script: &str, dir: &std::path::Path) -> f64 {
     let began = Instant::now();
     let st = Command::new("sh")
@@ -196,7 +218,10 @@ async fn main() {
         read_bytes += r.doc.len() + r.fields.len();
     }
     let read_s = read_began.elapsed().as_secs_f64();
+    let (_, rss_before_backup) = peak_rss();
+    reset_peak_rss();
     let (rec, backup_s) = backup(&state, &scope).await;
+    let (backup_peak, _) = peak_rss();
     let m = rec.manifest.as_ref().unwrap();
     let tar_s = shell(
         "tar -cf - nexbii.db | zstd -q -3 -T1 -o store.tar.zst",
@@ -258,6 +283,8 @@ async fn main() {
             .await
             .unwrap();
     }
+    let (_, rss_before_restore) = peak_rss();
+    reset_peak_rss();
     let restore_began = Instant::now();
     let report = restore::restore_as(
         &state,
@@ -273,6 +300,7 @@ async fn main() {
     .await
     .unwrap_or_else(|e| panic!("restore: {e:?}"));
     let restore_s = restore_began.elapsed().as_secs_f64();
+    let (restore_peak, _) = peak_rss();
     assert!(report.restored);
     std::fs::create_dir_all(dir.path().join("untar")).unwrap();
     let untar_s = shell(
@@ -318,6 +346,13 @@ async fn main() {
         t.removed,
         t.added,
         100.0 * tar_s / restore_s
+    );
+    println!(
+        "  peak RSS: backup +{:.0} MB (from {:.0} MB), restore +{:.0} MB (from {:.0} MB)",
+        backup_peak - rss_before_backup,
+        rss_before_backup,
+        restore_peak - rss_before_restore,
+        rss_before_restore
     );
     println!(
         "  untar    {:>7.2} s  {:>7.1} MB/s   -> restore at {:.0} % of zstd -d|tar",

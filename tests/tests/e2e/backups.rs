@@ -275,7 +275,7 @@ async fn backup_mutate_restore(server: &TestServer) {
     );
     assert!(b["checksum"].as_str().unwrap().starts_with("sha256:"));
     let m = &b["manifest"];
-    assert_eq!(m["formatVersion"], 1);
+    assert_eq!(m["formatVersion"], 2);
     assert_eq!(m["tenant"], tenant.as_str());
     // The audit log is in the archive too; its size depends on when the snapshot was taken
     // relative to the backup request's own entry, so the restored collections are counted.

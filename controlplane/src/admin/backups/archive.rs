@@ -1,5 +1,6 @@
-//! The backup archive, format version 1. Written and read as a stream: neither side ever holds
-//! more than one frame (1 MiB by default) of it.
+//! The backup archive, format version 2 (this version reads 1 and 2). Written and read as a
+//! stream: neither side holds more of it than one frame (1 MiB by default) plus zstd's window
+//! (at most 128 MiB, and never more than the records' size).
 //!
 //! ```text
 //! "NXBACKUP"                 8 bytes
@@ -15,7 +16,12 @@
 //! The record stream (before compression) is JSON lines: one record per line,
 //! `{"c":<collection>,"id":…,"rev":…,"at":…,"f":{…},"doc":{…}}`, grouped by collection in name
 //! order; its last line is `{"manifest":{…}}` with the counts, byte sizes and SHA-256 of every
-//! collection's lines and of all of them.
+//! collection's lines, and of the whole: in format 2 the SHA-256 of the parts' SHA-256s (each
+//! 32 bytes, in the manifest's order, empty parts too), in format 1 the SHA-256 of all lines.
+//! Format 2 also compresses with zstd's long-distance matching over a 128 MiB window: a
+//! configuration version repeats its object, but the two sit a whole collection apart, beyond
+//! the 512 KiB window of zstd's level 1 (README, "backup_pitr"). Both changes are the writer's
+//! alone; the reader tells the formats apart by the header.
 //!
 //! Frames use the STREAM construction (Hoang, Reyhanitabar, Rogaway, Vizár 2015: a nonce of a
 //! random prefix, the frame's position and a last-frame flag) with the header bytes as
@@ -44,7 +50,10 @@ use super::digest::Digests;
 use crate::store::{Collection, RawRecord};
 
 pub const MAGIC: &[u8; 8] = b"NXBACKUP";
-pub const FORMAT_VERSION: u32 = 1;
+/// The format written.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest format still read.
+pub const OLDEST_FORMAT: u32 = 1;
 pub const CIPHER: &str = "aes-256-gcm-stream-be32";
 pub const COMPRESSION: &str = "zstd";
 pub const DEFAULT_FRAME: u32 = 1 << 20;
@@ -59,13 +68,17 @@ const NONCE_PREFIX: usize = 7;
 /// on the benchmark's 80 MB of records (22.6 MB either way) and backups a quarter slower, with
 /// CPU taken from the instance's serving while a backup runs (README, "backup_pitr").
 const ZSTD_LEVEL: i32 = 1;
+/// zstd's window for an archive's long-distance matching: the zstd CLI's `--long` default, and
+/// the largest window a zstd decoder accepts without being told to. It bounds the memory a
+/// backup and a restore use for the window; a tenant's records smaller than it use less.
+const LONG_WINDOW_LOG: u32 = 27;
 const MANIFEST_PREFIX: &[u8] = b"{\"manifest\":";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     #[error("not a NexBII backup archive")]
     NotAnArchive,
-    #[error("archive format {0} is not supported (this version reads format {FORMAT_VERSION})")]
+    #[error("archive format {0} is not supported (this version reads formats {OLDEST_FORMAT} to {FORMAT_VERSION})")]
     Unsupported(String),
     #[error("the archive was encrypted with backup key {archive}, but this instance's backup key is {ours}")]
     WrongKey { archive: String, ours: String },
@@ -178,7 +191,8 @@ pub struct Manifest {
     pub records: u64,
     /// Bytes of all record lines before compression.
     pub bytes: u64,
-    /// SHA-256 (hex) of all record lines.
+    /// SHA-256 (hex) of the whole record stream: in format 2, of the parts' SHA-256s (32 bytes
+    /// each, in this list's order); in format 1, of all record lines.
     pub sha256: String,
 }
 
@@ -358,6 +372,7 @@ fn seal<W: Write>(
     tenant: &str,
     frame_size: u32,
     workers: u32,
+    long: bool,
 ) -> Result<(Header, Sealing<W>), ArchiveError> {
     let mut salt = [0u8; 32];
     let mut prefix = [0u8; NONCE_PREFIX];
@@ -394,6 +409,10 @@ fn seal<W: Write>(
         // zstd's own worker threads compress while the caller produces the next records.
         z.multithread(workers)?;
     }
+    if long {
+        z.long_distance_matching(true)?;
+        z.window_log(LONG_WINDOW_LOG)?;
+    }
     Ok((header, z))
 }
 
@@ -409,7 +428,7 @@ type Unsealed<R> = zstd::stream::read::Decoder<'static, BufReader<Unframes<R>>>;
 fn unseal<R: Read>(input: R, key: &ArchiveKey) -> Result<(Header, Unsealed<R>), ArchiveError> {
     let mut input = Counted::new(input);
     let (header, aad) = read_header(&mut input)?;
-    if header.format_version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&header.format_version) {
         return Err(ArchiveError::Unsupported(header.format_version.to_string()));
     }
     if header.cipher != CIPHER || header.compression != COMPRESSION {
@@ -450,7 +469,9 @@ fn unseal<R: Read>(input: R, key: &ArchiveKey) -> Result<(Header, Unsealed<R>), 
         max,
         done: false,
     };
-    let z = zstd::stream::read::Decoder::new(frames)?;
+    let mut z = zstd::stream::read::Decoder::new(frames)?;
+    // The default limit too; said here because the writer's window depends on it.
+    z.window_log_max(LONG_WINDOW_LOG)?;
     Ok((header, z))
 }
 
@@ -462,7 +483,8 @@ pub fn seal_bytes(
     tenant: &str,
     plain: &[u8],
 ) -> Result<Vec<u8>, ArchiveError> {
-    let (_, mut z) = seal(Vec::new(), key, id, tenant, DEFAULT_FRAME, 0)?;
+    // A segment is small: compressed inline, with the short window.
+    let (_, mut z) = seal(Vec::new(), key, id, tenant, DEFAULT_FRAME, 0, false)?;
     z.write_all(plain)?;
     let frames = z.finish()?;
     Ok(frames.finish()?.inner)
@@ -483,7 +505,6 @@ pub struct ArchiveWriter<W: Write> {
     /// Collections still to come, in name order; the first is the one being written.
     pending: std::collections::VecDeque<PartState>,
     done: Vec<Part>,
-    whole: Sha256,
     records: u64,
     bytes: u64,
     line: Vec<u8>,
@@ -516,6 +537,7 @@ impl<W: Write> ArchiveWriter<W> {
             tenant,
             frame_size,
             compression_workers(),
+            true,
         )?;
         let mut names: Vec<&str> = collections.iter().map(|c| c.name()).collect();
         names.sort_unstable();
@@ -525,7 +547,6 @@ impl<W: Write> ArchiveWriter<W> {
             header,
             pending: names.into_iter().map(PartState::new).collect(),
             done: Vec::new(),
-            whole: Sha256::new(),
             records: 0,
             bytes: 0,
             line: Vec::with_capacity(4096),
@@ -577,7 +598,6 @@ impl<W: Write> ArchiveWriter<W> {
         line.extend_from_slice(r.doc.as_bytes());
         line.extend_from_slice(b"}\n");
         part.add(line);
-        self.whole.update(&*line);
         self.records += 1;
         self.bytes += line.len() as u64;
         self.z.write_all(line)?;
@@ -590,6 +610,8 @@ impl<W: Write> ArchiveWriter<W> {
             self.done.push(p.done());
         }
         let h = &self.header;
+        let whole = whole_of(&self.done)
+            .ok_or_else(|| ArchiveError::BadRecord("a part's SHA-256 is not hex".into()))?;
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             backup_id: h.backup_id.clone(),
@@ -606,7 +628,7 @@ impl<W: Write> ArchiveWriter<W> {
             excluded: info.excluded,
             records: self.records,
             bytes: self.bytes,
-            sha256: sha_hex(self.whole),
+            sha256: whole,
         };
         let mut line = serde_json::to_vec(&ManifestLine {
             manifest: manifest.clone(),
@@ -775,11 +797,13 @@ pub struct ArchiveReader<R: Read> {
 impl<R: Read> ArchiveReader<R> {
     pub fn open(input: R, key: &ArchiveKey) -> Result<Self, ArchiveError> {
         let (header, z) = unseal(input, key)?;
+        let format = header.format_version;
         Ok(Self {
             lines: BufReader::with_capacity(256 << 10, z),
             header,
             parts: Vec::new(),
-            digests: Some(Digests::new()?),
+            // Format 1's whole-stream checksum covers every line; format 2's the parts'.
+            digests: Some(Digests::new(format == 1)?),
             records: 0,
             bytes: 0,
             manifest: None,
@@ -917,11 +941,21 @@ impl<R: Read> ArchiveReader<R> {
                 extra.collection
             )));
         }
-        let whole = hex::encode(hashes.whole);
-        if m.records != self.records || m.bytes != self.bytes || m.sha256 != whole {
+        // The parts were checked above, so the manifest's are the ones read.
+        let whole = match hashes.whole {
+            Some(whole) => Some(hex::encode(whole)),
+            None => whole_of(&m.parts),
+        };
+        if m.records != self.records || m.bytes != self.bytes || Some(&m.sha256) != whole.as_ref() {
             return Err(ArchiveError::Corrupt(
                 "record count or SHA-256 of the whole differs from the manifest".into(),
             ));
+        }
+        if m.format_version != h.format_version {
+            return Err(ArchiveError::Corrupt(format!(
+                "the manifest says format {}, the header {}",
+                m.format_version, h.format_version
+            )));
         }
         self.manifest = Some(m);
         Ok(())
@@ -930,6 +964,18 @@ impl<R: Read> ArchiveReader<R> {
 
 fn empty_sha() -> String {
     sha_hex(Sha256::new())
+}
+
+/// Format 2's checksum of the whole record stream: the SHA-256 of its parts' SHA-256s, each as
+/// its 32 bytes, in order. As binding as a hash of every line (each part's is checked), for a
+/// fraction of the hashing. `None` if a part's SHA-256 is not 64 hex digits.
+pub fn whole_of(parts: &[Part]) -> Option<String> {
+    let mut sha = Sha256::new();
+    for p in parts {
+        let digest = hex::decode(&p.sha256).ok().filter(|d| d.len() == 32)?;
+        sha.update(&digest);
+    }
+    Some(sha_hex(sha))
 }
 
 #[cfg(test)]
@@ -1025,6 +1071,14 @@ mod tests {
         );
         assert_eq!(manifest.records, 71);
         assert_eq!(manifest.key_id, key.id());
+        assert_eq!(manifest.format_version, 2);
+        // The whole's checksum is the SHA-256 of the parts' (as bytes, in order, empty too).
+        let mut parts = Vec::new();
+        for p in &manifest.parts {
+            parts.extend_from_slice(&hex::decode(&p.sha256).unwrap());
+        }
+        assert_eq!(parts.len(), 4 * 32);
+        assert_eq!(manifest.sha256, hex::encode(Sha256::digest(&parts)));
         let mut r = ArchiveReader::open(&bytes[..], &key).unwrap();
         while r.next_record().unwrap().is_some() {}
         assert_eq!(r.file_checksum(), (bytes.len() as u64, sha));
@@ -1076,6 +1130,83 @@ mod tests {
         let empty = with_manifest(&bytes, &key, |m| m.parts[3].sha256 = other.clone());
         let err = read_all(&empty, &key).unwrap_err().to_string();
         assert!(err.contains("collection webhooks"), "{err}");
+    }
+
+    /// An archive written by the format-1 writer (session 12's), from [`records`] with the
+    /// key `[9; 32]` and 256-byte frames.
+    const FORMAT_1: &[u8] = include_bytes!("testdata/format1.nxbk");
+
+    #[test]
+    fn format_1_archives_are_still_read_and_checked() {
+        let key = ArchiveKey::new([9; 32]);
+        let (got, manifest) = read_all(FORMAT_1, &key).unwrap();
+        assert_eq!(got, records());
+        assert_eq!(manifest.format_version, 1);
+        // Format 1's whole is the SHA-256 of every line, not of the parts' checksums.
+        assert_ne!(whole_of(&manifest.parts).unwrap(), manifest.sha256);
+        for i in (0..FORMAT_1.len()).step_by(97) {
+            let mut bad = FORMAT_1.to_vec();
+            bad[i] ^= 0x20;
+            assert!(read_all(&bad, &key).is_err(), "flipped byte {i}");
+        }
+    }
+
+    #[test]
+    fn a_format_from_a_later_version_is_refused_by_name() {
+        let key = ArchiveKey::new([9; 32]);
+        let (bytes, _, _) = write(&key, 1024);
+        let at = bytes
+            .windows(17)
+            .position(|w| w == b"\"formatVersion\":2")
+            .unwrap();
+        let mut later = bytes.clone();
+        later[at + 16] = b'3';
+        let err = read_all(&later, &key).unwrap_err();
+        assert!(
+            matches!(&err, ArchiveError::Unsupported(v) if v == "3"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("reads formats 1 to 2"), "{err}");
+    }
+
+    #[test]
+    fn a_document_repeated_a_collection_later_is_stored_once() {
+        // Incompressible documents, each repeated 3 MB later in another collection: beyond
+        // zstd level 1's own 512 KiB window, within the archive's long-distance window (as a
+        // configuration version and its object are, a collection apart).
+        let docs: Vec<String> = (0..12)
+            .map(|_| {
+                let mut bytes = vec![0u8; 128 << 10];
+                OsRng.fill_bytes(&mut bytes);
+                serde_json::json!({ "t": hex::encode(bytes) }).to_string()
+            })
+            .collect();
+        let key = ArchiveKey::new([6; 32]);
+        let colls = [Collection::Dashboards, Collection::SavedQueries];
+        let mut w = ArchiveWriter::new(Vec::new(), &key, "b", "t", &colls).unwrap();
+        for coll in colls {
+            for (i, doc) in docs.iter().enumerate() {
+                let r = RawRecord {
+                    doc: doc.clone(),
+                    ..rec(coll, &format!("x{i:02}"), i)
+                };
+                w.record(&r).unwrap();
+            }
+        }
+        let f = w
+            .finish(Finish {
+                store: "sqlite".into(),
+                position: "p".into(),
+                journal_sequence: None,
+                excluded: vec![],
+            })
+            .unwrap();
+        // 6 MB of hex holding 1.5 MB of entropy: about 1.6 MB stored once, 3.2 MB twice.
+        let ratio = f.size as f64 / f.manifest.bytes as f64;
+        assert!(ratio < 0.4, "archive is {ratio:.2} of its records");
+        let (got, _) = read_all(&f.out, &key).unwrap();
+        assert_eq!(got.len(), 24);
+        assert_eq!(got[12].doc, docs[0]);
     }
 
     #[test]

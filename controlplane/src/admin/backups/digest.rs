@@ -1,5 +1,5 @@
-//! The SHA-256 of every part of a record stream and of the whole, computed on a thread of its
-//! own. Reading an archive back (restore, verify) is one thread's work: decrypting,
+//! The SHA-256 of every part of a record stream (and, for format-1 archives, of the whole
+//! stream), computed on a thread of its own. Reading an archive back (restore, verify) is one thread's work: decrypting,
 //! decompressing, parsing. Hashing every line twice on that thread was 40 % of it, while the
 //! other core waited (README, "backup_pitr").
 //!
@@ -24,7 +24,8 @@ enum Msg {
 pub struct Hashes {
     /// One per [`Digests::part`] call, in order.
     pub parts: Vec<[u8; 32]>,
-    pub whole: [u8; 32],
+    /// Of all bytes, when asked for ([`Digests::new`]).
+    pub whole: Option<[u8; 32]>,
 }
 
 pub struct Digests {
@@ -35,12 +36,14 @@ pub struct Digests {
 }
 
 impl Digests {
-    pub fn new() -> io::Result<Self> {
+    /// `whole`: also hash all bytes as one (format 1's whole-stream checksum; format 2 derives
+    /// it from the parts' and so saves hashing every byte twice).
+    pub fn new(whole: bool) -> io::Result<Self> {
         let (tx, rx) = mpsc::sync_channel::<Msg>(IN_FLIGHT);
         let (back, spare) = mpsc::channel::<Vec<u8>>();
         let worker = thread::Builder::new()
             .name("archive-sha256".into())
-            .spawn(move || hash(rx, back))?;
+            .spawn(move || hash(rx, back, whole))?;
         Ok(Self {
             tx: Some(tx),
             spare,
@@ -103,10 +106,10 @@ impl Digests {
     }
 }
 
-fn hash(rx: mpsc::Receiver<Msg>, back: mpsc::Sender<Vec<u8>>) -> Hashes {
+fn hash(rx: mpsc::Receiver<Msg>, back: mpsc::Sender<Vec<u8>>, whole: bool) -> Hashes {
     let mut parts = Vec::new();
     let mut part: Option<Sha256> = None;
-    let mut whole = Sha256::new();
+    let mut whole = whole.then(Sha256::new);
     for msg in rx {
         match msg {
             Msg::Part => {
@@ -118,7 +121,9 @@ fn hash(rx: mpsc::Receiver<Msg>, back: mpsc::Sender<Vec<u8>>) -> Hashes {
                 if let Some(p) = part.as_mut() {
                     p.update(&bytes);
                 }
-                whole.update(&bytes);
+                if let Some(w) = whole.as_mut() {
+                    w.update(&bytes);
+                }
                 bytes.clear();
                 // The reader may be gone already; the buffer is then simply freed.
                 let _ = back.send(bytes);
@@ -130,7 +135,7 @@ fn hash(rx: mpsc::Receiver<Msg>, back: mpsc::Sender<Vec<u8>>) -> Hashes {
     }
     Hashes {
         parts,
-        whole: whole.finalize().into(),
+        whole: whole.map(|w| w.finalize().into()),
     }
 }
 
@@ -144,6 +149,12 @@ mod tests {
 
     #[test]
     fn parts_and_whole_match_a_plain_sha256() {
+        for with_whole in [true, false] {
+            parts_and_whole(with_whole);
+        }
+    }
+
+    fn parts_and_whole(with_whole: bool) {
         // Lines long enough that buffers are handed over mid-part, several times.
         let line = |p: usize, i: usize| {
             format!(
@@ -151,7 +162,7 @@ mod tests {
                 "x".repeat(900)
             )
         };
-        let mut d = Digests::new().unwrap();
+        let mut d = Digests::new(with_whole).unwrap();
         let mut want_parts = Vec::new();
         let mut whole = Vec::new();
         for p in 0..3 {
@@ -176,7 +187,7 @@ mod tests {
         }
         let got = d.finish().unwrap();
         assert_eq!(got.parts, want_parts);
-        assert_eq!(got.whole, sha(&whole));
+        assert_eq!(got.whole, with_whole.then(|| sha(&whole)));
         assert!(
             whole.len() > 4 * CHUNK,
             "the test must span several hand-overs"
@@ -185,8 +196,8 @@ mod tests {
 
     #[test]
     fn nothing_hashed_gives_the_empty_digests() {
-        let got = Digests::new().unwrap().finish().unwrap();
+        let got = Digests::new(true).unwrap().finish().unwrap();
         assert!(got.parts.is_empty());
-        assert_eq!(got.whole, sha(b""));
+        assert_eq!(got.whole, Some(sha(b"")));
     }
 }
