@@ -610,8 +610,7 @@ impl<W: Write> ArchiveWriter<W> {
             self.done.push(p.done());
         }
         let h = &self.header;
-        let whole = whole_of(&self.done)
-            .ok_or_else(|| ArchiveError::BadRecord("a part's SHA-256 is not hex".into()))?;
+        let whole = whole_of(&self.done).expect("the writer's own part digests are hex");
         let manifest = Manifest {
             format_version: FORMAT_VERSION,
             backup_id: h.backup_id.clone(),
@@ -941,6 +940,12 @@ impl<R: Read> ArchiveReader<R> {
                 extra.collection
             )));
         }
+        if m.format_version != h.format_version {
+            return Err(ArchiveError::Corrupt(format!(
+                "the manifest says format {}, the header {}",
+                m.format_version, h.format_version
+            )));
+        }
         // The parts were checked above, so the manifest's are the ones read.
         let whole = match hashes.whole {
             Some(whole) => Some(hex::encode(whole)),
@@ -950,12 +955,6 @@ impl<R: Read> ArchiveReader<R> {
             return Err(ArchiveError::Corrupt(
                 "record count or SHA-256 of the whole differs from the manifest".into(),
             ));
-        }
-        if m.format_version != h.format_version {
-            return Err(ArchiveError::Corrupt(format!(
-                "the manifest says format {}, the header {}",
-                m.format_version, h.format_version
-            )));
         }
         self.manifest = Some(m);
         Ok(())
@@ -969,7 +968,7 @@ fn empty_sha() -> String {
 /// Format 2's checksum of the whole record stream: the SHA-256 of its parts' SHA-256s, each as
 /// its 32 bytes, in order. As binding as a hash of every line (each part's is checked), for a
 /// fraction of the hashing. `None` if a part's SHA-256 is not 64 hex digits.
-pub fn whole_of(parts: &[Part]) -> Option<String> {
+fn whole_of(parts: &[Part]) -> Option<String> {
     let mut sha = Sha256::new();
     for p in parts {
         let digest = hex::decode(&p.sha256).ok().filter(|d| d.len() == 32)?;
@@ -1130,6 +1129,12 @@ mod tests {
         let empty = with_manifest(&bytes, &key, |m| m.parts[3].sha256 = other.clone());
         let err = read_all(&empty, &key).unwrap_err().to_string();
         assert!(err.contains("collection webhooks"), "{err}");
+        let format = with_manifest(&bytes, &key, |m| m.format_version = 1);
+        let err = read_all(&format, &key).unwrap_err().to_string();
+        assert!(
+            err.contains("manifest says format 1, the header 2"),
+            "{err}"
+        );
     }
 
     /// An archive written by the format-1 writer (session 12's), from [`records`] with the
