@@ -141,8 +141,16 @@ async function startServer(bin) {
   );
   proc.stdout.on('data', (d) => log.push(String(d)));
   proc.stderr.on('data', (d) => log.push(String(d)));
-  const stop = () => {
-    proc.kill('SIGTERM');
+  // The server ships its change journal on shutdown, into the folder: it must have exited
+  // before the folder goes (SIGKILL after 10 s).
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  const stop = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   // Up once the quick start's three dashboards are provisioned.
@@ -159,7 +167,7 @@ async function startServer(bin) {
     }
     await sleep(250);
   }
-  stop();
+  await stop();
   throw new Error(`control plane did not come up:\n${log.join('').slice(-3000)}`);
 }
 
@@ -320,7 +328,7 @@ async function main() {
   } finally {
     await ctx.close();
     rmSync(userData, { recursive: true, force: true });
-    server.stop();
+    await server.stop();
   }
   const failed = results.filter((r) => !r.ok);
   console.log(`\n${results.length - failed.length} passed, ${failed.length} failed; screenshots in ${path.relative(process.cwd(), artifacts) || '.'}`);
