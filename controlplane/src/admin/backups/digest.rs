@@ -1,7 +1,7 @@
 //! The SHA-256 of every part of a record stream (and, for format-1 archives, of the whole
-//! stream), computed on a thread of its own. Reading an archive back (restore, verify) is one thread's work: decrypting,
-//! decompressing, parsing. Hashing every line twice on that thread was 40 % of it, while the
-//! other core waited (README, "backup_pitr").
+//! stream), computed on a thread of its own. Reading an archive back (restore, verify) is one
+//! thread's work: decrypting, decompressing, parsing. Hashing every line twice on that thread
+//! was 40 % of it, while the other core waited (README, "backup_pitr").
 //!
 //! The caller reads its lines straight into [`Digests::buffer`], so handing them over costs no
 //! copy; full buffers go to the hashing thread and come back empty to be reused.
